@@ -1,0 +1,39 @@
+//! easyim-core: the transport-agnostic IM engine.
+//!
+//! The core drives IM connections without knowing sockets, SQL or HTTP. A transport turns a
+//! connection into a stream of decoded [`Msg`](easyim_proto::Msg) and writes the frames the
+//! core queues for it; storage and identity come in through the [`Storage`] and [`Auth`]
+//! traits.
+//!
+//! - `engine`: [`Engine`], the entry point: it owns the hub, the storage and the auth, and runs
+//!   one [`Engine::run_session`] per connection.
+//! - `session`: login, heartbeats, messages, receipts and the errors of protocol.md section 6.
+//! - `hub`: who is online where, and delivery to their connections.
+//! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
+//! - `storage`, `types`: the [`Storage`] trait and the records it exchanges.
+//! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
+//! - `auth`: the [`Auth`] trait, [`JwtAuth`], password hashing.
+//! - `ids`: snowflake ids.
+//! - `metrics`: counters the server exports.
+//! - `testkit` (feature `testkit`): the storage conformance kit.
+
+mod auth;
+mod error;
+mod ids;
+mod storage;
+mod types;
+
+pub use auth::{hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth};
+pub use error::{AuthError, Result, StorageError};
+pub use ids::{now_ms, Snowflake};
+pub use storage::Storage;
+pub use types::{
+    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
+    PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,
+};
+
+mod memory;
+// pub use memory::MemoryStorage;  (enabled once memory.rs defines it)
+
+#[cfg(feature = "testkit")]
+pub mod testkit;

@@ -1,0 +1,1 @@
+//! MemoryStorage (being written).
