@@ -173,9 +173,14 @@ impl Auth for JwtAuth {
         peek.insecure_disable_signature_validation();
         peek.validate_exp = false;
         peek.required_spec_claims.clear();
-        let unverified = jsonwebtoken::decode::<JwtClaims>(token, &DecodingKey::from_secret(b""), &peek)
-            .map_err(|_| invalid("malformed"))?;
-        let user: UserId = unverified.claims.id.parse().map_err(|_| invalid("bad id"))?;
+        let unverified =
+            jsonwebtoken::decode::<JwtClaims>(token, &DecodingKey::from_secret(b""), &peek)
+                .map_err(|_| invalid("malformed"))?;
+        let user: UserId = unverified
+            .claims
+            .id
+            .parse()
+            .map_err(|_| invalid("bad id"))?;
         let account = self
             .storage
             .user(user)
@@ -190,7 +195,8 @@ impl Auth for JwtAuth {
             &strict,
         )
         .map_err(|e| AuthError::InvalidToken(e.kind_to_string()))?;
-        let grant = Grant::parse(&data.claims.grant_type).ok_or_else(|| invalid("bad grant_type"))?;
+        let grant =
+            Grant::parse(&data.claims.grant_type).ok_or_else(|| invalid("bad grant_type"))?;
         Ok(Claims {
             user,
             grant,

@@ -70,8 +70,12 @@ pub trait Storage: Send + Sync + 'static {
     /// Accepts (both users then list each other, in the same step) or refuses the request `id`
     /// addressed to `to`. `NotFound("request")` if there is no such request addressed to `to`;
     /// `Conflict("answer")` if it was answered already.
-    async fn answer_friend_request(&self, id: u64, to: UserId, accept: bool)
-        -> Result<FriendRequest>;
+    async fn answer_friend_request(
+        &self,
+        id: u64,
+        to: UserId,
+        accept: bool,
+    ) -> Result<FriendRequest>;
 
     /// The user's friends, by id.
     async fn friends(&self, user: UserId) -> Result<Vec<Profile>>;
@@ -142,8 +146,7 @@ pub trait Storage: Send + Sync + 'static {
     /// whose `order` is above `after`, in increasing `order`, at most `limit`. `order` follows
     /// commit order, so each conversation's messages come in increasing `conv_seq` and the
     /// oldest come first. Start with `after = 0`.
-    async fn pending(&self, user: UserId, after: u64, limit: usize)
-        -> Result<Vec<PendingMessage>>;
+    async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>>;
 
     /// A page of a conversation's history as seen by `viewer` (which the caller has checked may
     /// read it), at most `limit` messages, ordered as [`HistoryPage`] says.

@@ -76,7 +76,9 @@ impl FromStr for Conversation {
                 a.parse().map_err(|_| bad())?,
                 b.parse().map_err(|_| bad())?,
             )),
-            (Some("g"), Some(g), None, None) => Ok(Conversation::Group(g.parse().map_err(|_| bad())?)),
+            (Some("g"), Some(g), None, None) => {
+                Ok(Conversation::Group(g.parse().map_err(|_| bad())?))
+            }
             _ => Err(bad()),
         }
     }

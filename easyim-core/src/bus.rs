@@ -1,0 +1,44 @@
+//! Delivery across nodes.
+//!
+//! The hub delivers to the connections this node holds. When several nodes share one storage,
+//! each also hands every delivery to the others through a [`Bus`]; a node that receives an
+//! event from the bus applies it with [`crate::Engine::apply`]. The default, [`LocalBus`], has
+//! no other nodes.
+
+use easyim_proto::Msg;
+
+use crate::types::{Conversation, UserId};
+
+/// Something another node must do for the connections it holds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BusEvent {
+    /// Queue `msg` to every connection of `users` (a delivery, a receipt, a notice).
+    Deliver {
+        /// The users to deliver to.
+        users: Vec<UserId>,
+        /// The frame.
+        msg: Msg,
+        /// The conversation and `conv_seq` of a chat message, used to drop a repeat that a
+        /// connection already got in its login replay.
+        key: Option<(Conversation, u64)>,
+    },
+    /// Close every connection of `user` with `E_AUTH_REVOKED` (logout, secret reset).
+    Revoke {
+        /// Whose tokens were revoked.
+        user: UserId,
+    },
+}
+
+/// Hands events to the other nodes of a cluster. `publish` must not block: it queues.
+pub trait Bus: Send + Sync + 'static {
+    /// Sends `event` to every other node (never back to this one).
+    fn publish(&self, event: BusEvent);
+}
+
+/// A single node: there is nobody to tell.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalBus;
+
+impl Bus for LocalBus {
+    fn publish(&self, _event: BusEvent) {}
+}
