@@ -18,14 +18,25 @@
 //! - `testkit` (feature `testkit`): the storage conformance kit.
 
 mod auth;
+mod bus;
+mod engine;
 mod error;
+mod hub;
 mod ids;
+mod metrics;
+mod session;
 mod storage;
 mod types;
 
-pub use auth::{hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth};
+pub use auth::{
+    hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth,
+};
+pub use bus::{Bus, BusEvent, LocalBus};
+pub use engine::{Engine, EngineConfig, Outbox};
 pub use error::{AuthError, Result, StorageError};
 pub use ids::{now_ms, Snowflake};
+pub use metrics::Metrics;
+pub use session::Connection;
 pub use storage::Storage;
 pub use types::{
     Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
@@ -33,7 +44,7 @@ pub use types::{
 };
 
 mod memory;
-// pub use memory::MemoryStorage;  (enabled once memory.rs defines it)
+pub use memory::MemoryStorage;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
