@@ -324,6 +324,10 @@
       return;
     }
     const conv = convOf(f);
+    if (conv.chatType === 1 && !S.groupNames.has(conv.peer)) { // someone added me to a group
+      S.groupNames.set(conv.peer, '');
+      loadGroups().catch(fail);
+    }
     const m = upsert(conv, f, mine ? 'sent' : 'received');
     // A repeat means the server still counts it pending: acknowledge it again.
     if (!mine) m.receipted = 0;
@@ -352,7 +356,7 @@
   }
 
   function convTitle(conv) {
-    if (conv.chatType === 1) return `group ${S.groupNames.get(conv.peer) || ''} #${conv.peer}`;
+    if (conv.chatType === 1) return `${S.groupNames.get(conv.peer) || 'group'} #${conv.peer}`;
     const name = S.names.get(conv.peer);
     return name ? `${name} #${conv.peer}` : `user #${conv.peer}`;
   }
@@ -518,6 +522,8 @@
         'data-chat-type': c.chatType, onclick: () => openConv(c.chatType, c.peer) },
       convTitle(c), c.unread ? el('span', { class: 'badge', text: c.unread }) : '')));
     $('#convs').replaceChildren(...(items.length ? items : [el('li', { class: 'empty', text: 'none yet' })]));
+    const cur = S.convs.get(S.current);
+    if (cur) $('#conv-title').textContent = convTitle(cur); // names may have just loaded
   }
 
   function renderList(sel, items, make) {

@@ -146,6 +146,8 @@ const token = (page) => page.evaluate(() => JSON.parse(sessionStorage.getItem('e
 
 let server;
 let browser;
+let a; // the two users' pages
+let b;
 const shots = [];
 try {
   server = await startServer();
@@ -166,8 +168,8 @@ try {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
-  const a = await openConsole(browser, `${base}/`, 'A');
-  const b = await openConsole(browser, `${base}/`, 'B');
+  a = await openConsole(browser, `${base}/`, 'A');
+  b = await openConsole(browser, `${base}/`, 'B');
   const tag = `${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
   let aId, bId, firstId, replyId;
 
@@ -195,12 +197,36 @@ try {
     const conv2 = await a.getAttribute(`.msg[data-id="${replyId}"]`, 'data-conv-seq');
     assert(Number(conv) === 1 && Number(conv2) === 2, `conv_seq ${conv}, ${conv2}`);
 
-    fs.mkdirSync(SHOTS, { recursive: true });
-    for (const [page, name] of [[a, 'console-a.png'], [b, 'console-b.png']]) {
-      const file = path.join(SHOTS, name);
-      await page.screenshot({ path: file });
-      shots.push(file);
-    }
+  });
+
+  await test('A adds B as a friend; B accepts; both list each other', async () => {
+    await a.fill('#friend-id', bId);
+    await a.click('#add-friend');
+    const accept = b.locator('#requests li button.accept'); // B is notified (FRIEND_REQUEST)
+    await accept.waitFor();
+    await accept.click();
+    await b.locator(`#friends button.peer[data-id="${aId}"]`).waitFor();
+    await a.click('#refresh-lists');
+    await a.locator(`#friends button.peer[data-id="${bId}"]`).waitFor();
+  });
+
+  await test('A creates a group with B; B opens it from the conversation list; read state', async () => {
+    await a.fill('#group-name', `team ${tag}`);
+    await a.fill('#group-members', bId);
+    await a.click('#create-group');
+    await a.waitForFunction(() => document.querySelector('#chat-type').value === '1');
+    const groupId = await a.inputValue('#peer-id');
+    await a.locator(`#groups button.peer[data-id="${groupId}"]`).waitFor();
+    const gid = await send(a, 'hello team');
+    const entry = b.locator(`#convs button.peer[data-id="${groupId}"][data-chat-type="1"]`);
+    await entry.waitFor(); // B has another conversation open: the group shows as unread
+    assert(await entry.locator('.badge').textContent() === '1', 'one unread message');
+    await waitState(a, gid, 'arrived');
+    await entry.click();
+    await b.locator(`.msg.in[data-id="${gid}"]`).waitFor();
+    await waitState(a, gid, 'read');
+    await openPeer(a, bId); // back to the 1:1 conversation for what follows
+    await openPeer(b, aId);
   });
 
   await test('the raw log shows frames both ways and never the access token', async () => {
@@ -236,6 +262,13 @@ try {
   results.push(['setup', 'failed']);
   console.log(`FAIL setup\n  ${e && e.stack || e}`);
 } finally {
+  // Screenshots at the end, also on failure, where they help most.
+  for (const [page, name] of [[a, 'console-a.png'], [b, 'console-b.png']]) {
+    if (!page) continue;
+    const file = path.join(SHOTS, name);
+    fs.mkdirSync(SHOTS, { recursive: true });
+    if (await page.screenshot({ path: file }).then(() => true, () => false)) shots.push(file);
+  }
   if (browser) await browser.close().catch(() => {});
   if (server) {
     await server.stop().catch(() => {});
