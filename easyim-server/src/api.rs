@@ -1,0 +1,211 @@
+//! The HTTP API of http-api.md, as an axum [`Router`].
+//!
+//! - `params`: a call's arguments (query string, JSON or form body) and its token.
+//! - `error`: [`ApiError`](error::ApiError), which every failure turns into, and the envelope.
+//! - `user`, `friend`, `group`, `history`: the handlers, one module per subject.
+//! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
+//! - `rate`: the per-IP token buckets of register and login.
+//!
+//! Every response leaves through [`shell`], which answers CORS preflights, adds the CORS header,
+//! counts responses by status class, and wraps any error the router made by itself (404, 405,
+//! 413...) in the envelope, so a client never sees an empty or HTML error body.
+
+mod error;
+mod friend;
+mod group;
+mod history;
+mod ops;
+mod params;
+mod rate;
+mod user;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use easyim_core::Engine;
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use self::error::ApiError;
+
+/// Settings of the HTTP API.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// `MAX_BODY_BYTES`: the largest request body accepted (413 above it).
+    pub max_body_bytes: usize,
+    /// `API_RATE_LIMIT`: requests per second per client IP on register and login (burst the
+    /// same), so that password guessing and account spam stay slow; 0 is no limit.
+    pub rate_limit: u32,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig {
+            max_body_bytes: 1 << 20,
+            rate_limit: 0,
+        }
+    }
+}
+
+/// What every handler shares. Cheap to clone.
+#[derive(Debug, Clone)]
+pub(crate) struct AppState {
+    engine: Engine,
+    stop: CancellationToken,
+    limiter: Arc<rate::RateLimiter>,
+    http: Arc<HttpCounters>,
+    /// A hash to verify against when the account does not exist, so that a login for an
+    /// unknown account takes as long as one with a wrong password.
+    dummy_hash: Arc<OnceLock<String>>,
+}
+
+/// Responses by status class (1xx to 5xx), for `/metrics`.
+#[derive(Debug, Default)]
+struct HttpCounters([AtomicU64; 5]);
+
+impl HttpCounters {
+    fn count(&self, status: StatusCode) {
+        let class = (status.as_u16() / 100).clamp(1, 5) as usize - 1;
+        self.0[class].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn render(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let name = "easyim_http_requests_total";
+        let _ = writeln!(out, "# HELP {name} HTTP API responses by status class.");
+        let _ = writeln!(out, "# TYPE {name} counter");
+        for (i, n) in self.0.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}{{class=\"{}xx\"}} {}",
+                i + 1,
+                n.load(Ordering::Relaxed)
+            );
+        }
+    }
+}
+
+/// Builds the HTTP API router. `stop` is cancelled by POST /api/local/stop (from loopback only).
+pub fn router(engine: Engine, config: ApiConfig, stop: CancellationToken) -> Router {
+    let state = AppState {
+        engine,
+        stop,
+        limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
+        http: Arc::default(),
+        dummy_hash: Arc::default(),
+    };
+    Router::new()
+        .route("/", get(ops::index))
+        .route("/console.js", get(ops::console_js))
+        .route("/console.css", get(ops::console_css))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/api/local/stop", post(ops::stop))
+        .route("/api/user/register", post(user::register))
+        .route("/api/user/login", post(user::login))
+        .route("/api/user/logout", post(user::logout))
+        .route("/api/user/check_token", get(user::check_token))
+        .route("/api/user/refresh_token", post(user::refresh_token))
+        .route("/api/user/search", get(user::search))
+        .route("/api/user/friends", get(friend::friends))
+        .route("/api/user/friend/add", post(friend::add))
+        .route("/api/user/friend/accept", post(friend::accept))
+        .route("/api/user/friend/refuse", post(friend::refuse))
+        .route("/api/user/friend/remove", post(friend::remove))
+        .route("/api/user/friend/requests", get(friend::requests))
+        .route("/api/group/create", post(group::create))
+        .route("/api/group/invite", post(group::invite))
+        .route("/api/group/join", post(group::join))
+        .route("/api/group/leave", post(group::leave))
+        .route("/api/groups", get(group::groups))
+        .route("/api/group/members", get(group::members))
+        .route("/api/messages", get(history::messages))
+        .fallback(ops::not_found)
+        .layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), shell))
+        .with_state(state)
+}
+
+/// A handler's result: the envelope, or the error's envelope.
+type ApiResult = Result<Response, ApiError>;
+
+/// The envelope `{code, msg, data}` with `code` equal to the status.
+pub(crate) fn envelope(status: StatusCode, msg: &str, data: Value) -> Response {
+    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": data });
+    (status, Json(body)).into_response()
+}
+
+/// A 200 envelope around `data`.
+fn ok(data: Value) -> ApiResult {
+    Ok(envelope(StatusCode::OK, "success", data))
+}
+
+/// The headers a browser may send, as the original's CORS list has them.
+const ALLOW_HEADERS: &str = "Token, Auth-Token, Authorization, Content-Type, X-Requested-With";
+
+/// Around every request: CORS, the envelope for errors the router made itself, counters.
+async fn shell(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = if req.method() == Method::OPTIONS {
+        // A preflight on any path, known or not, is answered here: routing it would 405.
+        let mut res = StatusCode::NO_CONTENT.into_response();
+        let h = res.headers_mut();
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static("GET, POST, OPTIONS"),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("86400"),
+        );
+        res
+    } else {
+        let method = req.method().clone();
+        // The path only: the query may hold a token, which must never reach the log.
+        let path = req.uri().path().to_owned();
+        let res = into_envelope(next.run(req).await);
+        if res.status().is_server_error() {
+            tracing::warn!(%method, path, status = res.status().as_u16(), "HTTP API 5xx");
+        }
+        res
+    };
+    state.http.count(res.status());
+    res.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    res
+}
+
+/// Replaces the body of an error response that is not JSON (axum's own 405, a rejection's
+/// plain text) with the envelope of the same status.
+fn into_envelope(res: Response) -> Response {
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if !status.is_client_error() && !status.is_server_error() || is_json {
+        return res;
+    }
+    let msg = status
+        .canonical_reason()
+        .unwrap_or("error")
+        .to_ascii_lowercase();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let mut out = envelope(status, &msg, serde_json::json!({}));
+    if let Some(allow) = allow {
+        out.headers_mut().insert(header::ALLOW, allow);
+    }
+    out
+}

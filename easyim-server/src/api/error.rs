@@ -1,0 +1,104 @@
+//! [`ApiError`]: every way an API call fails, and the envelope it turns into.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use easyim_core::{AuthError, StorageError};
+
+/// Why an API call failed. Turns into the `{code, msg, data: {}}` envelope with `code` equal
+/// to the HTTP status.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// 400: a missing or malformed argument; the text says which.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401: a missing, forged, expired, revoked or wrong-kind token, or a wrong password.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// 403: the caller may not do this (not a member, not loopback).
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// 404: an unknown route or object.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the object exists already or the change conflicts with the current state.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429: too many requests from this client.
+    #[error("too many requests")]
+    RateLimited,
+    /// 503: storage does not answer (only `/healthz` reports it so).
+    #[error("storage unavailable")]
+    Unavailable,
+    /// 500: a failure of ours. The text goes to the log only, never to the client.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Any other status, for responses the router made without a handler (405, 413...).
+    #[error("{1}")]
+    Status(StatusCode, &'static str),
+}
+
+impl ApiError {
+    /// The HTTP status (and envelope `code`) of the error.
+    pub(crate) fn status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Status(s, _) => *s,
+        }
+    }
+
+    /// A 400 saying what is wrong with an argument.
+    pub(crate) fn bad(what: impl Into<String>) -> Self {
+        ApiError::BadRequest(what.into())
+    }
+
+    /// The text the client sees: for a 5xx, nothing of the cause.
+    fn public_msg(&self) -> String {
+        match self {
+            ApiError::Internal(_) => "internal server error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            StorageError::Conflict("answer") => {
+                ApiError::Conflict("the request was answered already".into())
+            }
+            StorageError::Conflict("friend") => ApiError::Conflict("already friends".into()),
+            StorageError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StorageError::Unavailable(cause) => ApiError::Internal(format!("storage: {cause}")),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            // The reason (expired, bad signature...) stays out of the answer: it would tell a
+            // forger how far they got.
+            AuthError::InvalidToken(_) => ApiError::Unauthorized("invalid or expired token"),
+            AuthError::Storage(e) => e.into(),
+            AuthError::Hash(cause) => ApiError::Internal(format!("password hash: {cause}")),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %self, "HTTP API call failed");
+        }
+        super::envelope(status, &self.public_msg(), serde_json::json!({}))
+    }
+}

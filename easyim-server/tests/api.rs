@@ -1,0 +1,1405 @@
+//! The HTTP API end to end: the router served on a real socket (port 0), a tiny HTTP/1.1
+//! client, SQLite storage in a temporary folder.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::extract::{ConnectInfo, Request};
+use axum::middleware::Next;
+use easyim_core::{
+    Conversation, Engine, EngineConfig, FriendRequest, Group, GroupId, HistoryItem, HistoryPage,
+    JwtAuth, MemoryStorage, NewMessage, PendingMessage, Profile, Receipt, Storage, StorageError,
+    StoreOutcome, StoredMessage, User, UserId,
+};
+use easyim_proto::{ChatType, Msg, MsgType};
+use easyim_server::{api_router, ApiConfig, SqliteOptions, SqliteStorage};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+// ---- a server and a minimal HTTP client ----------------------------------------------------
+
+struct Srv {
+    addr: SocketAddr,
+    engine: Engine,
+    stop: CancellationToken,
+    _dir: Option<TempDir>,
+}
+
+struct Opts {
+    config: ApiConfig,
+    /// Pretend every request comes from this address.
+    peer: Option<IpAddr>,
+    storage: Option<Arc<dyn Storage>>,
+}
+
+impl Default for Opts {
+    fn default() -> Self {
+        Opts {
+            config: ApiConfig {
+                max_body_bytes: 1 << 20,
+                rate_limit: 0,
+            },
+            peer: None,
+            storage: None,
+        }
+    }
+}
+
+async fn start() -> Srv {
+    start_with(Opts::default()).await
+}
+
+async fn start_with(opts: Opts) -> Srv {
+    let (storage, dir): (Arc<dyn Storage>, _) = match opts.storage {
+        Some(s) => (s, None),
+        None => {
+            let dir = TempDir::new().unwrap();
+            let s = SqliteStorage::open(dir.path().join("api.db"), SqliteOptions::default())
+                .expect("open sqlite");
+            (Arc::new(s), Some(dir))
+        }
+    };
+    let auth = Arc::new(JwtAuth::new(
+        storage.clone(),
+        "test-secret",
+        7200,
+        2_592_000,
+    ));
+    let engine = Engine::new(storage, auth, EngineConfig::default());
+    let stop = CancellationToken::new();
+    let mut app = api_router(engine.clone(), opts.config, stop.clone());
+    if let Some(ip) = opts.peer {
+        app = app.layer(axum::middleware::from_fn(
+            move |mut req: Request, next: Next| async move {
+                req.extensions_mut()
+                    .insert(ConnectInfo(SocketAddr::new(ip, 40000)));
+                next.run(req).await
+            },
+        ));
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .unwrap();
+    });
+    Srv {
+        addr,
+        engine,
+        stop,
+        _dir: dir,
+    }
+}
+
+#[derive(Debug)]
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// Checks the status, the CORS header and the envelope, and returns the envelope.
+    fn envelope(&self, status: u16) -> Value {
+        assert_eq!(self.status, status, "status of {}", self.text());
+        assert_eq!(self.header("access-control-allow-origin"), Some("*"));
+        assert!(
+            self.header("content-type")
+                .is_some_and(|c| c.starts_with("application/json")),
+            "content type of {self:?}"
+        );
+        let v: Value = serde_json::from_slice(&self.body).expect("a JSON body");
+        let obj = v.as_object().expect("an object");
+        assert_eq!(obj.len(), 3, "envelope {v}");
+        assert_eq!(v["code"], status, "envelope {v}");
+        assert!(v["msg"].is_string(), "envelope {v}");
+        assert!(v["data"].is_object(), "envelope {v}");
+        if status >= 400 {
+            assert_eq!(v["data"], json!({}), "error envelope {v}");
+        }
+        v
+    }
+
+    /// The `data` of a 200 envelope.
+    fn data(&self) -> Value {
+        self.envelope(200)["data"].clone()
+    }
+}
+
+/// Sends `head` (without the final blank line) and `body`, with `Connection: close`, and reads
+/// the answer to EOF.
+async fn send(addr: SocketAddr, head: &str, body: &[u8]) -> Resp {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!(
+        "{head}\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    req.extend_from_slice(body);
+    s.write_all(&req).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf))
+        .await
+        .expect("response in time")
+        .unwrap();
+    parse(&buf)
+}
+
+fn parse(buf: &[u8]) -> Resp {
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let head = std::str::from_utf8(&buf[..end]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (k, v) = l.split_once(':').unwrap();
+            (k.trim().to_owned(), v.trim().to_owned())
+        })
+        .collect();
+    let mut body = buf[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if chunked {
+        let (mut out, mut rest) = (Vec::new(), &body[..]);
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+            rest = &rest[nl + 4 + size..];
+        }
+        body = out;
+    }
+    Resp {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Srv {
+    async fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
+        let mut head = format!("{method} {path} HTTP/1.1");
+        for (k, v) in headers {
+            head.push_str(&format!("\r\n{k}: {v}"));
+        }
+        send(self.addr, &head, body).await
+    }
+
+    async fn get(&self, path: &str) -> Resp {
+        self.req("GET", path, &[], b"").await
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Resp {
+        let body = body.to_string();
+        self.req(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await
+    }
+
+    /// Registers `account` (password "pw-123456") and returns its data.
+    async fn register(&self, account: &str) -> Value {
+        self.post(
+            "/api/user/register",
+            json!({ "account": account, "password": "pw-123456" }),
+        )
+        .await
+        .data()
+    }
+}
+
+fn id_of(v: &Value) -> u64 {
+    v["id"].as_str().expect("id as a string").parse().unwrap()
+}
+
+fn tok(v: &Value) -> String {
+    v["access_token"].as_str().unwrap().to_owned()
+}
+
+// ---- accounts and tokens -------------------------------------------------------------------
+
+#[tokio::test]
+async fn register_login_and_duplicates() {
+    let srv = start().await;
+    let d = srv.register("alice").await;
+    for key in [
+        "id",
+        "nickname",
+        "avatar",
+        "access_token",
+        "expires_in",
+        "refresh_token",
+    ] {
+        assert!(d.get(key).is_some(), "{key} in {d}");
+    }
+    assert!(d["id"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .all(|c| c.is_ascii_digit()));
+    assert_eq!(
+        d["nickname"], "alice",
+        "the nickname defaults to the account"
+    );
+    assert_eq!(d["avatar"], "");
+    assert_eq!(d["expires_in"], 7200);
+
+    let dup = srv
+        .post(
+            "/api/user/register",
+            json!({"account": "alice", "password": "x"}),
+        )
+        .await;
+    dup.envelope(409);
+    for bad in [
+        json!({"account": "", "password": "x"}),
+        json!({"account": "bob"}),
+        json!({"password": "x"}),
+        json!({"account": "a".repeat(65), "password": "x"}),
+        json!({"account": "bob", "password": "p".repeat(257)}),
+        json!({"account": ["bob"], "password": "x"}),
+    ] {
+        srv.post("/api/user/register", bad).await.envelope(400);
+    }
+
+    // A form body (the original's clients) with a nickname.
+    let r = srv
+        .req(
+            "POST",
+            "/api/user/register",
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+            b"account=carol&password=p%26w&nickname=Carol+C",
+        )
+        .await
+        .data();
+    assert_eq!(r["nickname"], "Carol C");
+
+    let ok = srv
+        .post(
+            "/api/user/login",
+            json!({"account": "alice", "password": "pw-123456"}),
+        )
+        .await
+        .data();
+    assert_eq!(ok["id"], d["id"]);
+    assert!(ok["refresh_token"].is_string());
+    // The query string works too, and the form password was decoded.
+    srv.req(
+        "POST",
+        "/api/user/login?account=carol&password=p%26w",
+        &[],
+        b"",
+    )
+    .await
+    .data();
+
+    let wrong = srv
+        .post(
+            "/api/user/login",
+            json!({"account": "alice", "password": "nope"}),
+        )
+        .await
+        .envelope(401);
+    let unknown = srv
+        .post(
+            "/api/user/login",
+            json!({"account": "nobody", "password": "nope"}),
+        )
+        .await
+        .envelope(401);
+    assert_eq!(wrong["msg"], unknown["msg"], "one message for both");
+    srv.post("/api/user/login", json!({"account": "alice"}))
+        .await
+        .envelope(400);
+}
+
+#[tokio::test]
+async fn check_and_refresh_tokens() {
+    let srv = start().await;
+    let d = srv.register("alice").await;
+    let (access, refresh) = (tok(&d), d["refresh_token"].as_str().unwrap().to_owned());
+
+    let c = srv
+        .get(&format!("/api/user/check_token?token={access}"))
+        .await
+        .data();
+    assert_eq!(c["grant_type"], "access_token");
+    let left = c["expires_in"].as_u64().unwrap();
+    assert!(left > 7000 && left <= 7200, "{left}");
+    let c = srv
+        .get(&format!("/api/user/check_token?token={refresh}"))
+        .await
+        .data();
+    assert_eq!(c["grant_type"], "refresh_token");
+    srv.get("/api/user/check_token?token=forged.token.here")
+        .await
+        .envelope(401);
+    srv.get("/api/user/check_token").await.envelope(401);
+
+    let path = "/api/user/refresh_token";
+    let r = srv
+        .post(
+            path,
+            json!({"refresh_token": refresh, "grant_type": "access_token"}),
+        )
+        .await
+        .data();
+    assert_eq!(r["grant_type"], "access_token");
+    assert_eq!(r["expires_in"], 7200);
+    let new_access = r["token"].as_str().unwrap().to_owned();
+    srv.get(&format!("/api/user/friends?access_token={new_access}"))
+        .await
+        .data();
+    let r = srv
+        .post(
+            path,
+            json!({"refresh_token": refresh, "grant_type": "refresh_token"}),
+        )
+        .await
+        .data();
+    assert_eq!(r["grant_type"], "refresh_token");
+    assert_eq!(r["expires_in"], 2_592_000);
+
+    // An access token does not buy tokens; a bad grant_type is a 400 (after the token check).
+    srv.post(
+        path,
+        json!({"refresh_token": access, "grant_type": "access_token"}),
+    )
+    .await
+    .envelope(401);
+    srv.post(path, json!({"grant_type": "access_token"}))
+        .await
+        .envelope(401);
+    srv.post(path, json!({"refresh_token": refresh}))
+        .await
+        .envelope(400);
+    srv.post(
+        path,
+        json!({"refresh_token": refresh, "grant_type": "password"}),
+    )
+    .await
+    .envelope(400);
+    srv.post(
+        path,
+        json!({"refresh_token": refresh, "grant_type": "access_token", "reset_secret": "maybe"}),
+    )
+    .await
+    .envelope(400);
+
+    // reset_secret: every older token dies, the new one works.
+    let r = srv
+        .post(
+            path,
+            json!({"refresh_token": refresh, "grant_type": "access_token", "reset_secret": "1"}),
+        )
+        .await
+        .data();
+    let fresh = r["token"].as_str().unwrap().to_owned();
+    for old in [&access, &new_access] {
+        srv.get(&format!("/api/user/friends?access_token={old}"))
+            .await
+            .envelope(401);
+    }
+    srv.post(
+        path,
+        json!({"refresh_token": refresh, "grant_type": "access_token"}),
+    )
+    .await
+    .envelope(401);
+    srv.get(&format!("/api/user/friends?access_token={fresh}"))
+        .await
+        .data();
+}
+
+#[tokio::test]
+async fn token_sources_and_401s() {
+    let srv = start().await;
+    let d = srv.register("alice").await;
+    let access = tok(&d);
+    let refresh = d["refresh_token"].as_str().unwrap();
+
+    srv.get("/api/user/friends").await.envelope(401);
+    srv.get("/api/user/friends?access_token=a.b.c")
+        .await
+        .envelope(401);
+    srv.get(&format!("/api/user/friends?access_token={refresh}"))
+        .await
+        .envelope(401);
+    // A token signed with another secret.
+    let forged = {
+        let mut parts: Vec<String> = access.split('.').map(str::to_owned).collect();
+        parts[2] = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into();
+        parts.join(".")
+    };
+    srv.get(&format!("/api/user/friends?access_token={forged}"))
+        .await
+        .envelope(401);
+
+    let bearer = format!("Bearer {access}");
+    for (name, value) in [
+        ("Authorization", bearer.as_str()),
+        ("Token", access.as_str()),
+        ("Auth-Token", access.as_str()),
+    ] {
+        let r = srv
+            .req("GET", "/api/user/friends", &[(name, value)], b"")
+            .await;
+        assert_eq!(r.data()["total"], 0, "{name}");
+    }
+    // In a JSON body.
+    let r = srv
+        .req(
+            "GET",
+            "/api/user/friends",
+            &[("Content-Type", "application/json")],
+            json!({"access_token": access}).to_string().as_bytes(),
+        )
+        .await;
+    r.data();
+
+    // 401 wins over 400: no token and no arguments, or no token and a malformed body.
+    srv.post("/api/user/friend/add", json!({}))
+        .await
+        .envelope(401);
+    srv.req(
+        "POST",
+        "/api/user/friend/add",
+        &[("Content-Type", "application/json")],
+        b"{not json",
+    )
+    .await
+    .envelope(401);
+    // With a token, the malformed body is a 400.
+    srv.req(
+        "POST",
+        "/api/user/friend/add",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &bearer),
+        ],
+        b"{not json",
+    )
+    .await
+    .envelope(400);
+    srv.req(
+        "POST",
+        "/api/user/login",
+        &[("Content-Type", "application/json")],
+        b"{not json",
+    )
+    .await
+    .envelope(400);
+    srv.req(
+        "POST",
+        "/api/user/login",
+        &[("Content-Type", "application/json")],
+        b"[1, 2]",
+    )
+    .await
+    .envelope(400);
+
+    // Logout revokes.
+    srv.post("/api/user/logout", json!({})).await.envelope(401);
+    srv.post("/api/user/logout", json!({"access_token": access}))
+        .await
+        .data();
+    srv.get(&format!("/api/user/friends?access_token={access}"))
+        .await
+        .envelope(401);
+    srv.post(
+        "/api/user/refresh_token",
+        json!({"refresh_token": refresh, "grant_type": "access_token"}),
+    )
+    .await
+    .envelope(401);
+}
+
+#[tokio::test]
+async fn logout_closes_im_connections() {
+    let srv = start().await;
+    let d = srv.register("alice").await;
+    let mut outbox = online(&srv.engine, &d).await;
+    srv.post("/api/user/logout", json!({"access_token": tok(&d)}))
+        .await
+        .data();
+    let mut revoked = false;
+    while let Ok(Some(f)) = tokio::time::timeout(Duration::from_secs(5), outbox.recv()).await {
+        revoked |= f.msg().content.starts_with("E_AUTH_REVOKED");
+    }
+    assert!(revoked, "the connection got E_AUTH_REVOKED and closed");
+}
+
+/// Logs `user` in on an in-process IM connection and returns its outbox after the SUCCESS.
+async fn online(engine: &Engine, user: &Value) -> easyim_core::Outbox {
+    let (conn, mut outbox) = engine.open();
+    let (mut tx, rx) = futures::channel::mpsc::channel(8);
+    tokio::spawn(conn.run(rx));
+    let login = Msg {
+        from_user_id: user["id"].as_str().unwrap().to_owned(),
+        to_user_id: "KEEP_ALIVE".into(),
+        msg_type: MsgType::Event as i32,
+        access_token: tok(user),
+        content: "127.0.0.1".into(),
+        ..Msg::default()
+    };
+    use futures::SinkExt as _;
+    tx.send(Ok(login)).await.unwrap();
+    // Keep the input open for as long as the test runs.
+    tokio::spawn(async move {
+        let _tx = tx;
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let first = tokio::time::timeout(Duration::from_secs(5), outbox.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.msg().content, "SUCCESS");
+    outbox
+}
+
+#[tokio::test]
+async fn search_users() {
+    let srv = start().await;
+    let a = srv.register("alice").await;
+    srv.register("alfred").await;
+    srv.register("bob").await;
+    let path = format!("/api/user/search?access_token={}&account=al", tok(&a));
+    let items = srv.get(&path).await.data()["items"].clone();
+    let names: Vec<&str> = items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"alice") && names.contains(&"alfred"));
+    let first = &items[0];
+    for key in ["id", "account", "nickname", "avatar"] {
+        assert!(first.get(key).is_some());
+    }
+    assert!(first["id"].is_string());
+    srv.get(&format!("/api/user/search?access_token={}", tok(&a)))
+        .await
+        .envelope(400);
+    srv.get("/api/user/search?account=al").await.envelope(401);
+}
+
+// ---- friends -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn friend_requests_flow() {
+    let srv = start().await;
+    let a = srv.register("alice").await;
+    let b = srv.register("bob").await;
+    let c = srv.register("carol").await;
+    let (ta, tb, tc) = (tok(&a), tok(&b), tok(&c));
+    let mut b_online = online(&srv.engine, &b).await;
+
+    // Ids as strings or numbers.
+    let req = srv
+        .post(
+            "/api/user/friend/add",
+            json!({"access_token": ta, "to_user_id": id_of(&b), "msg": "hi"}),
+        )
+        .await
+        .data();
+    let req_id = req["id"].as_str().unwrap().to_owned();
+    let notice = tokio::time::timeout(Duration::from_secs(5), b_online.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(notice.msg().content, format!("FRIEND_REQUEST: {req_id}"));
+    assert_eq!(notice.msg().msg_type, MsgType::Notify as i32);
+
+    let add = |token: &str, to: Value| json!({"access_token": token, "to_user_id": to});
+    srv.post("/api/user/friend/add", add(&ta, a["id"].clone()))
+        .await
+        .envelope(400);
+    srv.post("/api/user/friend/add", add(&ta, json!("999999999")))
+        .await
+        .envelope(404);
+    srv.post("/api/user/friend/add", add(&ta, json!("x12")))
+        .await
+        .envelope(400);
+    srv.post("/api/user/friend/add", json!({"access_token": ta}))
+        .await
+        .envelope(400);
+
+    let reqs = srv
+        .get(&format!("/api/user/friend/requests?access_token={tb}"))
+        .await
+        .data();
+    assert_eq!(
+        reqs["items"],
+        json!([{"id": req_id, "from_user_id": a["id"], "msg": "hi", "status": 0}])
+    );
+
+    // Only the addressee answers.
+    srv.post(
+        "/api/user/friend/accept",
+        json!({"access_token": tc, "id": req_id}),
+    )
+    .await
+    .envelope(404);
+    srv.post("/api/user/friend/accept", json!({"access_token": tb}))
+        .await
+        .envelope(400);
+    srv.post(
+        "/api/user/friend/accept",
+        json!({"access_token": tb, "id": req_id}),
+    )
+    .await
+    .data();
+    srv.post(
+        "/api/user/friend/accept",
+        json!({"access_token": tb, "id": req_id}),
+    )
+    .await
+    .envelope(409);
+
+    for (token, other) in [(&ta, &b), (&tb, &a)] {
+        let f = srv
+            .get(&format!("/api/user/friends?access_token={token}"))
+            .await
+            .data();
+        assert_eq!(f["total"], 1);
+        assert_eq!(f["items"][0]["id"], other["id"]);
+        assert_eq!(f["items"][0]["account"], other["nickname"]);
+    }
+    srv.post("/api/user/friend/add", add(&ta, b["id"].clone()))
+        .await
+        .envelope(409);
+
+    // Refuse.
+    let r2 = srv
+        .post("/api/user/friend/add", add(&tc, b["id"].clone()))
+        .await
+        .data();
+    srv.post(
+        "/api/user/friend/refuse",
+        json!({"access_token": tb, "id": r2["id"]}),
+    )
+    .await
+    .data();
+    let reqs = srv
+        .get(&format!("/api/user/friend/requests?access_token={tb}"))
+        .await
+        .data();
+    let refused = reqs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == r2["id"])
+        .unwrap();
+    assert_eq!(refused["status"], 2);
+    let accepted = reqs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == req_id.as_str())
+        .unwrap();
+    assert_eq!(accepted["status"], 1);
+    srv.post(
+        "/api/user/friend/refuse",
+        json!({"access_token": tb, "id": "12345"}),
+    )
+    .await
+    .envelope(404);
+
+    // Remove, on both sides.
+    srv.post(
+        "/api/user/friend/remove",
+        json!({"access_token": tb, "friend_id": a["id"]}),
+    )
+    .await
+    .data();
+    for token in [&ta, &tb] {
+        let f = srv
+            .get(&format!("/api/user/friends?access_token={token}"))
+            .await
+            .data();
+        assert_eq!(f, json!({"total": 0, "items": []}));
+    }
+    srv.post(
+        "/api/user/friend/remove",
+        json!({"access_token": tb, "friend_id": a["id"]}),
+    )
+    .await
+    .envelope(404);
+    srv.post("/api/user/friend/remove", json!({"access_token": tb}))
+        .await
+        .envelope(400);
+}
+
+// ---- groups --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn groups_and_members() {
+    let srv = start().await;
+    let a = srv.register("alice").await;
+    let b = srv.register("bob").await;
+    let c = srv.register("carol").await;
+    let d = srv.register("dave").await;
+    let (ta, tb, tc, td) = (tok(&a), tok(&b), tok(&c), tok(&d));
+
+    // member_ids: strings and numbers mixed.
+    let g = srv
+        .post(
+            "/api/group/create",
+            json!({"access_token": ta, "name": "club", "member_ids": [b["id"], id_of(&c)]}),
+        )
+        .await
+        .data();
+    let gid = g["id"].as_str().unwrap().to_owned();
+    assert!(gid.chars().all(|ch| ch.is_ascii_digit()));
+    // Without members; the caller alone.
+    let solo = srv
+        .post(
+            "/api/group/create",
+            json!({"access_token": td, "name": "solo"}),
+        )
+        .await
+        .data();
+    srv.post("/api/group/create", json!({"access_token": td}))
+        .await
+        .envelope(400);
+    srv.post(
+        "/api/group/create",
+        json!({"access_token": td, "name": "x", "member_ids": ["999"]}),
+    )
+    .await
+    .envelope(404);
+    srv.post(
+        "/api/group/create",
+        json!({"access_token": td, "name": "x", "member_ids": {"a": 1}}),
+    )
+    .await
+    .envelope(400);
+
+    let groups = srv
+        .get(&format!("/api/groups?access_token={tc}"))
+        .await
+        .data();
+    assert_eq!(
+        groups["items"],
+        json!([{"id": gid, "name": "club", "owner_id": a["id"], "member_count": 3}])
+    );
+
+    let members = |token: &str, group: &str| {
+        format!("/api/group/members?access_token={token}&group_id={group}")
+    };
+    let m = srv.get(&members(&tb, &gid)).await.data();
+    let mut ids: Vec<&str> = m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![
+        a["id"].as_str().unwrap(),
+        b["id"].as_str().unwrap(),
+        c["id"].as_str().unwrap(),
+    ];
+    want.sort();
+    assert_eq!(ids, want);
+    srv.get(&members(&td, &gid)).await.envelope(403);
+    srv.get(&members(&td, "4242")).await.envelope(404);
+    srv.get(&format!("/api/group/members?access_token={td}"))
+        .await
+        .envelope(400);
+
+    // Invite: members only; a comma-separated list works.
+    let invite = |token: &str, users: Value| json!({"access_token": token, "group_id": gid, "user_ids": users});
+    srv.post("/api/group/invite", invite(&td, json!([d["id"]])))
+        .await
+        .envelope(403);
+    srv.post("/api/group/invite", invite(&tb, json!([])))
+        .await
+        .envelope(400);
+    srv.post("/api/group/invite", invite(&tb, json!(["777"])))
+        .await
+        .envelope(404);
+    srv.post(
+        "/api/group/invite",
+        json!({"access_token": tb, "group_id": "4242", "user_ids": [d["id"]]}),
+    )
+    .await
+    .envelope(404);
+    srv.post(
+        "/api/group/invite",
+        invite(
+            &tb,
+            json!(format!(
+                "{},{}",
+                d["id"].as_str().unwrap(),
+                c["id"].as_str().unwrap()
+            )),
+        ),
+    )
+    .await
+    .data();
+    let m = srv.get(&members(&td, &gid)).await.data();
+    assert_eq!(m["items"].as_array().unwrap().len(), 4);
+
+    // Leave and join.
+    let leave = |token: &str, group: &str| json!({"access_token": token, "group_id": group});
+    srv.post("/api/group/leave", leave(&tc, &gid)).await.data();
+    srv.post("/api/group/leave", leave(&tc, &gid))
+        .await
+        .envelope(404);
+    srv.post("/api/group/leave", leave(&tc, "4242"))
+        .await
+        .envelope(404);
+    srv.get(&members(&tc, &gid)).await.envelope(403);
+    let groups = srv
+        .get(&format!("/api/groups?access_token={tc}"))
+        .await
+        .data();
+    assert_eq!(groups["items"], json!([]));
+    srv.post("/api/group/join", leave(&tc, &gid)).await.data();
+    srv.post("/api/group/join", leave(&tc, "4242"))
+        .await
+        .envelope(404);
+    srv.post("/api/group/join", json!({"access_token": tc}))
+        .await
+        .envelope(400);
+    let groups = srv
+        .get(&format!("/api/groups?access_token={td}"))
+        .await
+        .data();
+    assert_eq!(groups["items"].as_array().unwrap().len(), 2);
+    assert!(groups["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g["id"] == solo["id"] && g["member_count"] == 1));
+}
+
+// ---- history -------------------------------------------------------------------------------
+
+async fn store(engine: &Engine, from: u64, to: u64, chat_type: ChatType, n: usize) {
+    for i in 0..n {
+        let out = engine
+            .storage()
+            .store_message(NewMessage {
+                id: format!("m{from}-{i}"),
+                from,
+                to,
+                chat_type,
+                msg_type: 0,
+                content: format!("c{i}"),
+                timestamp: 1_700_000_000_000 + i as i64,
+            })
+            .await
+            .unwrap();
+        assert!(matches!(out, StoreOutcome::Stored { .. }), "{out:?}");
+    }
+}
+
+fn seqs(data: &Value) -> Vec<u64> {
+    data["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["conv_seq"].as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn history_pages() {
+    let srv = start().await;
+    let a = srv.register("alice").await;
+    let b = srv.register("bob").await;
+    let c = srv.register("carol").await;
+    let (ta, tb, tc) = (tok(&a), tok(&b), tok(&c));
+    store(&srv.engine, id_of(&a), id_of(&b), ChatType::Single, 6).await;
+    let q = |token: &str, extra: &str| {
+        format!(
+            "/api/messages?access_token={token}&chat_type=0&peer_id={}{extra}",
+            a["id"].as_str().unwrap()
+        )
+    };
+
+    let all = srv.get(&q(&tb, "")).await.data();
+    assert_eq!(seqs(&all), [6, 5, 4, 3, 2, 1], "newest first by default");
+    let first = &all["items"][5];
+    assert_eq!(first["id"], format!("m{}-0", id_of(&a)));
+    assert_eq!(first["from_user_id"], a["id"]);
+    assert_eq!(first["to_user_id"], b["id"]);
+    assert_eq!(first["chat_type"], 0);
+    assert_eq!(first["content"], "c0");
+    assert_eq!(first["status"], 1, "SENT: no receipt yet");
+    assert_eq!(first["timestamp"], 1_700_000_000_000i64);
+    assert!(first.get("access_token").is_none());
+
+    assert_eq!(seqs(&srv.get(&q(&tb, "&limit=2")).await.data()), [6, 5]);
+    assert_eq!(
+        seqs(&srv.get(&q(&tb, "&before_seq=5&limit=3")).await.data()),
+        [4, 3, 2]
+    );
+    assert_eq!(
+        seqs(&srv.get(&q(&tb, "&after_seq=2&limit=3")).await.data()),
+        [3, 4, 5]
+    );
+    assert_eq!(
+        seqs(&srv.get(&q(&tb, "&after_seq=0")).await.data()),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(seqs(&srv.get(&q(&tb, "&limit=200")).await.data()).len(), 6);
+    // The sender sees the same conversation.
+    let peer_b = format!(
+        "/api/messages?access_token={ta}&chat_type=0&peer_id={}&after_seq=5",
+        b["id"].as_str().unwrap()
+    );
+    assert_eq!(seqs(&srv.get(&peer_b).await.data()), [6]);
+    // Someone else's view of a with c is empty.
+    assert!(seqs(&srv.get(&q(&tc, "")).await.data()).is_empty());
+
+    // A receipt shows in the status.
+    srv.engine
+        .storage()
+        .record_receipt(
+            id_of(&b),
+            Conversation::direct(id_of(&a), id_of(&b)),
+            &format!("m{}-2", id_of(&a)),
+            Receipt::Read,
+        )
+        .await
+        .unwrap();
+    let page = srv.get(&q(&tb, "&after_seq=2&limit=2")).await.data();
+    assert_eq!(page["items"][0]["status"], 3, "READ");
+    assert_eq!(page["items"][1]["status"], 1, "SENT");
+
+    for bad in [
+        "&limit=0",
+        "&limit=201",
+        "&limit=-1",
+        "&limit=ten",
+        "&before_seq=3&after_seq=1",
+        "&before_seq=x",
+    ] {
+        srv.get(&q(&tb, bad)).await.envelope(400);
+    }
+    srv.get(&format!("/api/messages?access_token={tb}&peer_id=1"))
+        .await
+        .envelope(400);
+    srv.get(&format!(
+        "/api/messages?access_token={tb}&chat_type=2&peer_id=1"
+    ))
+    .await
+    .envelope(400);
+    srv.get(&format!("/api/messages?access_token={tb}&chat_type=0"))
+        .await
+        .envelope(400);
+    srv.get(&format!(
+        "/api/messages?access_token={tb}&chat_type=0&peer_id=999"
+    ))
+    .await
+    .envelope(404);
+    srv.get("/api/messages?chat_type=0&limit=0")
+        .await
+        .envelope(401);
+
+    // Groups: members only.
+    let gid = srv
+        .post(
+            "/api/group/create",
+            json!({"access_token": ta, "name": "g", "member_ids": [b["id"]]}),
+        )
+        .await
+        .data()["id"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    store(&srv.engine, id_of(&a), gid, ChatType::Group, 3).await;
+    let gq = |token: &str| format!("/api/messages?access_token={token}&chat_type=1&peer_id={gid}");
+    let page = srv.get(&gq(&tb)).await.data();
+    assert_eq!(seqs(&page), [3, 2, 1]);
+    assert_eq!(page["items"][0]["chat_type"], 1);
+    assert_eq!(page["items"][0]["to_user_id"], gid.to_string());
+    srv.get(&gq(&tc)).await.envelope(403);
+    srv.get(&format!(
+        "/api/messages?access_token={tc}&chat_type=1&peer_id=4242"
+    ))
+    .await
+    .envelope(404);
+    // JSON body with numbers works the same.
+    let r = srv
+        .req(
+            "GET",
+            "/api/messages",
+            &[("Content-Type", "application/json")],
+            json!({"access_token": tb, "chat_type": 1, "peer_id": gid, "limit": 1})
+                .to_string()
+                .as_bytes(),
+        )
+        .await
+        .data();
+    assert_eq!(seqs(&r), [3]);
+}
+
+// ---- the HTTP surface ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn routing_errors_cors_and_limits() {
+    let srv = start_with(Opts {
+        config: ApiConfig {
+            max_body_bytes: 1024,
+            rate_limit: 0,
+        },
+        ..Opts::default()
+    })
+    .await;
+    srv.get("/api/no/such/route").await.envelope(404);
+    srv.post("/nothing", json!({})).await.envelope(404);
+    let r = srv.get("/api/user/login").await;
+    r.envelope(405);
+    srv.post("/api/user/friends", json!({})).await.envelope(405);
+
+    let big = json!({"account": "a", "password": "x".repeat(2000)});
+    srv.post("/api/user/register", big).await.envelope(413);
+
+    for path in ["/api/user/login", "/anything/at/all"] {
+        let r = srv
+            .req(
+                "OPTIONS",
+                path,
+                &[
+                    ("Origin", "http://example.test"),
+                    ("Access-Control-Request-Method", "POST"),
+                    ("Access-Control-Request-Headers", "Token, Content-Type"),
+                ],
+                b"",
+            )
+            .await;
+        assert_eq!(r.status, 204);
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"));
+        assert!(r
+            .header("access-control-allow-methods")
+            .unwrap()
+            .contains("POST"));
+        let allow = r
+            .header("access-control-allow-headers")
+            .unwrap()
+            .to_ascii_lowercase();
+        for h in [
+            "token",
+            "auth-token",
+            "authorization",
+            "content-type",
+            "x-requested-with",
+        ] {
+            assert!(allow.contains(h), "{h} in {allow}");
+        }
+        assert!(r.header("access-control-max-age").is_some());
+    }
+}
+
+#[tokio::test]
+async fn health_metrics_and_console() {
+    let srv = start().await;
+    let h = srv.get("/healthz").await.data();
+    assert_eq!(h, json!({"status": "ok"}));
+
+    srv.get("/api/nope").await;
+    let m = srv.get("/metrics").await;
+    assert_eq!(m.status, 200);
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    assert_eq!(m.header("access-control-allow-origin"), Some("*"));
+    let text = m.text();
+    assert!(text.contains("easyim_connections "), "{text}");
+    assert!(
+        text.contains("easyim_http_requests_total{class=\"2xx\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("easyim_http_requests_total{class=\"4xx\"} 1"),
+        "{text}"
+    );
+
+    for (path, ct) in [
+        ("/", "text/html"),
+        ("/console.js", "text/javascript"),
+        ("/console.css", "text/css"),
+    ] {
+        let r = srv.get(path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert!(r.header("content-type").unwrap().starts_with(ct), "{path}");
+        assert!(!r.body.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn local_stop_only_from_loopback() {
+    let srv = start().await;
+    assert!(!srv.stop.is_cancelled());
+    srv.post("/api/local/stop", json!({})).await.data();
+    assert!(srv.stop.is_cancelled());
+
+    let remote = start_with(Opts {
+        peer: Some("10.1.2.3".parse().unwrap()),
+        ..Opts::default()
+    })
+    .await;
+    remote
+        .post("/api/local/stop", json!({}))
+        .await
+        .envelope(403);
+    assert!(!remote.stop.is_cancelled());
+    remote.get("/api/local/stop").await.envelope(405);
+}
+
+#[tokio::test]
+async fn register_and_login_are_rate_limited() {
+    let srv = start_with(Opts {
+        config: ApiConfig {
+            max_body_bytes: 1 << 20,
+            rate_limit: 2,
+        },
+        ..Opts::default()
+    })
+    .await;
+    let login = json!({"account": "nobody", "password": "x"});
+    srv.post("/api/user/login", login.clone())
+        .await
+        .envelope(401);
+    srv.post("/api/user/login", login.clone())
+        .await
+        .envelope(401);
+    srv.post("/api/user/login", login.clone())
+        .await
+        .envelope(429);
+    srv.post(
+        "/api/user/register",
+        json!({"account": "a", "password": "b"}),
+    )
+    .await
+    .envelope(429);
+    // Other routes are not limited.
+    srv.get("/healthz").await.data();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    srv.post("/api/user/login", login).await.envelope(401);
+}
+
+// ---- storage failures ----------------------------------------------------------------------
+
+/// A `MemoryStorage` that fails every call with `Unavailable` while `down` is set.
+#[derive(Default)]
+struct Flaky {
+    inner: MemoryStorage,
+    down: AtomicBool,
+}
+
+impl Flaky {
+    fn check(&self) -> Result<(), StorageError> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StorageError::Unavailable(
+                "disk on fire at /var/secret/path".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+type R<T> = Result<T, StorageError>;
+
+#[async_trait]
+impl Storage for Flaky {
+    async fn create_user(&self, user: User) -> R<User> {
+        self.check()?;
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, id: UserId) -> R<Option<User>> {
+        self.check()?;
+        self.inner.user(id).await
+    }
+    async fn user_by_account(&self, account: &str) -> R<Option<User>> {
+        self.check()?;
+        self.inner.user_by_account(account).await
+    }
+    async fn set_user_secret(&self, id: UserId, secret: &str) -> R<()> {
+        self.check()?;
+        self.inner.set_user_secret(id, secret).await
+    }
+    async fn search_users(&self, query: &str, limit: usize) -> R<Vec<Profile>> {
+        self.check()?;
+        self.inner.search_users(query, limit).await
+    }
+    async fn server_secret(&self, candidate: &str) -> R<String> {
+        self.check()?;
+        self.inner.server_secret(candidate).await
+    }
+    async fn ping(&self) -> R<()> {
+        self.check()?;
+        self.inner.ping().await
+    }
+    async fn create_friend_request(
+        &self,
+        id: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> R<FriendRequest> {
+        self.check()?;
+        self.inner.create_friend_request(id, from, to, msg).await
+    }
+    async fn friend_requests(&self, to: UserId) -> R<Vec<FriendRequest>> {
+        self.check()?;
+        self.inner.friend_requests(to).await
+    }
+    async fn answer_friend_request(&self, id: u64, to: UserId, accept: bool) -> R<FriendRequest> {
+        self.check()?;
+        self.inner.answer_friend_request(id, to, accept).await
+    }
+    async fn friends(&self, user: UserId) -> R<Vec<Profile>> {
+        self.check()?;
+        self.inner.friends(user).await
+    }
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> R<()> {
+        self.check()?;
+        self.inner.remove_friend(user, friend).await
+    }
+    async fn create_group(
+        &self,
+        id: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> R<Group> {
+        self.check()?;
+        self.inner.create_group(id, name, owner, members).await
+    }
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> R<()> {
+        self.check()?;
+        self.inner.add_members(group, users).await
+    }
+    async fn remove_member(&self, group: GroupId, user: UserId) -> R<()> {
+        self.check()?;
+        self.inner.remove_member(group, user).await
+    }
+    async fn group(&self, id: GroupId) -> R<Option<Group>> {
+        self.check()?;
+        self.inner.group(id).await
+    }
+    async fn groups_of(&self, user: UserId) -> R<Vec<Group>> {
+        self.check()?;
+        self.inner.groups_of(user).await
+    }
+    async fn group_members(&self, group: GroupId) -> R<Vec<Profile>> {
+        self.check()?;
+        self.inner.group_members(group).await
+    }
+    async fn is_member(&self, group: GroupId, user: UserId) -> R<bool> {
+        self.check()?;
+        self.inner.is_member(group, user).await
+    }
+    async fn store_message(&self, msg: NewMessage) -> R<StoreOutcome> {
+        self.check()?;
+        self.inner.store_message(msg).await
+    }
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> R<Option<StoredMessage>> {
+        self.check()?;
+        self.inner.record_receipt(reader, conv, id, receipt).await
+    }
+    async fn pending(&self, user: UserId, after: u64, limit: usize) -> R<Vec<PendingMessage>> {
+        self.check()?;
+        self.inner.pending(user, after, limit).await
+    }
+    async fn history(
+        &self,
+        conv: Conversation,
+        viewer: UserId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> R<Vec<HistoryItem>> {
+        self.check()?;
+        self.inner.history(conv, viewer, page, limit).await
+    }
+}
+
+#[tokio::test]
+async fn storage_failures_are_500_and_503_without_details() {
+    let flaky = Arc::new(Flaky::default());
+    let srv = start_with(Opts {
+        storage: Some(flaky.clone()),
+        ..Opts::default()
+    })
+    .await;
+    let a = srv.register("alice").await;
+    flaky.down.store(true, Ordering::SeqCst);
+
+    let h = srv.get("/healthz").await;
+    h.envelope(503);
+    for r in [
+        srv.post(
+            "/api/user/login",
+            json!({"account": "alice", "password": "pw-123456"}),
+        )
+        .await,
+        srv.post(
+            "/api/user/register",
+            json!({"account": "bob", "password": "pw"}),
+        )
+        .await,
+        srv.get(&format!("/api/user/friends?access_token={}", tok(&a)))
+            .await,
+    ] {
+        let v = r.envelope(500);
+        let msg = v["msg"].as_str().unwrap();
+        assert!(!msg.contains("disk") && !msg.contains("/var"), "{msg}");
+    }
+
+    flaky.down.store(false, Ordering::SeqCst);
+    srv.get("/healthz").await.data();
+    srv.get(&format!("/api/user/friends?access_token={}", tok(&a)))
+        .await
+        .data();
+}
