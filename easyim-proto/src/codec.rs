@@ -75,8 +75,9 @@ impl FormatPolicy {
     }
 }
 
-/// Decodes a payload as `format`, without looking at the policy.
-pub(crate) fn decode_as(payload: &[u8], format: Format) -> Result<Msg, CodecError> {
+/// Decodes a payload as `format`, without looking at the policy (a WebSocket text message is
+/// JSON and a binary one protobuf, whatever the first byte).
+pub fn decode_as(payload: &[u8], format: Format) -> Result<Msg, CodecError> {
     match format {
         Format::Protobuf => Msg::decode(payload).map_err(|e| CodecError::Undecodable {
             format,
@@ -216,49 +217,74 @@ impl Default for LinesCodec {
     }
 }
 
+impl LinesCodec {
+    /// Decodes one line, without its terminator; `None` for a blank line.
+    fn decode_line(&self, line: &[u8]) -> Result<Option<(Msg, Format)>, CodecError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.len() > self.max_frame {
+            return Err(CodecError::TooLarge {
+                len: line.len(),
+                max: self.max_frame,
+            });
+        }
+        let text = line.trim_ascii();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        if !self.policy.allows(Format::Json) {
+            return Err(CodecError::FormatNotAllowed {
+                format: Format::Json,
+                policy: self.policy,
+            });
+        }
+        decode_as(text, Format::Json).map(|m| Some((m, Format::Json)))
+    }
+}
+
 impl Decoder for LinesCodec {
     type Item = (Msg, Format);
     type Error = CodecError;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
         loop {
-            let Some(pos) = src[self.scanned..].iter().position(|&b| b == b'\n') else {
+            // A buffer shorter than what was scanned is not the one that was scanned (a caller
+            // started over): search it from the start rather than index past its end.
+            let from = if self.scanned > src.len() { 0 } else { self.scanned };
+            let Some(pos) = src[from..].iter().position(|&b| b == b'\n') else {
                 self.scanned = src.len();
-                // The line so far, less a possible trailing '\r', is already over the limit.
-                let pending = src.len().saturating_sub(1);
+                // The line so far is over the limit, not counting a trailing '\r' that may be
+                // the start of its "\r\n".
+                let pending = match src.last() {
+                    Some(b'\r') => src.len() - 1,
+                    _ => src.len(),
+                };
                 if pending > self.max_frame {
                     return Err(CodecError::TooLarge {
-                        len: src.len(),
+                        len: pending,
                         max: self.max_frame,
                     });
                 }
                 return Ok(None);
             };
-            let end = self.scanned + pos;
+            let end = from + pos;
             self.scanned = 0;
-            let mut line = src.split_to(end + 1);
-            line.truncate(end);
-            if line.last() == Some(&b'\r') {
-                line.truncate(end - 1);
+            let line = src.split_to(end + 1);
+            match self.decode_line(&line[..end])? {
+                Some(item) => return Ok(Some(item)),
+                None => continue,
             }
-            if line.len() > self.max_frame {
-                return Err(CodecError::TooLarge {
-                    len: line.len(),
-                    max: self.max_frame,
-                });
-            }
-            let text = line.trim_ascii();
-            if text.is_empty() {
-                continue;
-            }
-            if !self.policy.allows(Format::Json) {
-                return Err(CodecError::FormatNotAllowed {
-                    format: Format::Json,
-                    policy: self.policy,
-                });
-            }
-            return crate::codec::decode_as(text, Format::Json).map(|m| Some((m, Format::Json)));
         }
+    }
+
+    /// At the end of the stream, a last line without its `\n` is still a line (as `printf`
+    /// piped into `nc` sends it); trailing blanks are nothing.
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, CodecError> {
+        if let Some(item) = self.decode(src)? {
+            return Ok(Some(item));
+        }
+        self.scanned = 0;
+        let line = src.split();
+        self.decode_line(&line)
     }
 }
 

@@ -23,7 +23,10 @@ pub mod model {
     include!(concat!(env!("OUT_DIR"), "/model.rs"));
 }
 
-pub use codec::{detect_format, Format, FormatPolicy, FramedCodec, LinesCodec, DEFAULT_MAX_FRAME_BYTES};
+pub use codec::{
+    decode_as, detect_format, Format, FormatPolicy, FramedCodec, LinesCodec,
+    DEFAULT_MAX_FRAME_BYTES,
+};
 pub use encoded::Encoded;
 pub use error::{CodecError, ErrorCode};
 pub use model::msg::{ChatType, MsgStatus, MsgType};

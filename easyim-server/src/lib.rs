@@ -1,4 +1,18 @@
 //! The easyim server: the core wired to SQLite, TCP, WebSocket and HTTP.
+//!
+//! - `config`: [`Config`] from `env.default`, `.env`, the environment and flags.
+//! - `sqlite`: [`SqliteStorage`], the default [`easyim_core::Storage`].
+//! - `api`: the HTTP API of http-api.md as an axum router.
+//! - `transport`: framed TCP, JSON lines and WebSocket connections.
+//! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown.
 
+mod api;
+mod config;
+mod server;
 mod sqlite;
-// pub use sqlite::SqliteStorage;  (enabled once sqlite.rs defines it)
+mod transport;
+
+pub use api::{router as api_router, ApiConfig};
+pub use config::{default_file, Config, ConfigError, Sources};
+pub use server::Server;
+pub use sqlite::{SqliteOptions, SqliteStorage, Synchronous};

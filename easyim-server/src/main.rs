@@ -1,2 +1,124 @@
-//! placeholder
-fn main() {}
+//! The `easyim` binary: `easyim` runs the server; `--init` prepares the folder; `--stop` asks
+//! a running server on this machine to stop.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use clap::Parser;
+use easyim_server::{Server, Sources};
+use tracing_subscriber::EnvFilter;
+
+/// easyim: an instant-messaging server (TCP, WebSocket, HTTP API, SQLite).
+///
+/// Configuration comes from env.default (written on first run), .env, the environment, and
+/// these flags, each overriding the one before.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// IM port (SERVER_PORT).
+    #[arg(long)]
+    port: Option<u16>,
+    /// HTTP API port (API_SERVER_PORT).
+    #[arg(long)]
+    apiport: Option<u16>,
+    /// Write env.default and create or migrate the database, then exit.
+    #[arg(long)]
+    init: bool,
+    /// Ask the server running on this machine's API port to stop gracefully, then exit.
+    #[arg(long)]
+    stop: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut sources = Sources::load(Path::new(".")).context("reading the configuration")?;
+    if let Some(p) = cli.port {
+        sources.set("SERVER_PORT", p.to_string());
+    }
+    if let Some(p) = cli.apiport {
+        sources.set("API_SERVER_PORT", p.to_string());
+    }
+    let config = sources.config()?;
+    init_logs(config.log_json, &config.log_level);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the runtime")?;
+    if cli.stop {
+        return rt.block_on(stop_running(config.api_port));
+    }
+    if cli.init {
+        easyim_server::SqliteStorage::open(&config.sqlite_path, Default::default())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.sqlite_path.display()))?;
+        println!(
+            "initialised: env.default and {} are ready; run easyim without --init to serve",
+            config.sqlite_path.display()
+        );
+        return Ok(());
+    }
+    rt.block_on(async {
+        let server = Server::bind(config).await?;
+        server.run(shutdown_signal()).await
+    })
+}
+
+fn init_logs(json: bool, level: &str) {
+    let filter = EnvFilter::try_from_default_env()
+        .or_else(|_| EnvFilter::try_new(level))
+        .unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// `--stop`: POST /api/local/stop on the local API port, as the original did.
+async fn stop_running(api_port: u16) -> anyhow::Result<()> {
+    use http_body_util::{BodyExt, Empty};
+    let stream = tokio::net::TcpStream::connect(("127.0.0.1", api_port))
+        .await
+        .with_context(|| format!("no easyim server answers on 127.0.0.1:{api_port}"))?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream)).await?;
+    tokio::spawn(conn);
+    let req = hyper::Request::post("/api/local/stop")
+        .header("host", format!("127.0.0.1:{api_port}"))
+        .body(Empty::<bytes::Bytes>::new())?;
+    let resp = sender.send_request(req).await?;
+    let status = resp.status();
+    let body = resp.into_body().collect().await?.to_bytes();
+    if !status.is_success() {
+        anyhow::bail!(
+            "the server refused to stop: {status} {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    println!("easyim on port {api_port} is stopping");
+    Ok(())
+}

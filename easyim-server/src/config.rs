@@ -1,0 +1,411 @@
+//! Configuration, compatible with the original easyim: `env.default` (written with the
+//! defaults on first run), then `.env`, then the process environment, then command-line flags.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use easyim_proto::FormatPolicy;
+
+use crate::sqlite::Synchronous;
+
+/// A configuration value that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A key has a value of the wrong form.
+    #[error("invalid {key}={value:?}: {why}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// The value found.
+        value: String,
+        /// What was expected.
+        why: String,
+    },
+    /// A config file could not be read or written.
+    #[error("{path}: {err}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        err: std::io::Error,
+    },
+}
+
+/// Every key, its default and what it is for: the content of `env.default`.
+const KEYS: &[(&str, &str, &str)] = &[
+    ("SERVER_IP", "0.0.0.0", "Address both ports listen on"),
+    (
+        "SERVER_PORT",
+        "8888",
+        "IM port: framed TCP, JSON lines, WebSocket and HTTP on one port",
+    ),
+    (
+        "API_SERVER_PORT",
+        "8889",
+        "HTTP API port (also serves the web console at /)",
+    ),
+    (
+        "SERVER_DROP_AFTER",
+        "300",
+        "Seconds a logged-in connection may stay silent before E_IDLE",
+    ),
+    (
+        "AUTH_TIMEOUT",
+        "10",
+        "Seconds a new connection has to send its KEEP_ALIVE login frame",
+    ),
+    (
+        "MSG_FORMAT",
+        "auto",
+        "Payload formats accepted: auto, json or protobuf",
+    ),
+    (
+        "MAX_FRAME_BYTES",
+        "65536",
+        "Largest payload of one frame (E_TOO_LARGE above)",
+    ),
+    (
+        "MAX_BODY_BYTES",
+        "1048576",
+        "Largest HTTP request body (413 above)",
+    ),
+    (
+        "SEND_QUEUE",
+        "1024",
+        "Frames that may wait for one connection before it is closed",
+    ),
+    (
+        "RATE_LIMIT",
+        "0",
+        "Frames per second per IM connection, 0 for no limit",
+    ),
+    (
+        "API_RATE_LIMIT",
+        "0",
+        "Register/login requests per second per client IP, 0 for no limit",
+    ),
+    (
+        "MAX_CONNECTIONS",
+        "50000",
+        "Connections the server holds at once, over both ports",
+    ),
+    ("ACCESS_TOKEN_TTL", "7200", "Seconds an access token lives"),
+    (
+        "REFRESH_TOKEN_TTL",
+        "2592000",
+        "Seconds a refresh token lives",
+    ),
+    ("DB_DRIVER", "sqlite3", "Storage: sqlite3"),
+    (
+        "DB_NAME",
+        "easyim",
+        "Database name; SQLite uses <DB_NAME>.db unless SQLITE_PATH is set",
+    ),
+    (
+        "SQLITE_PATH",
+        "",
+        "SQLite database file (default <DB_NAME>.db in the working directory)",
+    ),
+    (
+        "SQLITE_SYNCHRONOUS",
+        "normal",
+        "normal: an ack survives a process crash; full: also a power loss",
+    ),
+    (
+        "DB_HOST",
+        "127.0.0.1",
+        "Database host (networked databases)",
+    ),
+    ("DB_PORT", "5432", "Database port (networked databases)"),
+    ("DB_USERNAME", "", "Database user (networked databases)"),
+    ("DB_PASSWORD", "", "Database password (networked databases)"),
+    (
+        "DB_NODE_ID",
+        "1",
+        "This node's snowflake node number, 0 to 1023, unique per node",
+    ),
+    ("LOG_FORMAT", "text", "Log format: text or json"),
+    (
+        "LOG_LEVEL",
+        "info",
+        "Log level or filter (RUST_LOG, if set, wins)",
+    ),
+];
+
+/// The server's settings, every one of them validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SERVER_IP`.
+    pub ip: IpAddr,
+    /// `SERVER_PORT`.
+    pub port: u16,
+    /// `API_SERVER_PORT`.
+    pub api_port: u16,
+    /// `SERVER_DROP_AFTER`.
+    pub idle_timeout: Duration,
+    /// `AUTH_TIMEOUT`.
+    pub auth_timeout: Duration,
+    /// `MSG_FORMAT`.
+    pub msg_format: FormatPolicy,
+    /// `MAX_FRAME_BYTES`.
+    pub max_frame_bytes: usize,
+    /// `MAX_BODY_BYTES`.
+    pub max_body_bytes: usize,
+    /// `SEND_QUEUE`.
+    pub send_queue: usize,
+    /// `RATE_LIMIT`.
+    pub rate_limit: u32,
+    /// `API_RATE_LIMIT`.
+    pub api_rate_limit: u32,
+    /// `MAX_CONNECTIONS`.
+    pub max_connections: usize,
+    /// `ACCESS_TOKEN_TTL`, seconds.
+    pub access_ttl: u64,
+    /// `REFRESH_TOKEN_TTL`, seconds.
+    pub refresh_ttl: u64,
+    /// `SQLITE_PATH`, or `<DB_NAME>.db`.
+    pub sqlite_path: PathBuf,
+    /// `SQLITE_SYNCHRONOUS`.
+    pub sqlite_synchronous: Synchronous,
+    /// `DB_NODE_ID`.
+    pub node_id: u16,
+    /// `LOG_FORMAT` is `json`.
+    pub log_json: bool,
+    /// `LOG_LEVEL`.
+    pub log_level: String,
+}
+
+/// Where the values come from, lowest priority first.
+#[derive(Debug, Default, Clone)]
+pub struct Sources {
+    values: BTreeMap<String, String>,
+}
+
+impl Sources {
+    /// Reads `env.default` (writing it first if it is missing), then `.env`, from `dir`, then
+    /// the process environment.
+    pub fn load(dir: &Path) -> Result<Sources, ConfigError> {
+        let mut s = Sources::default();
+        let default_path = dir.join("env.default");
+        if !default_path.exists() {
+            std::fs::write(&default_path, default_file()).map_err(|err| ConfigError::File {
+                path: default_path.clone(),
+                err,
+            })?;
+        }
+        for name in ["env.default", ".env"] {
+            let path = dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => s.values.extend(parse_env_file(&text)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => return Err(ConfigError::File { path, err }),
+            }
+        }
+        for (key, _, _) in KEYS {
+            if let Ok(v) = std::env::var(key) {
+                s.values.insert((*key).to_owned(), v);
+            }
+        }
+        Ok(s)
+    }
+
+    /// Sets a value (command-line flags, tests).
+    pub fn set(&mut self, key: &str, value: impl Into<String>) {
+        self.values.insert(key.to_owned(), value.into());
+    }
+
+    fn get(&self, key: &'static str) -> String {
+        self.values.get(key).cloned().unwrap_or_else(|| {
+            KEYS.iter()
+                .find(|(k, _, _)| *k == key)
+                .map(|(_, d, _)| (*d).to_owned())
+                .unwrap_or_default()
+        })
+    }
+
+    fn parse<T: FromStr>(&self, key: &'static str, what: &str) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.get(key);
+        value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                key,
+                value: value.clone(),
+                why: format!("expected {what} ({e})"),
+            })
+    }
+
+    fn positive(&self, key: &'static str) -> Result<u64, ConfigError> {
+        let v: u64 = self.parse(key, "a positive whole number")?;
+        if v == 0 {
+            return Err(ConfigError::Invalid {
+                key,
+                value: self.get(key),
+                why: "must be greater than 0".into(),
+            });
+        }
+        Ok(v)
+    }
+
+    /// Validates everything into a [`Config`].
+    pub fn config(&self) -> Result<Config, ConfigError> {
+        let driver = self.get("DB_DRIVER");
+        if !matches!(driver.trim(), "sqlite3" | "sqlite") {
+            return Err(ConfigError::Invalid {
+                key: "DB_DRIVER",
+                value: driver,
+                why: "this build supports sqlite3".into(),
+            });
+        }
+        let sqlite_path = match self.get("SQLITE_PATH").trim() {
+            "" => PathBuf::from(format!("{}.db", self.get("DB_NAME").trim())),
+            p => PathBuf::from(p),
+        };
+        let node_id: u16 = self.parse("DB_NODE_ID", "a node number from 0 to 1023")?;
+        if node_id > 1023 {
+            return Err(ConfigError::Invalid {
+                key: "DB_NODE_ID",
+                value: node_id.to_string(),
+                why: "expected a node number from 0 to 1023".into(),
+            });
+        }
+        let log_format = self.get("LOG_FORMAT");
+        let log_json = match log_format.trim() {
+            "text" | "" => false,
+            "json" => true,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "LOG_FORMAT",
+                    value: log_format,
+                    why: "expected text or json".into(),
+                })
+            }
+        };
+        Ok(Config {
+            ip: self.parse("SERVER_IP", "an IP address")?,
+            port: self.parse("SERVER_PORT", "a port number")?,
+            api_port: self.parse("API_SERVER_PORT", "a port number")?,
+            idle_timeout: Duration::from_secs(self.positive("SERVER_DROP_AFTER")?),
+            auth_timeout: Duration::from_secs(self.positive("AUTH_TIMEOUT")?),
+            msg_format: self.parse("MSG_FORMAT", "auto, json or protobuf")?,
+            max_frame_bytes: self.positive("MAX_FRAME_BYTES")? as usize,
+            max_body_bytes: self.positive("MAX_BODY_BYTES")? as usize,
+            send_queue: self.positive("SEND_QUEUE")? as usize,
+            rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
+            api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
+            max_connections: self.positive("MAX_CONNECTIONS")? as usize,
+            access_ttl: self.positive("ACCESS_TOKEN_TTL")?,
+            refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
+            sqlite_path,
+            sqlite_synchronous: self.parse("SQLITE_SYNCHRONOUS", "normal or full")?,
+            node_id,
+            log_json,
+            log_level: self.get("LOG_LEVEL"),
+        })
+    }
+}
+
+/// The text of `env.default`: every key with its default and a comment.
+pub fn default_file() -> String {
+    let mut s = String::from(
+        "# easyim defaults, written on first run. Copy to .env and change what you need there:\n\
+         # .env overrides this file, the process environment overrides both, flags override all.\n",
+    );
+    for (k, v, help) in KEYS {
+        s.push_str(&format!("\n# {help}\n{k} = \"{v}\"\n"));
+    }
+    s
+}
+
+/// Parses `KEY = value` lines (quotes optional, `#` comments, `export ` prefix tolerated).
+fn parse_env_file(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = if v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"'))
+                    || (v.starts_with('\'') && v.ends_with('\'')))
+            {
+                &v[1..v.len() - 1]
+            } else {
+                // An unquoted value may carry a trailing comment.
+                v.split(" #").next().unwrap_or(v).trim()
+            };
+            Some((k.trim().to_owned(), v.to_owned()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = Sources::default().config().unwrap();
+        assert_eq!((c.port, c.api_port), (8888, 8889));
+        assert_eq!(c.sqlite_path, PathBuf::from("easyim.db"));
+        assert_eq!(c.idle_timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn env_file_syntax() {
+        let v = parse_env_file("# c\nA = \"1\"\nB=2 # note\nexport C='x y'\n\nbad line\n");
+        assert_eq!(
+            v,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "2".into()),
+                ("C".into(), "x y".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn default_file_round_trips() {
+        let mut s = Sources::default();
+        s.values.extend(parse_env_file(&default_file()));
+        assert!(s.config().is_ok());
+        assert_eq!(s.values.len(), KEYS.len());
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        for (k, v) in [
+            ("SERVER_PORT", "abc"),
+            ("SERVER_PORT", "70000"),
+            ("MSG_FORMAT", "xml"),
+            ("SEND_QUEUE", "0"),
+            ("DB_NODE_ID", "5000"),
+            ("SQLITE_SYNCHRONOUS", "maybe"),
+            ("DB_DRIVER", "oracle"),
+            ("LOG_FORMAT", "yaml"),
+        ] {
+            let mut s = Sources::default();
+            s.set(k, v);
+            let e = s.config().unwrap_err().to_string();
+            assert!(e.contains(k), "{k}={v}: {e}");
+        }
+    }
+
+    #[test]
+    fn files_and_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".env"), "SERVER_DROP_AFTER = 42\n").unwrap();
+        let s = Sources::load(dir.path()).unwrap();
+        assert!(dir.path().join("env.default").exists());
+        assert_eq!(s.config().unwrap().idle_timeout, Duration::from_secs(42));
+    }
+}

@@ -1,0 +1,322 @@
+//! The listeners and the server's life: accept, sniff the first byte, serve, shut down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use easyim_core::{Engine, EngineConfig, JwtAuth, Storage};
+use easyim_proto::FormatPolicy;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tower::{Layer, ServiceExt};
+use tracing::{debug, info, warn};
+
+use crate::api::{router as api_router, ApiConfig};
+use crate::config::Config;
+use crate::transport::{serve_stream, serve_websocket, Framing};
+use crate::{SqliteOptions, SqliteStorage};
+
+/// How long shutdown waits for connections to finish before it stops waiting.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// What every connection handler needs.
+#[derive(Clone)]
+struct Ctx {
+    engine: Engine,
+    config: Arc<Config>,
+    /// The HTTP routes with the WebSocket upgrade in front, as one service.
+    http: axum::Router,
+    slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stop: CancellationToken,
+}
+
+/// The state of the middleware that takes WebSocket upgrades on any path.
+#[derive(Clone)]
+struct WsState {
+    engine: Engine,
+    max_frame: usize,
+    policy: FormatPolicy,
+    /// WebSocket sessions run in tasks the HTTP library spawns; a token keeps each one
+    /// counted, so shutdown waits for it too.
+    tracker: TaskTracker,
+}
+
+/// A server that is listening: its bound addresses, and the way to run it to its end.
+#[derive(Debug)]
+pub struct Server {
+    im_addr: SocketAddr,
+    api_addr: SocketAddr,
+    im: TcpListener,
+    api: TcpListener,
+    engine: Engine,
+    config: Arc<Config>,
+    stop: CancellationToken,
+}
+
+impl Server {
+    /// Opens the storage and binds both ports (port 0 picks a free one).
+    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        let storage = SqliteStorage::open(
+            &config.sqlite_path,
+            SqliteOptions {
+                synchronous: config.sqlite_synchronous,
+                ..SqliteOptions::default()
+            },
+        )
+        .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.sqlite_path.display()))?;
+        Self::bind_with(config, Arc::new(storage)).await
+    }
+
+    /// Binds both ports over a given storage.
+    pub async fn bind_with(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Server> {
+        // The signing secret is made at random on first start and kept in storage, so every
+        // node sharing the storage signs alike and no secret is ever a constant in the code.
+        let secret = storage
+            .server_secret(&easyim_core::random_secret())
+            .await
+            .map_err(|e| anyhow::anyhow!("reading the server secret: {e}"))?;
+        let auth = Arc::new(JwtAuth::new(
+            storage.clone(),
+            secret,
+            config.access_ttl,
+            config.refresh_ttl,
+        ));
+        let engine = Engine::new(
+            storage,
+            auth,
+            EngineConfig {
+                auth_timeout: config.auth_timeout,
+                idle_timeout: config.idle_timeout,
+                send_queue: config.send_queue,
+                rate_limit: config.rate_limit,
+                node_id: config.node_id,
+            },
+        );
+        let im = TcpListener::bind((config.ip, config.port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("binding SERVER_PORT {}:{}: {e}", config.ip, config.port)
+            })?;
+        let api = TcpListener::bind((config.ip, config.api_port))
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "binding API_SERVER_PORT {}:{}: {e}",
+                    config.ip,
+                    config.api_port
+                )
+            })?;
+        Ok(Server {
+            im_addr: im.local_addr()?,
+            api_addr: api.local_addr()?,
+            im,
+            api,
+            engine,
+            config: Arc::new(config),
+            stop: CancellationToken::new(),
+        })
+    }
+
+    /// The IM port's address.
+    pub fn im_addr(&self) -> SocketAddr {
+        self.im_addr
+    }
+
+    /// The API port's address.
+    pub fn api_addr(&self) -> SocketAddr {
+        self.api_addr
+    }
+
+    /// The engine (for tests and embedding).
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// A token that stops the server when cancelled (as `POST /api/local/stop` does).
+    pub fn stop_token(&self) -> CancellationToken {
+        self.stop.clone()
+    }
+
+    /// Serves until `shutdown` resolves or the stop token is cancelled, then stops gracefully:
+    /// no new connections, `E_SHUTDOWN` to live ones, in-flight storage steps finished.
+    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Server {
+            im,
+            api,
+            engine,
+            config,
+            stop,
+            im_addr,
+            api_addr,
+        } = self;
+        let routes = api_router(
+            engine.clone(),
+            ApiConfig {
+                max_body_bytes: config.max_body_bytes,
+                rate_limit: config.api_rate_limit,
+            },
+            stop.clone(),
+        );
+        let tracker = TaskTracker::new();
+        let ws = WsState {
+            engine: engine.clone(),
+            max_frame: config.max_frame_bytes,
+            policy: config.msg_format,
+            tracker: tracker.clone(),
+        };
+        // WebSocket upgrades are taken on any path, before routing.
+        let http = axum::Router::new().fallback_service(
+            axum::middleware::from_fn_with_state(ws, websocket_or_http).layer(routes),
+        );
+        let accept_stop = CancellationToken::new();
+        let ctx = Ctx {
+            engine: engine.clone(),
+            config: config.clone(),
+            http,
+            slots: Arc::new(Semaphore::new(config.max_connections)),
+            tracker: tracker.clone(),
+            stop: accept_stop.clone(),
+        };
+        info!(im = %im_addr, api = %api_addr, "easyim listening");
+        tracker.spawn(accept_loop(im, ctx.clone(), true));
+        tracker.spawn(accept_loop(api, ctx, false));
+        tokio::select! {
+            _ = shutdown => info!("shutdown signal"),
+            _ = stop.cancelled() => info!("stop requested"),
+        }
+        accept_stop.cancel();
+        engine.shutdown();
+        tracker.close();
+        if tokio::time::timeout(SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("connections still open after the grace period; stopping anyway");
+        }
+        info!("stopped");
+        Ok(())
+    }
+}
+
+/// Accepts connections until the server stops. Over `MAX_CONNECTIONS`, a new connection is
+/// closed at once; accept errors (out of file descriptors...) back off instead of spinning.
+async fn accept_loop(listener: TcpListener, ctx: Ctx, im_port: bool) {
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = ctx.stop.cancelled() => return,
+            r = listener.accept() => r,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                backoff = Duration::from_millis(5);
+                a
+            }
+            Err(e) => {
+                warn!(error = %e, "accept failed; backing off");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(permit) = ctx.slots.clone().try_acquire_owned() else {
+            debug!(%peer, "connection cap reached; closing");
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let c = ctx.clone();
+        ctx.tracker.spawn(async move {
+            if im_port {
+                serve_im(stream, peer, c).await;
+            } else {
+                serve_http(stream, peer, c).await;
+            }
+            drop(permit);
+        });
+    }
+}
+
+/// The IM port: the first byte says what the connection is (protocol.md section 2).
+async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
+    let mut first = [0u8; 1];
+    let peeked = tokio::select! {
+        _ = ctx.stop.cancelled() => return,
+        r = tokio::time::timeout(ctx.config.auth_timeout, stream.peek(&mut first)) => r,
+    };
+    match peeked {
+        Ok(Ok(1)) => {}
+        _ => return, // closed, failed, or silent past AUTH_TIMEOUT
+    }
+    let (max, policy) = (ctx.config.max_frame_bytes, ctx.config.msg_format);
+    match first[0] {
+        b'A'..=b'Z' => serve_http(stream, peer, ctx).await,
+        b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
+        _ => serve_stream(ctx.engine, stream, Framing::Length, max, policy).await,
+    }
+}
+
+/// One HTTP/1 connection: API requests, and WebSocket upgrades on any path.
+async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
+    let http = ctx.http.clone();
+    let service =
+        hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(ConnectInfo(peer));
+            http.clone().oneshot(req.map(axum::body::Body::new))
+        });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(ctx.config.auth_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        r = conn.as_mut() => {
+            if let Err(e) = r {
+                debug!(%peer, error = %e, "http connection ended with an error");
+            }
+        }
+        _ = ctx.stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+        }
+    }
+}
+
+/// Takes a WebSocket upgrade on any path; anything else goes to the routes.
+async fn websocket_or_http(State(ws): State<WsState>, req: Request, next: Next) -> Response {
+    let is_upgrade = req
+        .headers()
+        .get(axum::http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    if !is_upgrade {
+        return next.run(req).await;
+    }
+    let (mut parts, _body) = req.into_parts();
+    match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
+        Ok(up) => {
+            let WsState {
+                engine,
+                max_frame,
+                policy,
+                tracker,
+            } = ws;
+            let token = tracker.token();
+            up.max_message_size(max_frame)
+                .max_frame_size(max_frame)
+                .on_upgrade(move |socket| async move {
+                    serve_websocket(engine, socket, policy).await;
+                    drop(token);
+                })
+        }
+        Err(rejection) => rejection.into_response(),
+    }
+}

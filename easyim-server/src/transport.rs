@@ -1,0 +1,237 @@
+//! The long-lived connection kinds of the IM port (protocol.md section 2): framed TCP and JSON
+//! lines over a socket, and WebSocket. Each one turns its bytes into a stream of decoded
+//! frames for the core's session, and writes what the session's [`Outbox`] yields.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use bytes::{BufMut, BytesMut};
+use easyim_core::{Engine, Outbox};
+use easyim_proto::{CodecError, Encoded, Format, FormatPolicy, FramedCodec, LinesCodec};
+use futures::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio_util::codec::FramedRead;
+
+/// A peer that takes longer than this to accept a batch of writes is dropped.
+const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Writes are batched up to about this many bytes.
+const WRITE_BATCH: usize = 64 * 1024;
+/// The read buffer a connection starts with; it grows for larger frames. Small, because
+/// idle connections are most of them.
+const READ_BUFFER: usize = 512;
+
+const UNKNOWN: u8 = 0;
+const PROTOBUF: u8 = 1;
+const JSON: u8 = 2;
+
+fn format_code(f: Format) -> u8 {
+    match f {
+        Format::Protobuf => PROTOBUF,
+        Format::Json => JSON,
+    }
+}
+
+/// How frames are delimited on a byte stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Framing {
+    /// 4-byte big-endian length, then the payload; answers in the first frame's format.
+    Length,
+    /// One JSON object per line.
+    Lines,
+}
+
+/// Runs one framed-TCP or JSON-lines connection to its end.
+pub(crate) async fn serve_stream<S>(
+    engine: Engine,
+    stream: S,
+    framing: Framing,
+    max_frame: usize,
+    policy: FormatPolicy,
+) where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (r, w) = tokio::io::split(stream);
+    let (conn, outbox) = engine.open();
+    match framing {
+        Framing::Length => {
+            // The connection answers in the format of its first frame (protobuf until then).
+            let format = Arc::new(AtomicU8::new(UNKNOWN));
+            let seen = format.clone();
+            let frames =
+                FramedRead::with_capacity(r, FramedCodec::new(max_frame, policy), READ_BUFFER).map(
+                    move |r| {
+                        r.map(|(m, f)| {
+                            let _ = seen.compare_exchange(
+                                UNKNOWN,
+                                format_code(f),
+                                Ordering::Relaxed,
+                                Ordering::Relaxed,
+                            );
+                            m
+                        })
+                    },
+                );
+            let writer = write_loop(w, outbox, move |buf: &mut BytesMut, e: &Encoded| {
+                let fmt = if format.load(Ordering::Relaxed) == JSON {
+                    Format::Json
+                } else {
+                    Format::Protobuf
+                };
+                let p = e.payload(fmt);
+                buf.put_u32(p.len() as u32);
+                buf.put_slice(p);
+            });
+            tokio::join!(conn.run(frames), writer);
+        }
+        Framing::Lines => {
+            let frames =
+                FramedRead::with_capacity(r, LinesCodec::new(max_frame, policy), READ_BUFFER)
+                    .map(|r| r.map(|(m, _)| m));
+            let writer = write_loop(w, outbox, |buf: &mut BytesMut, e: &Encoded| {
+                buf.put_slice(e.payload(Format::Json));
+                buf.put_u8(b'\n');
+            });
+            tokio::join!(conn.run(frames), writer);
+        }
+    }
+}
+
+/// Writes what the outbox yields, batching what is queued, until the session is done; then
+/// closes the write side (so the peer sees the end) after everything queued was written.
+async fn write_loop<W, F>(mut w: W, mut outbox: Outbox, mut put: F)
+where
+    W: AsyncWrite + Unpin,
+    F: FnMut(&mut BytesMut, &Encoded),
+{
+    let mut buf = BytesMut::new();
+    while let Some(frame) = outbox.recv().await {
+        put(&mut buf, &frame);
+        while buf.len() < WRITE_BATCH {
+            match outbox.try_recv() {
+                Some(f) => put(&mut buf, &f),
+                None => break,
+            }
+        }
+        let ok = tokio::select! {
+            biased;
+            _ = outbox.aborted() => false,
+            r = tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)) => matches!(r, Ok(Ok(()))),
+        };
+        if !ok {
+            return;
+        }
+        buf.clear();
+        if buf.capacity() > 4 * WRITE_BATCH {
+            buf = BytesMut::new();
+        }
+    }
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, w.shutdown()).await;
+}
+
+/// Runs one WebSocket connection to its end: text messages carry JSON, binary ones protobuf,
+/// and the server answers in the kind the client last used.
+pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: FormatPolicy) {
+    let (conn, mut outbox) = engine.open();
+    // The session reads decoded frames from this channel; one task pumps the socket both ways
+    // so that pings are answered at once and reading never waits on writing.
+    let (in_tx, in_rx) = mpsc::channel::<Result<easyim_proto::Msg, CodecError>>(16);
+    let frames =
+        futures::stream::unfold(
+            in_rx,
+            |mut rx| async move { rx.recv().await.map(|m| (m, rx)) },
+        );
+    let session = conn.run(Box::pin(frames));
+    let pump = async move {
+        let mut binary = false;
+        let mut in_tx = Some(in_tx);
+        loop {
+            let room = in_tx.as_ref().is_some_and(|t| t.capacity() > 0);
+            tokio::select! {
+                m = ws.recv(), if room => {
+                    let decoded = match m {
+                        Some(Ok(Message::Text(t))) => {
+                            binary = false;
+                            Some(decode_ws(policy, t.as_bytes(), Format::Json))
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            binary = true;
+                            Some(decode_ws(policy, &b, Format::Protobuf))
+                        }
+                        Some(Ok(Message::Ping(_))) => {
+                            // The pong is queued by the library; send it now.
+                            let _ = ws.flush().await;
+                            None
+                        }
+                        Some(Ok(Message::Pong(_))) => None,
+                        // A close, an error or the end: the session sees the end of its input.
+                        _ => {
+                            in_tx = None;
+                            None
+                        }
+                    };
+                    if let (Some(d), Some(tx)) = (decoded, in_tx.as_ref()) {
+                        let _ = tx.try_send(d);
+                    }
+                }
+                // The session is behind: wake when it has room again (reading waits meanwhile,
+                // so a client cannot queue unbounded input).
+                _ = async {
+                    match in_tx.as_ref() {
+                        Some(t) => drop(t.reserve().await),
+                        None => std::future::pending().await,
+                    }
+                }, if !room && in_tx.is_some() => {}
+                f = outbox.recv() => {
+                    let Some(f) = f else { break };
+                    let mut ok = ws.feed(ws_message(&f, binary)).await.is_ok();
+                    while ok {
+                        match outbox.try_recv() {
+                            Some(f) => ok = ws.feed(ws_message(&f, binary)).await.is_ok(),
+                            None => break,
+                        }
+                    }
+                    let flushed = ok && matches!(tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await, Ok(Ok(())));
+                    if !flushed {
+                        // End the session's input, and keep draining so that it is never
+                        // blocked on a dead socket.
+                        drop(in_tx.take());
+                        while outbox.recv().await.is_some() {}
+                        return;
+                    }
+                }
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(5), ws.send(Message::Close(None))).await;
+    };
+    tokio::join!(session, pump);
+}
+
+fn decode_ws(
+    policy: FormatPolicy,
+    payload: &[u8],
+    kind: Format,
+) -> Result<easyim_proto::Msg, CodecError> {
+    if !policy.allows(kind) {
+        return Err(CodecError::FormatNotAllowed {
+            format: kind,
+            policy,
+        });
+    }
+    // A text message is JSON and a binary one protobuf, whatever its first byte.
+    easyim_proto::decode_as(payload, kind)
+}
+
+fn ws_message(e: &Encoded, binary: bool) -> Message {
+    if binary {
+        Message::Binary(e.payload(Format::Protobuf).clone())
+    } else {
+        // JSON is UTF-8 by construction.
+        match Utf8Bytes::try_from(e.payload(Format::Json).clone()) {
+            Ok(t) => Message::Text(t),
+            Err(_) => Message::Binary(e.payload(Format::Json).clone()),
+        }
+    }
+}
