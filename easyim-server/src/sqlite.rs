@@ -1,1 +1,1359 @@
-//! SQLite storage (being written).
+//! [`SqliteStorage`]: the server's default [`Storage`], one SQLite file in WAL mode.
+//!
+//! Writes go through one writer thread that owns the only read-write connection and commits
+//! whatever is queued as one transaction (group commit); reads run on a small pool of
+//! read-only connections through `spawn_blocking`. Nothing here runs SQLite on an async worker
+//! thread.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use easyim_core::{
+    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
+    PendingMessage, Profile, Receipt, RequestStatus, Storage, StorageError, StoreOutcome,
+    StoredMessage, User, UserId,
+};
+use easyim_proto::{ChatType, MsgStatus};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
+use tokio::sync::{mpsc, oneshot, Semaphore};
+
+type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// The most jobs one group commit takes: bounds the latency a batch adds to its first caller.
+const MAX_BATCH: usize = 1024;
+/// Jobs waiting for the writer; callers wait (asynchronously) when it is full.
+const QUEUE: usize = 4 * MAX_BATCH;
+/// How long a connection waits for a lock held by another connection or process.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How hard SQLite works to keep a commit (`PRAGMA synchronous`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Synchronous {
+    /// WAL with `synchronous=NORMAL`: a commit survives a crash of the process, but the last
+    /// commits may be lost on power loss or an OS crash. No fsync per commit.
+    #[default]
+    Normal,
+    /// `synchronous=FULL`: a commit survives power loss too, at the cost of one fsync per
+    /// group commit batch.
+    Full,
+}
+
+impl Synchronous {
+    fn pragma(self) -> &'static str {
+        match self {
+            Synchronous::Normal => "NORMAL",
+            Synchronous::Full => "FULL",
+        }
+    }
+}
+
+impl fmt::Display for Synchronous {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Synchronous::Normal => "normal",
+            Synchronous::Full => "full",
+        })
+    }
+}
+
+impl FromStr for Synchronous {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(Synchronous::Normal),
+            "full" => Ok(Synchronous::Full),
+            _ => Err(format!(
+                "invalid SQLite synchronous mode {s:?}: expected \"normal\" or \"full\""
+            )),
+        }
+    }
+}
+
+/// How [`SqliteStorage::open`] sets up the database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SqliteOptions {
+    /// What a commit (and so an ack) survives; see [`Synchronous`].
+    pub synchronous: Synchronous,
+    /// How many reads may run at once, each on its own read-only connection (at least 1).
+    pub read_connections: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+            read_connections: 4,
+        }
+    }
+}
+
+/// The default [`Storage`]: one SQLite file in WAL mode.
+///
+/// **What an ack guarantees.** Every call that writes returns only after the transaction that
+/// holds its effects has committed. With [`Synchronous::Normal`] (WAL, `synchronous=NORMAL`) a
+/// committed transaction survives a crash of the process (SIGKILL included), but the last
+/// commits may be lost on power loss or an OS crash. With [`Synchronous::Full`] it survives
+/// power loss too, at the cost of an fsync per commit, that is per group commit batch.
+///
+/// **How it writes.** One writer thread owns the only read-write connection. It blocks for a
+/// job, takes whatever else is queued (up to 1024 jobs), and runs them in one `BEGIN IMMEDIATE`
+/// transaction, each inside its own savepoint so that one job's failure undoes only that job;
+/// callers are answered only after the `COMMIT` succeeded. If the commit fails, every job of
+/// the batch fails with [`StorageError::Unavailable`] and nothing of it is kept. The thread
+/// survives every error: once the cause (a full disk, a lock held elsewhere) goes away, later
+/// calls succeed again.
+///
+/// **How it reads.** Reads run on a pool of read-only connections on tokio's blocking threads.
+///
+/// **Schema.** One row per message (`messages`, numbered by `gseq` in commit order and by
+/// `conv_seq` within its conversation) and one cursor per user and conversation (`cursors`,
+/// how far the user has receipted). A message is pending for a user while it lies past the
+/// user's cursor, so a group message costs the same whatever the size of the group.
+pub struct SqliteStorage {
+    path: PathBuf,
+    options: SqliteOptions,
+    writer: Writer,
+    readers: Arc<Readers>,
+    stats: Arc<Stats>,
+}
+
+impl fmt::Debug for SqliteStorage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqliteStorage")
+            .field("path", &self.path)
+            .field("options", &self.options)
+            .field("commits", &self.commit_count())
+            .field("committed_jobs", &self.job_count())
+            .finish()
+    }
+}
+
+/// Counters of the writer, for tests and metrics.
+#[derive(Debug, Default)]
+struct Stats {
+    commits: AtomicU64,
+    jobs: AtomicU64,
+}
+
+impl SqliteStorage {
+    /// Opens (creating it if missing) the database at `path`, sets WAL, `synchronous`,
+    /// `busy_timeout` and `foreign_keys`, brings the schema to the current version and starts
+    /// the writer thread.
+    pub fn open(path: impl AsRef<Path>, opts: SqliteOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let conn = open_writer(&path, opts.synchronous).map_err(|e| match e {
+            DbError::Sql(e) => unavailable(&format!("cannot open {}", path.display()), e),
+            DbError::Storage(e) => e,
+        })?;
+        let readers = Arc::new(Readers::open(path.clone(), opts.read_connections.max(1))?);
+        let stats = Arc::new(Stats::default());
+        let writer = Writer::start(conn, stats.clone())?;
+        tracing::info!(path = %path.display(), synchronous = %opts.synchronous, "SQLite storage open");
+        Ok(SqliteStorage {
+            path,
+            options: opts,
+            writer,
+            readers,
+            stats,
+        })
+    }
+
+    /// How many transactions the writer has committed.
+    pub fn commit_count(&self) -> u64 {
+        self.stats.commits.load(Ordering::Relaxed)
+    }
+
+    /// How many write calls those commits carried (each commit carries one or more).
+    pub fn job_count(&self) -> u64 {
+        self.stats.jobs.load(Ordering::Relaxed)
+    }
+
+    /// Caps the database file at `pages` pages (`PRAGMA max_page_count` on the writer
+    /// connection; SQLite never sets it below the current size) and returns the cap in force.
+    /// Writes that need more room fail with [`StorageError::Unavailable`] exactly as on a full
+    /// disk, which is what tests use it for; a larger value lifts the cap.
+    pub async fn set_max_page_count(&self, pages: u64) -> Result<u64> {
+        let pages = to_i64(pages);
+        self.write(move |c| {
+            let n: i64 = c.query_row(&format!("PRAGMA max_page_count = {pages}"), [], |r| {
+                r.get(0)
+            })?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn write<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, DbError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Job {
+            f: Some(f),
+            result: None,
+            reply,
+        });
+        self.writer
+            .tx
+            .send(job)
+            .await
+            .map_err(|_| StorageError::Unavailable("the SQLite writer has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| StorageError::Unavailable("the SQLite writer dropped the call".into()))?
+    }
+
+    async fn read<R, F>(&self, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, DbError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let permit = readers
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StorageError::Unavailable("the SQLite read pool is closed".into()))?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            readers.run(f)
+        })
+        .await
+        .map_err(|e| StorageError::Unavailable(format!("SQLite read failed: {e}")))?
+    }
+}
+
+// ---- errors ----------------------------------------------------------------------------------
+
+/// What a job or a read fails with: an SQL error (becomes `Unavailable`) or an answer of the
+/// `Storage` contract (`NotFound`, `Conflict`).
+#[derive(Debug)]
+enum DbError {
+    Sql(rusqlite::Error),
+    Storage(StorageError),
+}
+
+impl From<rusqlite::Error> for DbError {
+    fn from(e: rusqlite::Error) -> Self {
+        DbError::Sql(e)
+    }
+}
+
+impl From<StorageError> for DbError {
+    fn from(e: StorageError) -> Self {
+        DbError::Storage(e)
+    }
+}
+
+impl From<DbError> for StorageError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Sql(e) => unavailable("SQLite", e),
+            DbError::Storage(e) => e,
+        }
+    }
+}
+
+fn unavailable(what: &str, e: rusqlite::Error) -> StorageError {
+    tracing::warn!(error = %e, what, "SQLite failure");
+    StorageError::Unavailable(format!("{what}: {e}"))
+}
+
+// ---- connections and schema ------------------------------------------------------------------
+
+/// The schema, one entry per version (`PRAGMA user_version`); a later version appends an entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, friends, groups, messages with a cursor per user and conversation.
+    "
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        account       TEXT    NOT NULL UNIQUE,
+        nickname      TEXT    NOT NULL,
+        avatar        TEXT    NOT NULL,
+        password_hash TEXT    NOT NULL,
+        secret        TEXT    NOT NULL
+    );
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- rowid `seq` keeps arrival order, so 'newest first' does not depend on the ids.
+    CREATE TABLE friend_requests (
+        seq       INTEGER PRIMARY KEY,
+        id        INTEGER NOT NULL UNIQUE,
+        from_user INTEGER NOT NULL,
+        to_user   INTEGER NOT NULL,
+        msg       TEXT    NOT NULL,
+        status    INTEGER NOT NULL
+    );
+    CREATE INDEX friend_requests_to ON friend_requests (to_user, seq);
+    CREATE INDEX friend_requests_pair ON friend_requests (from_user, to_user, status);
+    -- Both directions of each friendship.
+    CREATE TABLE friends (
+        user_id   INTEGER NOT NULL,
+        friend_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, friend_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE chat_groups (
+        id    INTEGER PRIMARY KEY,
+        name  TEXT    NOT NULL,
+        owner INTEGER NOT NULL
+    );
+    CREATE TABLE members (
+        group_id INTEGER NOT NULL REFERENCES chat_groups (id),
+        user_id  INTEGER NOT NULL REFERENCES users (id),
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members (user_id, group_id);
+    -- The last conv_seq handed out in each conversation ('d:low:high' or 'g:id').
+    CREATE TABLE convs (
+        conv     TEXT    PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- gseq: commit order over all conversations (messages are never deleted, so the rowid only
+    -- grows); it is the `order` of pending messages.
+    CREATE TABLE messages (
+        gseq      INTEGER PRIMARY KEY,
+        conv      TEXT    NOT NULL,
+        conv_seq  INTEGER NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        from_user INTEGER NOT NULL,
+        to_id     INTEGER NOT NULL,
+        chat_type INTEGER NOT NULL,
+        msg_type  INTEGER NOT NULL,
+        content   TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        UNIQUE (conv, conv_seq),
+        UNIQUE (conv, msg_id)
+    );
+    -- A message of `conv` is pending for `user_id` while its conv_seq > arrived_seq.
+    CREATE TABLE cursors (
+        user_id     INTEGER NOT NULL,
+        conv        TEXT    NOT NULL,
+        arrived_seq INTEGER NOT NULL,
+        read_seq    INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conv)
+    ) WITHOUT ROWID;
+    ",
+];
+
+fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::Storage(StorageError::Unavailable(format!(
+            "cannot use WAL (journal_mode is {mode})"
+        ))));
+    }
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = MIGRATIONS.len() as i64;
+    if version > current {
+        return Err(DbError::Storage(StorageError::Unavailable(format!(
+            "the database has schema version {version}, newer than this server's {current}"
+        ))));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "SQLite schema migrated");
+    }
+    Ok(())
+}
+
+fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// The read-only connections; `permits` has one permit per connection, so a read waits
+/// (asynchronously) for a free connection before it takes a blocking thread.
+struct Readers {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    permits: Arc<Semaphore>,
+}
+
+impl Readers {
+    fn open(path: PathBuf, n: usize) -> Result<Self> {
+        let idle = (0..n)
+            .map(|_| open_reader(&path))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| unavailable("cannot open a SQLite read connection", e))?;
+        Ok(Readers {
+            path,
+            idle: Mutex::new(idle),
+            permits: Arc::new(Semaphore::new(n)),
+        })
+    }
+
+    /// Runs `f` in one read transaction (one consistent snapshot) on an idle connection.
+    fn run<R>(&self, f: impl FnOnce(&Connection) -> Result<R, DbError>) -> Result<R> {
+        let conn = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        // A connection is missing only if a read panicked while holding it: replace it.
+        let conn = match conn {
+            Some(c) => c,
+            None => open_reader(&self.path)
+                .map_err(|e| unavailable("cannot open a SQLite read connection", e))?,
+        };
+        let result = (|| -> Result<R, DbError> {
+            let tx = conn.unchecked_transaction()?;
+            let r = f(&tx)?;
+            tx.finish()?;
+            Ok(r)
+        })();
+        self.idle
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(conn);
+        result.map_err(StorageError::from)
+    }
+}
+
+// ---- the writer ------------------------------------------------------------------------------
+
+/// A write call waiting for the writer thread.
+trait WriteJob: Send {
+    /// Runs the call's SQL; true if it succeeded (its savepoint is kept).
+    fn run(&mut self, conn: &Connection) -> bool;
+    /// Answers the caller: its result if the batch committed, else the batch's error.
+    fn finish(self: Box<Self>, batch: Result<()>);
+    /// Why the job failed, if it ran and failed.
+    fn failure(&self) -> Option<String>;
+}
+
+struct Job<F, R> {
+    f: Option<F>,
+    result: Option<Result<R>>,
+    reply: oneshot::Sender<Result<R>>,
+}
+
+impl<F, R> WriteJob for Job<F, R>
+where
+    F: FnOnce(&Connection) -> Result<R, DbError> + Send,
+    R: Send,
+{
+    fn run(&mut self, conn: &Connection) -> bool {
+        let Some(f) = self.f.take() else {
+            return false;
+        };
+        let result = f(conn).map_err(StorageError::from);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn failure(&self) -> Option<String> {
+        match &self.result {
+            Some(Err(StorageError::Unavailable(e))) => Some(e.clone()),
+            Some(Err(e)) => Some(e.to_string()),
+            _ => None,
+        }
+    }
+
+    fn finish(self: Box<Self>, batch: Result<()>) {
+        let answer = match batch {
+            Ok(()) => self.result.unwrap_or_else(|| {
+                Err(StorageError::Unavailable(
+                    "the SQLite write failed unexpectedly".into(),
+                ))
+            }),
+            Err(e) => Err(e),
+        };
+        // The caller may have gone away (its future dropped): nothing to do then.
+        let _ = self.reply.send(answer);
+    }
+}
+
+struct Writer {
+    tx: mpsc::Sender<Box<dyn WriteJob>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    fn start(conn: Connection, stats: Arc<Stats>) -> Result<Self> {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let thread = std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx, &stats))
+            .map_err(|e| {
+                StorageError::Unavailable(format!("cannot start the SQLite writer: {e}"))
+            })?;
+        Ok(Writer {
+            tx,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Writer {
+    /// Closes the queue, lets the writer finish what is queued and close its connection.
+    fn drop(&mut self) {
+        let (closed, _) = mpsc::channel(1);
+        drop(std::mem::replace(&mut self.tx, closed));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stats: &Stats) {
+    // Jobs taken from the queue but not run yet (left over when a batch was cut short).
+    let mut queued: VecDeque<Box<dyn WriteJob>> = VecDeque::new();
+    let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+    loop {
+        if queued.is_empty() {
+            match rx.blocking_recv() {
+                Some(job) => queued.push_back(job),
+                None => break,
+            }
+        }
+        while queued.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => queued.push_back(job),
+                Err(_) => break,
+            }
+        }
+        let n = queued.len().min(MAX_BATCH);
+        batch.extend(queued.drain(..n));
+        let cut = run_batch(&conn, &mut batch, stats);
+        // Jobs after a failure that ended the transaction go first into the next batch.
+        for job in cut.into_iter().rev() {
+            queued.push_front(job);
+        }
+    }
+    tracing::debug!("SQLite writer stopped");
+}
+
+fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
+/// Runs `batch` in one transaction and answers every job it ran; returns the jobs it did not
+/// get to (only when a failure ended the transaction early), to be run next.
+fn run_batch(
+    conn: &Connection,
+    batch: &mut Vec<Box<dyn WriteJob>>,
+    stats: &Stats,
+) -> Vec<Box<dyn WriteJob>> {
+    let fail = |jobs: &mut Vec<Box<dyn WriteJob>>, e: StorageError| {
+        for job in jobs.drain(..) {
+            job.finish(Err(e.clone()));
+        }
+    };
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        fail(batch, unavailable("cannot begin a SQLite transaction", e));
+        return Vec::new();
+    }
+    for i in 0..batch.len() {
+        let step = (|| {
+            exec(conn, "SAVEPOINT job")?;
+            let ok = catch_unwind(AssertUnwindSafe(|| batch[i].run(conn))).unwrap_or_else(|_| {
+                tracing::error!("a SQLite write job panicked");
+                false
+            });
+            if !ok && !conn.is_autocommit() {
+                exec(conn, "ROLLBACK TO job")?;
+            }
+            if !conn.is_autocommit() {
+                exec(conn, "RELEASE job")?;
+            }
+            Ok::<_, rusqlite::Error>(())
+        })();
+        // Some errors (I/O, a full disk) make SQLite roll back the whole transaction: the
+        // jobs run so far are lost with it, and the rest go to a fresh transaction.
+        let lost = match step {
+            Err(e) => Some(unavailable("SQLite transaction failed", e)),
+            Ok(()) if conn.is_autocommit() => Some(StorageError::Unavailable(format!(
+                "SQLite rolled back the transaction after {}",
+                batch[i].failure().as_deref().unwrap_or("an error")
+            ))),
+            Ok(()) => None,
+        };
+        if let Some(e) = lost {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            let rest = batch.split_off(i + 1);
+            fail(batch, e);
+            return rest;
+        }
+    }
+    match conn.execute_batch("COMMIT") {
+        Ok(()) => {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
+            for job in batch.drain(..) {
+                job.finish(Ok(()));
+            }
+        }
+        Err(e) => {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
+            }
+            fail(batch, unavailable("cannot commit a SQLite transaction", e));
+        }
+    }
+    Vec::new()
+}
+
+// ---- row helpers -----------------------------------------------------------------------------
+
+/// Ids and counters are below 2^63 (snowflakes, sequence numbers): stored as SQLite integers.
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn limit_i64(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn id(n: u64) -> i64 {
+    n as i64
+}
+
+const USER_COLUMNS: &str = "id, account, nickname, avatar, password_hash, secret";
+
+fn user_row(r: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: r.get::<_, i64>(0)? as u64,
+        account: r.get(1)?,
+        nickname: r.get(2)?,
+        avatar: r.get(3)?,
+        password_hash: r.get(4)?,
+        secret: r.get(5)?,
+    })
+}
+
+fn profile_row(r: &Row<'_>) -> rusqlite::Result<Profile> {
+    Ok(Profile {
+        id: r.get::<_, i64>(0)? as u64,
+        account: r.get(1)?,
+        nickname: r.get(2)?,
+        avatar: r.get(3)?,
+    })
+}
+
+fn request_row(r: &Row<'_>) -> rusqlite::Result<FriendRequest> {
+    Ok(FriendRequest {
+        id: r.get::<_, i64>(0)? as u64,
+        from: r.get::<_, i64>(1)? as u64,
+        to: r.get::<_, i64>(2)? as u64,
+        msg: r.get(3)?,
+        status: RequestStatus::from_i64(r.get(4)?),
+    })
+}
+
+fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
+    Ok(Group {
+        id: r.get::<_, i64>(0)? as u64,
+        name: r.get(1)?,
+        owner: r.get::<_, i64>(2)? as u64,
+        member_count: r.get::<_, i64>(3)? as u64,
+    })
+}
+
+/// The columns [`message_row`] reads, from `messages`, starting at index 0.
+const MESSAGE_COLUMNS: &str =
+    "msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts";
+
+fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
+    let chat_type: i32 = r.get(4)?;
+    Ok(StoredMessage {
+        id: r.get(0)?,
+        conv_seq: r.get::<_, i64>(1)? as u64,
+        from: r.get::<_, i64>(2)? as u64,
+        to: r.get::<_, i64>(3)? as u64,
+        chat_type: ChatType::try_from(chat_type).unwrap_or(ChatType::Single),
+        msg_type: r.get(5)?,
+        content: r.get(6)?,
+        timestamp: r.get(7)?,
+    })
+}
+
+fn user_exists(c: &Connection, user: i64) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE id = ?1)")?
+        .query_row([user], |r| r.get(0))
+}
+
+fn group_exists(c: &Connection, group: i64) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT EXISTS (SELECT 1 FROM chat_groups WHERE id = ?1)")?
+        .query_row([group], |r| r.get(0))
+}
+
+fn is_member(c: &Connection, group: i64, user: i64) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT EXISTS (SELECT 1 FROM members WHERE group_id = ?1 AND user_id = ?2)")?
+        .query_row([group, user], |r| r.get(0))
+}
+
+fn are_friends(c: &Connection, a: i64, b: i64) -> rusqlite::Result<bool> {
+    c.prepare_cached("SELECT EXISTS (SELECT 1 FROM friends WHERE user_id = ?1 AND friend_id = ?2)")?
+        .query_row([a, b], |r| r.get(0))
+}
+
+fn group_by_id(c: &Connection, group: i64) -> rusqlite::Result<Option<Group>> {
+    c.prepare_cached(
+        "SELECT id, name, owner, (SELECT COUNT(*) FROM members WHERE group_id = g.id)
+         FROM chat_groups g WHERE id = ?1",
+    )?
+    .query_row([group], group_row)
+    .optional()
+}
+
+/// Makes `users` members of `group` (current members stay as they are), each new member's
+/// cursor starting at the group's last message so that only later messages are pending.
+fn join_group(c: &Connection, group: i64, users: &[i64]) -> rusqlite::Result<()> {
+    let conv = Conversation::Group(group as u64).key();
+    let last: i64 = c
+        .prepare_cached("SELECT last_seq FROM convs WHERE conv = ?1")?
+        .query_row([&conv], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let mut add =
+        c.prepare_cached("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?1, ?2)")?;
+    let mut cursor = c.prepare_cached(
+        "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq) VALUES (?1, ?2, ?3, ?3)",
+    )?;
+    for &user in users {
+        if add.execute([group, user])? > 0 {
+            cursor.execute(params![user, conv, last])?;
+        }
+    }
+    Ok(())
+}
+
+fn find_message(c: &Connection, conv: &str, id: &str) -> rusqlite::Result<Option<StoredMessage>> {
+    c.prepare_cached(&format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND msg_id = ?2"
+    ))?
+    .query_row([conv, id], message_row)
+    .optional()
+}
+
+/// The messages pending for a user, in `gseq` order. `CROSS JOIN` keeps the cursors as the
+/// outer loop: each of the user's cursors is one range search on `(conv, conv_seq)`, instead of
+/// a scan of all messages by `gseq`.
+const PENDING_SQL: &str = "
+    SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
+           m.content, m.ts
+    FROM cursors c CROSS JOIN messages m
+      ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
+    WHERE c.user_id = ?1 AND m.gseq > ?2 AND m.from_user <> ?1
+    ORDER BY m.gseq
+    LIMIT ?3";
+
+// ---- the Storage implementation --------------------------------------------------------------
+
+#[async_trait]
+impl Storage for SqliteStorage {
+    async fn create_user(&self, user: User) -> Result<User> {
+        self.write(move |c| {
+            let taken: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE account = ?1)")?
+                .query_row([&user.account], |r| r.get(0))?;
+            if taken {
+                return Err(StorageError::Conflict("account").into());
+            }
+            if user_exists(c, id(user.id))? {
+                return Err(StorageError::Conflict("user").into());
+            }
+            c.prepare_cached(&format!(
+                "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                id(user.id),
+                user.account,
+                user.nickname,
+                user.avatar,
+                user.password_hash,
+                user.secret
+            ])?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn user(&self, user: UserId) -> Result<Option<User>> {
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = ?1"))?
+                    .query_row([id(user)], user_row)
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
+    async fn user_by_account(&self, account: &str) -> Result<Option<User>> {
+        let account = account.to_owned();
+        self.read(move |c| {
+            Ok(c.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE account = ?1"
+            ))?
+            .query_row([account], user_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn set_user_secret(&self, user: UserId, secret: &str) -> Result<()> {
+        let secret = secret.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE users SET secret = ?2 WHERE id = ?1")?
+                .execute(params![id(user), secret])?;
+            if n == 0 {
+                return Err(StorageError::NotFound("user").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {
+        let query = query.to_owned();
+        self.read(move |c| {
+            // instr() is case-sensitive, unlike LIKE, and needs no escaping of % and _.
+            let mut stmt = c.prepare_cached(
+                "SELECT id, account, nickname, avatar FROM users
+                 WHERE instr(account, ?1) > 0 ORDER BY id LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![query, limit_i64(limit)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn server_secret(&self, candidate: &str) -> Result<String> {
+        let candidate = candidate.to_owned();
+        self.write(move |c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO settings (key, value) VALUES ('server_secret', ?1)",
+            )?
+            .execute([&candidate])?;
+            Ok(
+                c.prepare_cached("SELECT value FROM settings WHERE key = 'server_secret'")?
+                    .query_row([], |r| r.get(0))?,
+            )
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<()> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COUNT(*) FROM sqlite_schema")?
+                .query_row([], |r| r.get::<_, i64>(0))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_friend_request(
+        &self,
+        request: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> Result<FriendRequest> {
+        let msg = msg.to_owned();
+        self.write(move |c| {
+            let (from, to) = (id(from), id(to));
+            if !user_exists(c, to)? {
+                return Err(StorageError::NotFound("user").into());
+            }
+            if are_friends(c, from, to)? {
+                return Err(StorageError::Conflict("friend").into());
+            }
+            let open = c
+                .prepare_cached(
+                    "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                     WHERE from_user = ?1 AND to_user = ?2 AND status = ?3
+                     ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row(params![from, to, RequestStatus::Open as i64], request_row)
+                .optional()?;
+            if let Some(open) = open {
+                return Ok(open);
+            }
+            let exists: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM friend_requests WHERE id = ?1)")?
+                .query_row([id(request)], |r| r.get(0))?;
+            if exists {
+                return Err(StorageError::Conflict("request").into());
+            }
+            c.prepare_cached(
+                "INSERT INTO friend_requests (id, from_user, to_user, msg, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                id(request),
+                from,
+                to,
+                msg,
+                RequestStatus::Open as i64
+            ])?;
+            Ok(FriendRequest {
+                id: request,
+                from: from as u64,
+                to: to as u64,
+                msg,
+                status: RequestStatus::Open,
+            })
+        })
+        .await
+    }
+
+    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                 WHERE to_user = ?1 ORDER BY seq DESC",
+            )?;
+            let rows = stmt.query_map([id(to)], request_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn answer_friend_request(
+        &self,
+        request: u64,
+        to: UserId,
+        accept: bool,
+    ) -> Result<FriendRequest> {
+        self.write(move |c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                     WHERE id = ?1 AND to_user = ?2",
+                )?
+                .query_row([id(request), id(to)], request_row)
+                .optional()?;
+            let Some(mut found) = found else {
+                return Err(StorageError::NotFound("request").into());
+            };
+            if found.status != RequestStatus::Open {
+                return Err(StorageError::Conflict("answer").into());
+            }
+            found.status = if accept {
+                RequestStatus::Accepted
+            } else {
+                RequestStatus::Refused
+            };
+            c.prepare_cached("UPDATE friend_requests SET status = ?2 WHERE id = ?1")?
+                .execute([id(request), found.status as i64])?;
+            if accept {
+                let mut add = c.prepare_cached(
+                    "INSERT OR IGNORE INTO friends (user_id, friend_id) VALUES (?1, ?2)",
+                )?;
+                add.execute([id(found.from), id(found.to)])?;
+                add.execute([id(found.to), id(found.from)])?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM friends f JOIN users u ON u.id = f.friend_id
+                 WHERE f.user_id = ?1 ORDER BY u.id",
+            )?;
+            let rows = stmt.query_map([id(user)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2)
+                                            OR (user_id = ?2 AND friend_id = ?1)",
+                )?
+                .execute([id(user), id(friend)])?;
+            if n == 0 {
+                return Err(StorageError::NotFound("friend").into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn create_group(
+        &self,
+        group: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> Result<Group> {
+        let name = name.to_owned();
+        let mut all = vec![id(owner)];
+        all.extend(members.iter().map(|&m| id(m)));
+        all.sort_unstable();
+        all.dedup();
+        self.write(move |c| {
+            if group_exists(c, id(group))? {
+                return Err(StorageError::Conflict("group").into());
+            }
+            for &user in &all {
+                if !user_exists(c, user)? {
+                    return Err(StorageError::NotFound("user").into());
+                }
+            }
+            c.prepare_cached("INSERT INTO chat_groups (id, name, owner) VALUES (?1, ?2, ?3)")?
+                .execute(params![id(group), name, id(owner)])?;
+            join_group(c, id(group), &all)?;
+            Ok(Group {
+                id: group,
+                name,
+                owner,
+                member_count: all.len() as u64,
+            })
+        })
+        .await
+    }
+
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+        let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
+        self.write(move |c| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound("group").into());
+            }
+            for &user in &users {
+                if !user_exists(c, user)? {
+                    return Err(StorageError::NotFound("user").into());
+                }
+            }
+            join_group(c, id(group), &users)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        self.write(move |c| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound("group").into());
+            }
+            let n = c
+                .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?
+                .execute([id(group), id(user)])?;
+            if n == 0 {
+                return Err(StorageError::NotFound("member").into());
+            }
+            // Without its cursor nothing of the group is pending for it any more.
+            c.prepare_cached("DELETE FROM cursors WHERE user_id = ?1 AND conv = ?2")?
+                .execute(params![id(user), Conversation::Group(group).key()])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn group(&self, group: GroupId) -> Result<Option<Group>> {
+        self.read(move |c| Ok(group_by_id(c, id(group))?)).await
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT g.id, g.name, g.owner,
+                        (SELECT COUNT(*) FROM members n WHERE n.group_id = g.id)
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.user_id = ?1 ORDER BY g.id",
+            )?;
+            let rows = stmt.query_map([id(user)], group_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.group_id = ?1 ORDER BY u.id",
+            )?;
+            let rows = stmt.query_map([id(group)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
+        self.read(move |c| Ok(is_member(c, id(group), id(user))?))
+            .await
+    }
+
+    async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
+        self.write(move |c| {
+            let conv = msg.conversation();
+            let key = conv.key();
+            let (from, to) = (id(msg.from), id(msg.to));
+            match msg.chat_type {
+                ChatType::Single => {
+                    if !user_exists(c, to)? {
+                        return Ok(StoreOutcome::NoUser);
+                    }
+                }
+                ChatType::Group => {
+                    if !group_exists(c, to)? {
+                        return Ok(StoreOutcome::NoGroup);
+                    }
+                    if !is_member(c, to, from)? {
+                        return Ok(StoreOutcome::NotMember);
+                    }
+                }
+            }
+            if let Some(stored) = find_message(c, &key, &msg.id)? {
+                return Ok(if stored.from == msg.from {
+                    StoreOutcome::Duplicate(stored)
+                } else {
+                    StoreOutcome::IdTaken
+                });
+            }
+            let conv_seq: i64 = c
+                .prepare_cached(
+                    "INSERT INTO convs (conv, last_seq) VALUES (?1, 1)
+                     ON CONFLICT (conv) DO UPDATE SET last_seq = last_seq + 1
+                     RETURNING last_seq",
+                )?
+                .query_row([&key], |r| r.get(0))?;
+            c.prepare_cached(
+                "INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type,
+                                       msg_type, content, ts)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                key,
+                conv_seq,
+                msg.id,
+                from,
+                to,
+                msg.chat_type as i32,
+                msg.msg_type,
+                msg.content,
+                msg.timestamp
+            ])?;
+            let recipients = match msg.chat_type {
+                ChatType::Single => {
+                    // Both users get a cursor at 0 the first time; later it only moves forward.
+                    let mut cursor = c.prepare_cached(
+                        "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq)
+                         VALUES (?1, ?2, 0, 0)",
+                    )?;
+                    cursor.execute(params![from, key])?;
+                    cursor.execute(params![to, key])?;
+                    vec![msg.to]
+                }
+                ChatType::Group => {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT user_id FROM members WHERE group_id = ?1 AND user_id <> ?2
+                         ORDER BY user_id",
+                    )?;
+                    let rows = stmt.query_map([to, from], |r| r.get::<_, i64>(0))?;
+                    rows.map(|r| r.map(|u| u as u64))
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                }
+            };
+            Ok(StoreOutcome::Stored {
+                message: StoredMessage {
+                    id: msg.id,
+                    conv_seq: conv_seq as u64,
+                    from: msg.from,
+                    to: msg.to,
+                    chat_type: msg.chat_type,
+                    msg_type: msg.msg_type,
+                    content: msg.content,
+                    timestamp: msg.timestamp,
+                },
+                recipients,
+            })
+        })
+        .await
+    }
+
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        msg_id: &str,
+        receipt: Receipt,
+    ) -> Result<Option<StoredMessage>> {
+        let msg_id = msg_id.to_owned();
+        self.write(move |c| {
+            let key = conv.key();
+            let Some(msg) = find_message(c, &key, &msg_id)? else {
+                return Ok(None);
+            };
+            let recipient = msg.from != reader
+                && match conv {
+                    Conversation::Direct { low, high } => reader == low || reader == high,
+                    Conversation::Group(g) => is_member(c, id(g), id(reader))?,
+                };
+            if !recipient {
+                return Ok(None);
+            }
+            let seq = to_i64(msg.conv_seq);
+            let read = if receipt == Receipt::Read { seq } else { 0 };
+            c.prepare_cached(
+                "INSERT INTO cursors (user_id, conv, arrived_seq, read_seq) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (user_id, conv) DO UPDATE SET
+                     arrived_seq = max(arrived_seq, excluded.arrived_seq),
+                     read_seq = max(read_seq, excluded.read_seq)",
+            )?
+            .execute(params![id(reader), key, seq, read])?;
+            Ok(Some(msg))
+        })
+        .await
+    }
+
+    async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(PENDING_SQL)?;
+            let rows = stmt.query_map(params![id(user), to_i64(after), limit_i64(limit)], |r| {
+                let order = r.get::<_, i64>(0)? as u64;
+                let chat_type: i32 = r.get(5)?;
+                Ok(PendingMessage {
+                    order,
+                    message: StoredMessage {
+                        id: r.get(1)?,
+                        conv_seq: r.get::<_, i64>(2)? as u64,
+                        from: r.get::<_, i64>(3)? as u64,
+                        to: r.get::<_, i64>(4)? as u64,
+                        chat_type: ChatType::try_from(chat_type).unwrap_or(ChatType::Single),
+                        msg_type: r.get(6)?,
+                        content: r.get(7)?,
+                        timestamp: r.get(8)?,
+                    },
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn history(
+        &self,
+        conv: Conversation,
+        _viewer: UserId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<HistoryItem>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |c| {
+            let key = conv.key();
+            let limit = limit_i64(limit);
+            let (sql, bound) = match page {
+                HistoryPage::Latest => ("AND conv_seq < ?2 ORDER BY conv_seq DESC", i64::MAX),
+                HistoryPage::Before(s) => ("AND conv_seq < ?2 ORDER BY conv_seq DESC", to_i64(s)),
+                HistoryPage::After(s) => ("AND conv_seq > ?2 ORDER BY conv_seq ASC", to_i64(s)),
+            };
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 {sql} LIMIT ?3"
+            ))?;
+            let messages = stmt
+                .query_map(params![key, bound, limit], message_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // 1:1: each message's status is how far its recipient's cursor has got.
+            let mut cursors: Vec<(u64, i64, i64)> = Vec::new();
+            if let Conversation::Direct { low, high } = conv {
+                let mut stmt = c.prepare_cached(
+                    "SELECT arrived_seq, read_seq FROM cursors WHERE user_id = ?1 AND conv = ?2",
+                )?;
+                for user in [low, high] {
+                    if let Some((a, r)) = stmt
+                        .query_row(params![id(user), key], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?
+                    {
+                        cursors.push((user, a, r));
+                    }
+                }
+            }
+            Ok(messages
+                .into_iter()
+                .map(|message| {
+                    let seq = to_i64(message.conv_seq);
+                    let status = match cursors.iter().find(|(u, _, _)| *u == message.to) {
+                        Some(&(_, _, read)) if read >= seq => MsgStatus::Read,
+                        Some(&(_, arrived, _)) if arrived >= seq => MsgStatus::Arrived,
+                        _ => MsgStatus::Sent,
+                    };
+                    HistoryItem { message, status }
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synchronous_parses_case_insensitively() {
+        assert_eq!("normal".parse::<Synchronous>(), Ok(Synchronous::Normal));
+        assert_eq!("FULL".parse::<Synchronous>(), Ok(Synchronous::Full));
+        assert_eq!(" Full ".parse::<Synchronous>(), Ok(Synchronous::Full));
+        let err = "off".parse::<Synchronous>().unwrap_err();
+        assert!(err.contains("\"off\"") && err.contains("normal"), "{err}");
+        assert_eq!(Synchronous::Full.to_string().parse(), Ok(Synchronous::Full));
+    }
+
+    #[test]
+    fn pending_query_uses_indexes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conn = open_writer(&dir.path().join("eqp.db"), Synchronous::Normal).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {PENDING_SQL}"))
+            .unwrap();
+        let plan: Vec<String> = stmt
+            .query_map(params![1, 0, 10], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        println!("{plan}");
+        assert!(!plan.contains("SCAN"), "pending scans a table:\n{plan}");
+        assert!(plan.contains("SEARCH c USING PRIMARY KEY"), "{plan}");
+        assert!(plan.contains("SEARCH m USING INDEX"), "{plan}");
+    }
+}
