@@ -41,6 +41,10 @@ pub(crate) struct ConnHandle {
     replaying: AtomicBool,
     held: Mutex<Vec<Queued>>,
     held_cap: usize,
+    /// The highest `conv_seq` the login replay carried, by conversation; set when it ends. A
+    /// message stored before the replay read it may reach the hub only after the replay ended
+    /// (storing and delivering are two steps): without this it would be queued a second time.
+    replayed: OnceLock<HashMap<Conversation, u64>>,
     kick: CancellationToken,
     abort: CancellationToken,
     reason: OnceLock<Kick>,
@@ -62,6 +66,7 @@ impl ConnHandle {
             replaying: AtomicBool::new(true),
             held: Mutex::new(Vec::new()),
             held_cap,
+            replayed: OnceLock::new(),
             kick,
             abort,
             reason: OnceLock::new(),
@@ -85,7 +90,20 @@ impl ConnHandle {
                 return;
             }
         }
+        if self.was_replayed(key) {
+            return;
+        }
         self.send_now(frame.clone());
+    }
+
+    /// Whether the login replay already carried the message at `key`.
+    fn was_replayed(&self, key: Option<(Conversation, u64)>) -> bool {
+        key.is_some_and(|(conv, seq)| {
+            self.replayed
+                .get()
+                .and_then(|r| r.get(&conv))
+                .is_some_and(|&max| seq <= max)
+        })
     }
 
     fn send_now(&self, frame: Arc<Encoded>) {
@@ -100,15 +118,13 @@ impl ConnHandle {
 
     /// Ends the replay: queues what was held, less what the replay carried already
     /// (`replayed` maps a conversation to the highest `conv_seq` replayed), and goes live.
-    pub(crate) fn finish_replay(&self, replayed: &HashMap<Conversation, u64>) {
+    pub(crate) fn finish_replay(&self, replayed: HashMap<Conversation, u64>) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = self.replayed.set(replayed);
         for (frame, key) in held.drain(..) {
-            if let Some((conv, seq)) = key {
-                if replayed.get(&conv).is_some_and(|&max| seq <= max) {
-                    continue;
-                }
+            if !self.was_replayed(key) {
+                self.send_now(frame);
             }
-            self.send_now(frame);
         }
         self.replaying.store(false, Ordering::Release);
     }
@@ -134,10 +150,13 @@ impl ConnHandle {
     }
 }
 
+/// One shard of the hub: the connections of the users that hash to it.
+type Shard = RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>;
+
 /// Live connections by user.
 #[derive(Debug)]
 pub(crate) struct Hub {
-    shards: Box<[RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>]>,
+    shards: Box<[Shard]>,
     next_id: AtomicU64,
 }
 
@@ -151,7 +170,7 @@ impl Default for Hub {
 }
 
 impl Hub {
-    fn shard(&self, user: UserId) -> &RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>> {
+    fn shard(&self, user: UserId) -> &Shard {
         // Snowflake ids carry a sequence in their low bits; mix so shards fill evenly.
         let h = user.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58;
         &self.shards[h as usize % SHARDS]

@@ -246,7 +246,7 @@ impl Session {
                 break;
             }
         }
-        self.handle.finish_replay(&replayed);
+        self.handle.finish_replay(replayed);
         true
     }
 
