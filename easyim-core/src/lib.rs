@@ -6,7 +6,7 @@
 //! traits.
 //!
 //! - `engine`: [`Engine`], the entry point: it owns the hub, the storage and the auth, and runs
-//!   one [`Engine::run_session`] per connection.
+//!   one [`Connection::run`] per connection.
 //! - `session`: login, heartbeats, messages, receipts and the errors of protocol.md section 6.
 //! - `hub`: who is online where, and delivery to their connections.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
