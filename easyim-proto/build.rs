@@ -4,7 +4,6 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/msg.proto");
     let fds = protox::compile(["msg.proto"], ["proto"])?;
-    prost_build::Config::new()
-        .compile_fds(fds)?;
+    prost_build::Config::new().compile_fds(fds)?;
     Ok(())
 }

@@ -249,7 +249,11 @@ impl Decoder for LinesCodec {
         loop {
             // A buffer shorter than what was scanned is not the one that was scanned (a caller
             // started over): search it from the start rather than index past its end.
-            let from = if self.scanned > src.len() { 0 } else { self.scanned };
+            let from = if self.scanned > src.len() {
+                0
+            } else {
+                self.scanned
+            };
             let Some(pos) = src[from..].iter().position(|&b| b == b'\n') else {
                 self.scanned = src.len();
                 // The line so far is over the limit, not counting a trailing '\r' that may be

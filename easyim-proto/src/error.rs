@@ -100,7 +100,10 @@ impl ErrorCode {
         }
     }
 
-    /// Whether the server closes the connection after sending this error.
+    /// Whether the server closes the connection after sending this error, once logged in.
+    ///
+    /// `E_AUTH` answers `false`: after login it keeps the connection. A failed login closes the
+    /// connection whatever the code, so the session decides that case itself.
     pub fn closes(self) -> bool {
         matches!(
             self,

@@ -5,6 +5,9 @@ use crate::{ChatType, ErrorCode, Msg, MsgStatus, MsgType, KEEP_ALIVE, NOTIFY_SEN
 /// The answer to a successful login and to every heartbeat:
 /// `{"msg_type":4,"from_user_id":"KEEP_ALIVE","to_user_id":"<uid>","content":"SUCCESS"}`,
 /// with the `id` and `seq` of the frame it answers.
+///
+/// Every other field is zero, `status` included: protocol.md section 3 gives no status, and the
+/// reference encoding (the `login-success` test vector) has none.
 pub fn login_success(user_id: &str, id: &str, seq: u32) -> Msg {
     Msg {
         id: id.to_owned(),
@@ -12,7 +15,6 @@ pub fn login_success(user_id: &str, id: &str, seq: u32) -> Msg {
         from_user_id: KEEP_ALIVE.to_owned(),
         to_user_id: user_id.to_owned(),
         msg_type: MsgType::Event as i32,
-        status: MsgStatus::Sent as i32,
         content: "SUCCESS".to_owned(),
         ..Msg::default()
     }

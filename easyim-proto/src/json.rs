@@ -2,8 +2,9 @@
 //!
 //! Output: every field by its protobuf name, enums as integers, `access_token` only when set.
 //! Input: a missing or `null` field is zero, unknown keys are ignored, enums may be integers or
-//! their names, 64-bit integers may also be decimal strings (as proto3's JSON mapping writes
-//! them), and any other type mismatch is an error.
+//! their names, 64-bit integers (`timestamp`, `conv_seq`) may also be decimal strings (as
+//! proto3's JSON mapping writes them), and any other type mismatch is an error (`"seq":"7"`
+//! included).
 
 use std::fmt;
 
@@ -78,17 +79,19 @@ impl<'de> Visitor<'de> for MsgVisitor {
                 Field::Content => m.content = opt_string(&mut map)?,
                 Field::AccessToken => m.access_token = opt_string(&mut map)?,
                 Field::Seq => {
-                    let v: Int = map.next_value()?;
+                    // A 32-bit integer is a JSON number in proto3's JSON mapping; only the
+                    // 64-bit ones may come as strings, so "seq":"7" is a client bug to report.
+                    let v: Int<false> = map.next_value()?;
                     m.seq = u32::try_from(v.0)
                         .map_err(|_| de::Error::custom("seq is out of the uint32 range"))?;
                 }
                 Field::Timestamp => {
-                    let v: Int = map.next_value()?;
+                    let v: Int<true> = map.next_value()?;
                     m.timestamp = i64::try_from(v.0)
                         .map_err(|_| de::Error::custom("timestamp is out of the int64 range"))?;
                 }
                 Field::ConvSeq => {
-                    let v: Int = map.next_value()?;
+                    let v: Int<true> = map.next_value()?;
                     m.conv_seq = u64::try_from(v.0)
                         .map_err(|_| de::Error::custom("conv_seq is out of the uint64 range"))?;
                 }
@@ -110,33 +113,41 @@ fn opt_string<'de, A: MapAccess<'de>>(map: &mut A) -> Result<String, A::Error> {
     Ok(map.next_value::<Option<String>>()?.unwrap_or_default())
 }
 
-/// An integer given as a JSON number or a decimal string; `null` is zero.
-struct Int(i128);
+/// An integer given as a JSON number, or also as a decimal string when `STRINGS` is set (the
+/// 64-bit fields); `null` is zero.
+struct Int<const STRINGS: bool>(i128);
 
-impl<'de> Deserialize<'de> for Int {
+impl<'de, const STRINGS: bool> Deserialize<'de> for Int<STRINGS> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Int;
+        struct V<const STRINGS: bool>;
+        impl<const STRINGS: bool> Visitor<'_> for V<STRINGS> {
+            type Value = Int<STRINGS>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an integer")
+                if STRINGS {
+                    f.write_str("an integer or a decimal string")
+                } else {
+                    f.write_str("an integer")
+                }
             }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Int, E> {
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
                 Ok(Int(v.into()))
             }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Int, E> {
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
                 Ok(Int(v.into()))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Int, E> {
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                if !STRINGS {
+                    return Err(E::invalid_type(de::Unexpected::Str(v), &self));
+                }
                 v.parse::<i128>()
                     .map(Int)
                     .map_err(|_| E::custom(format!("{v:?} is not an integer")))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Int, E> {
+            fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(Int(0))
             }
         }
-        d.deserialize_any(V)
+        d.deserialize_any(V::<STRINGS>)
     }
 }
 
