@@ -1,0 +1,771 @@
+//! Nothing lost: the real `easyim` binary is SIGKILLed in the middle of a load and restarted on
+//! the same folder, and every acked message must still be there, pending for its recipients
+//! and in the history, with gapless `conv_seq` and no duplicates; then a storage that fails
+//! under a running server: E_INTERNAL, nothing acked, and recovery by itself.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use easyim_core::{
+    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
+    PendingMessage, Profile, Receipt, Storage, StorageError, StoreOutcome, StoredMessage, User,
+    UserId,
+};
+use easyim_server::{Server, Sources, SqliteOptions, SqliteStorage};
+use rand::Rng;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+
+const WAIT: Duration = Duration::from_secs(30);
+/// Messages a sender of the crash test may have in flight (sent, not acked yet).
+const WINDOW: usize = 64;
+
+// ---- the binary ----------------------------------------------------------------------------
+
+/// A running `easyim` process; killed (SIGKILL) when dropped.
+struct Proc {
+    child: Child,
+    im: SocketAddr,
+    api: SocketAddr,
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Proc {
+    /// SIGKILL, and wait for the process to be gone.
+    fn kill(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts the binary in `dir` on fresh ports and waits until both ports accept.
+async fn spawn(dir: &Path, env: &[(&str, &str)]) -> Proc {
+    for attempt in 0..5 {
+        let (p1, p2) = (free_port(), free_port());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("server.log"))
+            .unwrap();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_easyim"));
+        cmd.current_dir(dir)
+            .env_remove("RUST_LOG")
+            .env("SERVER_IP", "127.0.0.1")
+            .env("SERVER_PORT", p1.to_string())
+            .env("API_SERVER_PORT", p2.to_string())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut p = Proc {
+            child: cmd.spawn().expect("spawn easyim"),
+            im: SocketAddr::from(([127, 0, 0, 1], p1)),
+            api: SocketAddr::from(([127, 0, 0, 1], p2)),
+        };
+        let t0 = Instant::now();
+        loop {
+            if let Ok(Some(status)) = p.child.try_wait() {
+                eprintln!("easyim exited at start ({status}), attempt {attempt}");
+                break;
+            }
+            if TcpStream::connect(p.im).await.is_ok() && TcpStream::connect(p.api).await.is_ok() {
+                return p;
+            }
+            assert!(t0.elapsed() < WAIT, "easyim did not start listening");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = p.child.wait();
+    }
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+    panic!("easyim would not start:\n{log}");
+}
+
+// ---- HTTP ----------------------------------------------------------------------------------
+
+/// One request with `Connection: close`; returns the status and the JSON body.
+async fn http(addr: SocketAddr, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut s = TcpStream::connect(addr).await.expect("connect to the API");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(WAIT, s.read_to_end(&mut buf))
+        .await
+        .expect("an HTTP answer in time")
+        .unwrap();
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = buf[end + 4..].to_vec();
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let (mut out, mut rest) = (Vec::new(), &body[..]);
+        loop {
+            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
+            let size =
+                usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap(), 16).unwrap();
+            if size == 0 {
+                break;
+            }
+            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
+            rest = &rest[nl + 4 + size..];
+        }
+        body = out;
+    }
+    (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
+}
+
+struct Account {
+    id: u64,
+    token: String,
+}
+
+async fn register(api: SocketAddr, account: &str) -> Account {
+    let (status, v) = http(
+        api,
+        "POST",
+        "/api/user/register",
+        Some(&json!({"account": account, "password": "pw-123456", "nickname": account})),
+    )
+    .await;
+    assert_eq!(status, 200, "register {account}: {v}");
+    Account {
+        id: v["data"]["id"].as_str().unwrap().parse().unwrap(),
+        token: v["data"]["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn create_group(api: SocketAddr, owner: &Account, members: &[u64]) -> u64 {
+    let ids: Vec<String> = members.iter().map(u64::to_string).collect();
+    let (status, v) = http(
+        api,
+        "POST",
+        "/api/group/create",
+        Some(&json!({"access_token": owner.token, "name": "crash", "member_ids": ids})),
+    )
+    .await;
+    assert_eq!(status, 200, "group create: {v}");
+    v["data"]["id"].as_str().unwrap().parse().unwrap()
+}
+
+/// The whole history of a conversation, oldest first.
+async fn history(api: SocketAddr, token: &str, chat_type: u8, peer: u64) -> Vec<Value> {
+    let mut out: Vec<Value> = Vec::new();
+    let mut after = 0;
+    loop {
+        let path = format!(
+            "/api/messages?access_token={token}&chat_type={chat_type}&peer_id={peer}&after_seq={after}&limit=200"
+        );
+        let (status, v) = http(api, "GET", &path, None).await;
+        assert_eq!(status, 200, "history: {v}");
+        let items = v["data"]["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            return out;
+        }
+        after = num(items.last().unwrap(), "conv_seq");
+        out.extend(items);
+    }
+}
+
+// ---- JSON-lines IM client ------------------------------------------------------------------
+
+fn num(v: &Value, k: &str) -> u64 {
+    match &v[k] {
+        Value::Number(n) => n.as_u64().unwrap_or(0),
+        Value::String(s) => s.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn text(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
+}
+
+struct Client {
+    w: OwnedWriteHalf,
+    rx: mpsc::UnboundedReceiver<Value>,
+}
+
+impl Client {
+    async fn connect(addr: SocketAddr) -> Client {
+        let s = TcpStream::connect(addr)
+            .await
+            .expect("connect to the IM port");
+        let (r, w) = s.into_split();
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let v: Value = serde_json::from_str(&line).expect("the server sends JSON");
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        });
+        Client { w, rx }
+    }
+
+    async fn login(addr: SocketAddr, who: &Account) -> Client {
+        let mut c = Client::connect(addr).await;
+        c.send(&json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": who.id.to_string(), "access_token": who.token}))
+            .await
+            .unwrap();
+        let v = c.next().await.expect("a login answer");
+        assert_eq!(text(&v, "content"), "SUCCESS", "login: {v}");
+        c
+    }
+
+    async fn send(&mut self, v: &Value) -> std::io::Result<()> {
+        let mut line = v.to_string();
+        line.push('\n');
+        self.w.write_all(line.as_bytes()).await
+    }
+
+    /// The next frame, or None when the connection is closed; panics after [`WAIT`].
+    async fn next(&mut self) -> Option<Value> {
+        tokio::time::timeout(WAIT, self.rx.recv())
+            .await
+            .expect("a frame in time")
+    }
+
+    /// Sends a heartbeat and returns every frame that came before its answer.
+    async fn sync(&mut self, me: u64, tag: &str) -> Vec<Value> {
+        self.send(&json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": me.to_string(), "id": tag}))
+            .await
+            .unwrap();
+        let mut before = Vec::new();
+        loop {
+            let v = self.next().await.expect("the heartbeat answer");
+            if text(&v, "from_user_id") == "KEEP_ALIVE" && text(&v, "id") == tag {
+                return before;
+            }
+            before.push(v);
+        }
+    }
+}
+
+fn chat(id: &str, from: u64, to: u64, chat_type: u8) -> Value {
+    json!({"id": id, "from_user_id": from.to_string(), "to_user_id": to.to_string(),
+           "chat_type": chat_type, "msg_type": 0, "status": 1, "content": id})
+}
+
+fn conv_of(v: &Value) -> Conversation {
+    let (from, to) = (
+        text(v, "from_user_id").parse::<u64>().unwrap(),
+        text(v, "to_user_id").parse::<u64>().unwrap(),
+    );
+    if num(v, "chat_type") == 1 {
+        Conversation::Group(to)
+    } else {
+        Conversation::direct(from, to)
+    }
+}
+
+// ---- the crash test ------------------------------------------------------------------------
+
+/// What the test knows about a message: who sent it where, and its conv_seq once acked.
+#[derive(Clone)]
+struct Sent {
+    from: u64,
+    to: u64,
+    chat_type: u8,
+    conv: Conversation,
+    acked: Option<u64>,
+}
+
+type Book = Arc<Mutex<BTreeMap<String, Sent>>>;
+
+/// One sender: writes messages flat out (alternating its 1:1 peer and the group) while a
+/// second task records every ack, until the connection dies.
+async fn load(addr: SocketAddr, me: &Account, peer: u64, group: u64, round: usize, book: Book) {
+    let mut c = Client::login(addr, me).await;
+    let me_id = me.id;
+    let reader_book = book.clone();
+    // At most WINDOW messages in flight: enough to keep the server busy, few enough that the
+    // resends after the crash stay short.
+    let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
+    let reader_window = window.clone();
+    let mut rx = std::mem::replace(&mut c.rx, mpsc::unbounded_channel().1);
+    let reader = tokio::spawn(async move {
+        // Ends when the server dies and the connection closes.
+        while let Some(v) = rx.recv().await {
+            let mt = num(&v, "msg_type");
+            if mt == 5 {
+                panic!("an error during the load: {v}");
+            }
+            if text(&v, "from_user_id") == me_id.to_string() && mt < 4 {
+                let seq = num(&v, "conv_seq");
+                assert!(seq > 0, "ack without conv_seq: {v}");
+                let mut b = reader_book.lock().unwrap();
+                let s = b.get_mut(&text(&v, "id")).expect("an ack for a sent id");
+                assert!(s.acked.is_none(), "acked twice: {v}");
+                s.acked = Some(seq);
+                reader_window.add_permits(1);
+            }
+        }
+        reader_window.close();
+    });
+    for n in 0..50_000 {
+        match window.acquire().await {
+            Ok(p) => p.forget(),
+            Err(_) => break,
+        }
+        let id = format!("r{round}-u{me_id}-{n}");
+        let (to, chat_type, conv) = if n % 2 == 0 {
+            (peer, 0, Conversation::direct(me_id, peer))
+        } else {
+            (group, 1, Conversation::Group(group))
+        };
+        book.lock().unwrap().insert(
+            id.clone(),
+            Sent {
+                from: me_id,
+                to,
+                chat_type,
+                conv,
+                acked: None,
+            },
+        );
+        if c.send(&chat(&id, me_id, to, chat_type)).await.is_err() {
+            break;
+        }
+    }
+    // The server is killed long before 50,000 messages; wait for the end of the connection.
+    tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the connection ends when the server dies")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
+    let t_start = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = spawn(dir.path(), &[]).await;
+    let mut users = Vec::new();
+    for i in 0..4 {
+        users.push(register(server.api, &format!("crash{i}")).await);
+    }
+    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
+    let group = create_group(server.api, &users[0], &ids).await;
+    let users = Arc::new(users);
+    let book: Book = Arc::default();
+    // Receipt cursors: (user, conversation) -> the conv_seq the user acknowledged.
+    let mut cursors: HashMap<(u64, Conversation), u64> = HashMap::new();
+
+    for round in 0..3 {
+        // Load, and SIGKILL at a random moment.
+        let mut tasks = Vec::new();
+        for i in 0..4 {
+            let (users, book) = (users.clone(), book.clone());
+            let addr = server.im;
+            tasks.push(tokio::spawn(async move {
+                load(addr, &users[i], users[i ^ 1].id, group, round, book).await
+            }));
+        }
+        let delay = rand::thread_rng().gen_range(200..=1500);
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        server.kill();
+        for t in tasks {
+            t.await.expect("a sender task");
+        }
+        let (sent, acked) = {
+            let b = book.lock().unwrap();
+            (b.len(), b.values().filter(|s| s.acked.is_some()).count())
+        };
+        eprintln!("round {round}: killed after {delay} ms; {sent} sent in all, {acked} acked");
+
+        server = spawn(dir.path(), &[]).await;
+
+        // A. Every sender resends what got no ack, with the same id, and a few acked ones:
+        // each gets one ack, and an acked one keeps its conv_seq.
+        for (i, u) in users.iter().enumerate() {
+            let todo: Vec<(String, Sent)> = {
+                let b = book.lock().unwrap();
+                let mine = b.iter().filter(|(_, s)| s.from == u.id);
+                let unacked = mine.clone().filter(|(_, s)| s.acked.is_none());
+                let acked = mine.filter(|(_, s)| s.acked.is_some()).take(3);
+                unacked
+                    .chain(acked)
+                    .map(|(k, s)| (k.clone(), s.clone()))
+                    .collect()
+            };
+            let mut c = Client::login(server.im, u).await;
+            for (id, s) in &todo {
+                c.send(&chat(id, s.from, s.to, s.chat_type)).await.unwrap();
+            }
+            let mut want: HashMap<String, Option<u64>> =
+                todo.iter().map(|(k, s)| (k.clone(), s.acked)).collect();
+            while !want.is_empty() {
+                let v = c.next().await.expect("acks of the resends");
+                assert_ne!(num(&v, "msg_type"), 5, "an error on resend: {v}");
+                if text(&v, "from_user_id") != u.id.to_string() {
+                    continue; // a pending delivery
+                }
+                let id = text(&v, "id");
+                let before = want.remove(&id).expect("one ack per resend");
+                let seq = num(&v, "conv_seq");
+                if let Some(b) = before {
+                    assert_eq!(b, seq, "a resent acked message keeps its conv_seq ({id})");
+                }
+                book.lock().unwrap().get_mut(&id).unwrap().acked = Some(seq);
+            }
+            eprintln!("round {round}: user {i} resent {} messages", todo.len());
+        }
+
+        // Everything the test sent is acked now, and nothing else was stored.
+        let all: Vec<(String, Sent)> = book
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, s)| (k.clone(), s.clone()))
+            .collect();
+        assert!(all.iter().all(|(_, s)| s.acked.is_some()));
+
+        // B. Each recipient logs in: exactly what it has not receipted is pending, in conv_seq
+        // order per conversation; then it receipts the newest of each conversation.
+        for u in users.iter() {
+            let mut c = Client::login(server.im, u).await;
+            let replay = c.sync(u.id, "hb-replay").await;
+            let mut newest: HashMap<Conversation, (u64, Value)> = HashMap::new();
+            let mut got = HashSet::new();
+            for v in &replay {
+                assert_eq!(num(v, "msg_type"), 0, "only deliveries: {v}");
+                let conv = conv_of(v);
+                let seq = num(v, "conv_seq");
+                assert!(got.insert(text(v, "id")), "pushed twice at one login: {v}");
+                let e = newest.entry(conv).or_insert((0, Value::Null));
+                assert!(seq > e.0, "conv_seq order per conversation: {v}");
+                *e = (seq, v.clone());
+            }
+            let expected: HashSet<String> = all
+                .iter()
+                .filter(|(_, s)| {
+                    let recipient = match s.conv {
+                        Conversation::Group(_) => s.from != u.id,
+                        Conversation::Direct { .. } => s.to == u.id,
+                    };
+                    recipient
+                        && s.acked.unwrap() > cursors.get(&(u.id, s.conv)).copied().unwrap_or(0)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            let missing: Vec<_> = expected.difference(&got).take(5).collect();
+            let extra: Vec<_> = got.difference(&expected).take(5).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "user {}: pending missing {missing:?}, unexpected {extra:?}",
+                u.id
+            );
+            for (conv, (seq, v)) in &newest {
+                let to = match conv {
+                    Conversation::Group(g) => *g,
+                    Conversation::Direct { .. } => text(v, "from_user_id").parse().unwrap(),
+                };
+                c.send(
+                    &json!({"id": text(v, "id"), "status": 2, "from_user_id": u.id.to_string(),
+                               "to_user_id": to.to_string(), "chat_type": num(v, "chat_type")}),
+                )
+                .await
+                .unwrap();
+                cursors.insert((u.id, *conv), *seq);
+            }
+            // The heartbeat's answer comes after the receipts were recorded.
+            let after = c.sync(u.id, "hb-receipts").await;
+            assert!(after.is_empty(), "nothing but the heartbeat: {after:?}");
+        }
+
+        // C. History: gapless 1..N per conversation, no duplicate, every acked message with
+        // its acked conv_seq.
+        let convs = [
+            (Conversation::direct(ids[0], ids[1]), &users[0], 0, ids[1]),
+            (Conversation::direct(ids[2], ids[3]), &users[2], 0, ids[3]),
+            (Conversation::Group(group), &users[3], 1, group),
+        ];
+        for (conv, viewer, chat_type, peer) in convs {
+            let items = history(server.api, &viewer.token, chat_type, peer).await;
+            let stored: BTreeMap<String, u64> = all
+                .iter()
+                .filter(|(_, s)| s.conv == conv)
+                .map(|(k, s)| (k.clone(), s.acked.unwrap()))
+                .collect();
+            let mut seen = HashSet::new();
+            for (i, v) in items.iter().enumerate() {
+                assert_eq!(num(v, "conv_seq"), i as u64 + 1, "gapless in {conv}: {v}");
+                let id = text(v, "id");
+                assert!(seen.insert(id.clone()), "duplicate in {conv}: {v}");
+                assert_eq!(stored.get(&id), Some(&(i as u64 + 1)), "{conv}: {v}");
+            }
+            assert_eq!(items.len(), stored.len(), "{conv}: every acked message");
+        }
+        eprintln!(
+            "round {round}: verified ({:.1} s so far)",
+            t_start.elapsed().as_secs_f64()
+        );
+    }
+    drop(server);
+}
+
+// ---- storage failure under a running server ------------------------------------------------
+
+/// SQLite that fails every call while `down` is set, as a lost disk would.
+struct Flaky {
+    inner: SqliteStorage,
+    down: AtomicBool,
+}
+
+impl Flaky {
+    fn check(&self) -> easyim_core::Result<()> {
+        if self.down.load(Ordering::SeqCst) {
+            Err(StorageError::Unavailable(
+                "disk I/O error (injected)".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for Flaky {
+    async fn create_user(&self, user: User) -> easyim_core::Result<User> {
+        self.check()?;
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, id: UserId) -> easyim_core::Result<Option<User>> {
+        self.check()?;
+        self.inner.user(id).await
+    }
+    async fn user_by_account(&self, account: &str) -> easyim_core::Result<Option<User>> {
+        self.check()?;
+        self.inner.user_by_account(account).await
+    }
+    async fn set_user_secret(&self, id: UserId, secret: &str) -> easyim_core::Result<()> {
+        self.check()?;
+        self.inner.set_user_secret(id, secret).await
+    }
+    async fn search_users(&self, query: &str, limit: usize) -> easyim_core::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.search_users(query, limit).await
+    }
+    async fn server_secret(&self, candidate: &str) -> easyim_core::Result<String> {
+        self.check()?;
+        self.inner.server_secret(candidate).await
+    }
+    async fn ping(&self) -> easyim_core::Result<()> {
+        self.check()?;
+        self.inner.ping().await
+    }
+    async fn create_friend_request(
+        &self,
+        id: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> easyim_core::Result<FriendRequest> {
+        self.check()?;
+        self.inner.create_friend_request(id, from, to, msg).await
+    }
+    async fn friend_requests(&self, to: UserId) -> easyim_core::Result<Vec<FriendRequest>> {
+        self.check()?;
+        self.inner.friend_requests(to).await
+    }
+    async fn answer_friend_request(
+        &self,
+        id: u64,
+        to: UserId,
+        accept: bool,
+    ) -> easyim_core::Result<FriendRequest> {
+        self.check()?;
+        self.inner.answer_friend_request(id, to, accept).await
+    }
+    async fn friends(&self, user: UserId) -> easyim_core::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.friends(user).await
+    }
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> easyim_core::Result<()> {
+        self.check()?;
+        self.inner.remove_friend(user, friend).await
+    }
+    async fn create_group(
+        &self,
+        id: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> easyim_core::Result<Group> {
+        self.check()?;
+        self.inner.create_group(id, name, owner, members).await
+    }
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> easyim_core::Result<()> {
+        self.check()?;
+        self.inner.add_members(group, users).await
+    }
+    async fn remove_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<()> {
+        self.check()?;
+        self.inner.remove_member(group, user).await
+    }
+    async fn group(&self, id: GroupId) -> easyim_core::Result<Option<Group>> {
+        self.check()?;
+        self.inner.group(id).await
+    }
+    async fn groups_of(&self, user: UserId) -> easyim_core::Result<Vec<Group>> {
+        self.check()?;
+        self.inner.groups_of(user).await
+    }
+    async fn group_members(&self, group: GroupId) -> easyim_core::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.group_members(group).await
+    }
+    async fn is_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<bool> {
+        self.check()?;
+        self.inner.is_member(group, user).await
+    }
+    async fn store_message(&self, msg: NewMessage) -> easyim_core::Result<StoreOutcome> {
+        self.check()?;
+        self.inner.store_message(msg).await
+    }
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> easyim_core::Result<Option<StoredMessage>> {
+        self.check()?;
+        self.inner.record_receipt(reader, conv, id, receipt).await
+    }
+    async fn pending(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: usize,
+    ) -> easyim_core::Result<Vec<PendingMessage>> {
+        self.check()?;
+        self.inner.pending(user, after, limit).await
+    }
+    async fn history(
+        &self,
+        conv: Conversation,
+        viewer: UserId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> easyim_core::Result<Vec<HistoryItem>> {
+        self.check()?;
+        self.inner.history(conv, viewer, page, limit).await
+    }
+}
+
+fn is_error(v: &Value, code: &str) -> bool {
+    num(v, "msg_type") == 5 && text(v, "content").starts_with(code)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storage_failure_is_e_internal_nothing_acked_and_recovers_by_itself() {
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Arc::new(Flaky {
+        inner: SqliteStorage::open(dir.path().join("flaky.db"), SqliteOptions::default()).unwrap(),
+        down: AtomicBool::new(false),
+    });
+    let mut s = Sources::default();
+    for (k, v) in [
+        ("SERVER_IP", "127.0.0.1"),
+        ("SERVER_PORT", "0"),
+        ("API_SERVER_PORT", "0"),
+    ] {
+        s.set(k, v);
+    }
+    let server = Server::bind_with(s.config().unwrap(), storage.clone())
+        .await
+        .unwrap();
+    let (im, api) = (server.im_addr(), server.api_addr());
+    tokio::spawn(server.run(std::future::pending()));
+
+    let a = register(api, "flaky-a").await;
+    let b = register(api, "flaky-b").await;
+    let c = register(api, "flaky-c").await;
+    let group = create_group(api, &a, &[b.id, c.id]).await;
+    let mut ca = Client::login(im, &a).await;
+    let mut cb = Client::login(im, &b).await;
+
+    ca.send(&chat("m1", a.id, b.id, 0)).await.unwrap();
+    let ack = ca.next().await.unwrap();
+    assert_eq!((text(&ack, "id"), num(&ack, "conv_seq")), ("m1".into(), 1));
+    assert_eq!(text(&cb.next().await.unwrap(), "id"), "m1");
+    assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
+
+    // Storage goes away.
+    storage.down.store(true, Ordering::SeqCst);
+    for (id, to, ct) in [("m2", b.id, 0), ("m3", b.id, 0), ("g1", group, 1)] {
+        ca.send(&chat(id, a.id, to, ct)).await.unwrap();
+        let v = ca.next().await.unwrap();
+        assert!(is_error(&v, "E_INTERNAL"), "{id}: {v}");
+        assert_eq!(text(&v, "id"), id, "the error names the frame");
+    }
+    // Both connections go on (a heartbeat is answered), and nothing reached the recipient.
+    assert!(ca.sync(a.id, "hb-a").await.is_empty());
+    assert!(cb.sync(b.id, "hb-b").await.is_empty(), "nothing delivered");
+    let (status, v) = http(api, "GET", "/healthz", None).await;
+    assert_eq!(status, 503, "{v}");
+    // A login needs storage too: refused with E_INTERNAL, the others are not disturbed.
+    let mut cc = Client::connect(im).await;
+    cc.send(&json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": c.id.to_string(), "access_token": c.token}))
+        .await
+        .unwrap();
+    let v = cc.next().await.unwrap();
+    assert!(is_error(&v, "E_INTERNAL"), "{v}");
+    assert!(cc.next().await.is_none(), "closed");
+
+    // Storage comes back: no restart, the same connections, resends are stored gapless.
+    storage.down.store(false, Ordering::SeqCst);
+    assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
+    for (id, to, ct, seq) in [("m2", b.id, 0, 2), ("m3", b.id, 0, 3), ("g1", group, 1, 1)] {
+        ca.send(&chat(id, a.id, to, ct)).await.unwrap();
+        let v = ca.next().await.unwrap();
+        assert_eq!(num(&v, "msg_type"), 0, "{id}: {v}");
+        assert_eq!((text(&v, "id"), num(&v, "conv_seq")), (id.to_owned(), seq));
+        assert_eq!(text(&cb.next().await.unwrap(), "id"), id, "delivered now");
+    }
+    let mut cc = Client::login(im, &c).await;
+    let replay = cc.sync(c.id, "hb-c").await;
+    assert_eq!(replay.len(), 1);
+    assert_eq!(text(&replay[0], "id"), "g1");
+    let items = history(api, &a.token, 0, b.id).await;
+    let seqs: Vec<u64> = items.iter().map(|v| num(v, "conv_seq")).collect();
+    let ids: Vec<String> = items.iter().map(|v| text(v, "id")).collect();
+    assert_eq!(seqs, [1, 2, 3]);
+    assert_eq!(ids, ["m1", "m2", "m3"]);
+}
