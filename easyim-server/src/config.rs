@@ -334,11 +334,14 @@ fn parse_env_file(text: &str) -> Vec<(String, String)> {
             let line = line.strip_prefix("export ").unwrap_or(line);
             let (k, v) = line.split_once('=')?;
             let v = v.trim();
-            let v = if v.len() >= 2
-                && ((v.starts_with('"') && v.ends_with('"'))
-                    || (v.starts_with('\'') && v.ends_with('\'')))
-            {
-                &v[1..v.len() - 1]
+            // A quoted value ends at its closing quote, so a comment may follow it.
+            let quoted = v
+                .chars()
+                .next()
+                .filter(|q| matches!(q, '"' | '\''))
+                .and_then(|q| v[1..].find(q).map(|end| &v[1..1 + end]));
+            let v = if let Some(inner) = quoted {
+                inner
             } else {
                 // An unquoted value may carry a trailing comment.
                 v.split(" #").next().unwrap_or(v).trim()
@@ -362,13 +365,16 @@ mod tests {
 
     #[test]
     fn env_file_syntax() {
-        let v = parse_env_file("# c\nA = \"1\"\nB=2 # note\nexport C='x y'\n\nbad line\n");
+        let v = parse_env_file(
+            "# c\nA = \"1\"\nB=2 # note\nexport C='x y'\n\nbad line\nD = \"3\" # note\n",
+        );
         assert_eq!(
             v,
             vec![
                 ("A".into(), "1".into()),
                 ("B".into(), "2".into()),
-                ("C".into(), "x y".into())
+                ("C".into(), "x y".into()),
+                ("D".into(), "3".into())
             ]
         );
     }

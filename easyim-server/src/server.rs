@@ -12,7 +12,7 @@ use easyim_core::{Engine, EngineConfig, JwtAuth, Storage};
 use easyim_proto::FormatPolicy;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::{Layer, ServiceExt};
@@ -36,6 +36,14 @@ struct Ctx {
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     stop: CancellationToken,
+}
+
+/// A connection's place under `MAX_CONNECTIONS`. A WebSocket outlives the HTTP connection it
+/// was upgraded from, so its session holds a clone (through the request's extensions) and the
+/// place is free only when both have ended.
+#[derive(Clone)]
+struct Slot {
+    _permit: Arc<OwnedSemaphorePermit>,
 }
 
 /// The state of the middleware that takes WebSocket upgrades on any path.
@@ -233,19 +241,21 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, im_port: bool) {
         };
         let _ = stream.set_nodelay(true);
         let c = ctx.clone();
+        let slot = Slot {
+            _permit: Arc::new(permit),
+        };
         ctx.tracker.spawn(async move {
             if im_port {
-                serve_im(stream, peer, c).await;
+                serve_im(stream, peer, c, slot).await;
             } else {
-                serve_http(stream, peer, c).await;
+                serve_http(stream, peer, c, slot).await;
             }
-            drop(permit);
         });
     }
 }
 
 /// The IM port: the first byte says what the connection is (protocol.md section 2).
-async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
+async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let mut first = [0u8; 1];
     let peeked = tokio::select! {
         _ = ctx.stop.cancelled() => return,
@@ -257,18 +267,19 @@ async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
     }
     let (max, policy) = (ctx.config.max_frame_bytes, ctx.config.msg_format);
     match first[0] {
-        b'A'..=b'Z' => serve_http(stream, peer, ctx).await,
+        b'A'..=b'Z' => serve_http(stream, peer, ctx, slot).await,
         b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
         _ => serve_stream(ctx.engine, stream, Framing::Length, max, policy).await,
     }
 }
 
 /// One HTTP/1 connection: API requests, and WebSocket upgrades on any path.
-async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Ctx) {
+async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let http = ctx.http.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
+            req.extensions_mut().insert(slot.clone());
             http.clone().oneshot(req.map(axum::body::Body::new))
         });
     let conn = hyper::server::conn::http1::Builder::new()
@@ -301,6 +312,7 @@ async fn websocket_or_http(State(ws): State<WsState>, req: Request, next: Next) 
         return next.run(req).await;
     }
     let (mut parts, _body) = req.into_parts();
+    let slot = parts.extensions.get::<Slot>().cloned();
     match WebSocketUpgrade::from_request_parts(&mut parts, &()).await {
         Ok(up) => {
             let WsState {
@@ -314,7 +326,7 @@ async fn websocket_or_http(State(ws): State<WsState>, req: Request, next: Next) 
                 .max_frame_size(max_frame)
                 .on_upgrade(move |socket| async move {
                     serve_websocket(engine, socket, policy).await;
-                    drop(token);
+                    drop((token, slot));
                 })
         }
         Err(rejection) => rejection.into_response(),

@@ -166,7 +166,16 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
                             None
                         }
                         Some(Ok(Message::Pong(_))) => None,
-                        // A close, an error or the end: the session sees the end of its input.
+                        // A message over the limit is E_TOO_LARGE (protocol.md section 6),
+                        // then the end of the input.
+                        Some(Err(e)) => {
+                            if let (Some(err), Some(tx)) = (too_large(&e), in_tx.as_ref()) {
+                                let _ = tx.try_send(Err(err));
+                            }
+                            in_tx = None;
+                            None
+                        }
+                        // A close or the end: the session sees the end of its input.
                         _ => {
                             in_tx = None;
                             None
@@ -207,6 +216,26 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
         let _ = tokio::time::timeout(Duration::from_secs(5), ws.send(Message::Close(None))).await;
     };
     tokio::join!(session, pump);
+}
+
+/// The WebSocket library refuses a message or frame over the limit with a capacity error that
+/// axum hands over only as an opaque error; its text ("Message too long: N > M") is the one way
+/// to tell it from a broken connection.
+fn too_large(e: &axum::Error) -> Option<CodecError> {
+    let text = e.to_string();
+    let (_, rest) = text.split_once("Message too long: ")?;
+    let (len, max) = rest.split_once(" > ")?;
+    let digits = |s: &str| -> Option<usize> {
+        s.chars()
+            .take_while(char::is_ascii_digit)
+            .collect::<String>()
+            .parse()
+            .ok()
+    };
+    Some(CodecError::TooLarge {
+        len: digits(len.trim())?,
+        max: digits(max.trim())?,
+    })
 }
 
 fn decode_ws(
