@@ -55,9 +55,7 @@ pub(crate) async fn register(State(state): State<AppState>, p: Params) -> ApiRes
     if storage.user_by_account(&account).await?.is_some() {
         return Err(ApiError::Conflict("account already exists".into()));
     }
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))??;
+    let password_hash = hashing(move || hash_password(&password)).await??;
     let user = storage
         .create_user(User {
             id: state.engine.next_id(),
@@ -82,7 +80,7 @@ pub(crate) async fn login(State(state): State<AppState>, p: Params) -> ApiResult
     let user = state.engine.storage().user_by_account(&account).await?;
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let dummy = state.dummy_hash.clone();
-    let matches = tokio::task::spawn_blocking(move || match hash {
+    let matches = hashing(move || match hash {
         Some(hash) => verify_password(&password, &hash),
         None => {
             // Spend the same time as a wrong password, so timing does not tell which
@@ -92,8 +90,7 @@ pub(crate) async fn login(State(state): State<AppState>, p: Params) -> ApiResult
             false
         }
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("verify task: {e}")))?;
+    .await?;
     match user {
         Some(user) if matches => signed_in(&state, &user).await,
         _ => Err(ApiError::Unauthorized("wrong account or password")),
@@ -166,4 +163,25 @@ pub(crate) async fn search(State(state): State<AppState>, p: Params) -> ApiResul
         .await?;
     let items: Vec<Value> = found.iter().map(profile_json).collect();
     ok(json!({ "items": items }))
+}
+
+/// Runs password hashing or verification off the async threads, at most one per core at a
+/// time: each takes tens of milliseconds of a core and about 19 MiB, so running more at once
+/// only piles up memory (which the allocator then keeps) without finishing sooner.
+async fn hashing<T, F>(f: F) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> T + Send + 'static,
+{
+    static SLOTS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    let slots = SLOTS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()))
+    });
+    let _slot = slots
+        .acquire()
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash slots: {e}")))?;
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("hash task: {e}")))
 }
