@@ -1,0 +1,640 @@
+//! Run with:
+//!
+//! ```text
+//! cargo run -p easyim-examples --bin embed -- --listen 127.0.0.1:7000
+//! cargo run -p easyim-examples --bin embed -- --check-only   # the conformance kit, then exit
+//! ```
+//!
+//! Then, in two terminals, paste the login lines it prints into `nc 127.0.0.1 7000`.
+//!
+//! Embedding easyim-core in your own service: this is the path a team takes to put easyim in
+//! front of its own database and its own wire. Three pieces:
+//!
+//! 1. [`TableStorage`], a `Storage` of its own. It keeps its data the way a relational schema
+//!    would (a `users` table, a `messages` table in commit order, an `inbox` table with one row
+//!    per pending message and recipient, a `receipts` table with each reader's furthest
+//!    receipt per conversation), here as ordered maps under one mutex. Replace the maps by SQL
+//!    and the mutex by a transaction and you have a database-backed storage; every method is
+//!    one transaction.
+//! 2. The storage conformance kit (`easyim_core::testkit::run_all`), run at startup against
+//!    fresh instances, so a storage that breaks a contract never serves traffic.
+//! 3. A transport of its own: JSON lines over TCP, one `Msg` per line, feeding
+//!    [`Connection::run`] and writing what the [`Outbox`] yields.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use clap::Parser;
+use easyim_core::{
+    hash_password, random_secret, Auth, Conversation, Engine, EngineConfig, FriendRequest, Grant,
+    Group, GroupId, HistoryItem, HistoryPage, JwtAuth, NewMessage, Outbox, PendingMessage, Profile,
+    Receipt, RequestStatus, Result, Storage, StorageError, StoreOutcome, StoredMessage, User,
+    UserId,
+};
+use easyim_proto::{
+    ChatType, Format, FormatPolicy, LinesCodec, MsgStatus, DEFAULT_MAX_FRAME_BYTES,
+};
+use futures::{SinkExt, StreamExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::task::TaskTracker;
+
+/// Most connections served at once; the accept loop waits for a free slot beyond that.
+const MAX_CONNECTIONS: usize = 1024;
+
+/// An embedded easyim node with its own storage and a JSON-lines transport.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Where the JSON-lines transport listens.
+    #[arg(long, default_value = "127.0.0.1:7000")]
+    listen: SocketAddr,
+    /// Run the storage conformance kit against `TableStorage`, then exit.
+    #[arg(long)]
+    check_only: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+
+    // A storage that breaks a contract must not serve: the kit panics naming each failed check.
+    easyim_core::testkit::run_all(|| async {
+        Arc::new(TableStorage::default()) as Arc<dyn Storage>
+    })
+    .await;
+    println!("storage conformance: TableStorage passes every check");
+    if args.check_only {
+        return Ok(());
+    }
+
+    let storage: Arc<dyn Storage> = Arc::new(TableStorage::default());
+    let secret = storage.server_secret(&random_secret()).await?;
+    let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), secret, 7200, 2_592_000));
+    let engine = Engine::new(storage, auth, EngineConfig::default());
+
+    let alice = create_user(&engine, "alice").await?;
+    let bob = create_user(&engine, "bob").await?;
+
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("binding {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    println!(
+        "JSON lines on {addr}; in two terminals run `nc {} {}` and paste:",
+        addr.ip(),
+        addr.port()
+    );
+    for (me, peer) in [(&alice, &bob), (&bob, &alice)] {
+        println!("\n# as {} (id {}):", me.0, me.1);
+        println!(
+            r#"{{"msg_type":4,"to_user_id":"KEEP_ALIVE","from_user_id":"{}","access_token":"{}","content":"nc"}}"#,
+            me.1, me.2
+        );
+        println!(
+            r#"{{"id":"{}-1","seq":1,"from_user_id":"{}","to_user_id":"{}","chat_type":0,"msg_type":0,"status":1,"content":"hi {}"}}"#,
+            me.0, me.1, peer.1, peer.0
+        );
+    }
+
+    serve(engine, listener).await;
+    Ok(())
+}
+
+/// Registers `account` (password = account name) and returns its name, id and access token.
+async fn create_user(engine: &Engine, account: &str) -> anyhow::Result<(String, UserId, String)> {
+    let password = account.to_owned();
+    // Password hashing is deliberately slow: keep it off the async worker threads.
+    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
+    let user = engine
+        .storage()
+        .create_user(User {
+            id: engine.next_id(),
+            account: account.to_owned(),
+            nickname: account.to_owned(),
+            avatar: String::new(),
+            password_hash,
+            secret: random_secret(),
+        })
+        .await?;
+    let token = engine.auth().issue(user.id, Grant::Access).await?;
+    Ok((user.account, user.id, token.token))
+}
+
+/// Accepts connections until Ctrl-C, then stops the engine (every session gets `E_SHUTDOWN`)
+/// and waits a little for the connections to finish.
+async fn serve(engine: Engine, listener: TcpListener) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let tracker = TaskTracker::new();
+    loop {
+        let permit = tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let socket = tokio::select! {
+            _ = tokio::signal::ctrl_c() => break,
+            r = listener.accept() => match r {
+                Ok((socket, _)) => socket,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off instead of spinning.
+                    eprintln!("accept: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let engine = engine.clone();
+        tracker.spawn(async move {
+            serve_lines(engine, socket).await;
+            drop(permit);
+        });
+    }
+    println!("stopping");
+    engine.shutdown();
+    tracker.close();
+    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+}
+
+/// One JSON-lines connection: decoded lines go to the session, the outbox goes to the socket.
+async fn serve_lines(engine: Engine, socket: TcpStream) {
+    let (r, w) = socket.into_split();
+    let (conn, outbox) = engine.open();
+    let frames = FramedRead::new(
+        r,
+        LinesCodec::new(DEFAULT_MAX_FRAME_BYTES, FormatPolicy::Json),
+    )
+    .map(|r| r.map(|(msg, _format)| msg));
+    let writer = write_lines(FramedWrite::new(w, LinesCodec::default()), outbox);
+    tokio::join!(conn.run(frames), writer);
+}
+
+/// Writes the outbox as JSON lines until the session is done, then closes the write side so
+/// the peer sees the end. A peer that stops reading is dropped when the engine aborts it.
+async fn write_lines<W>(mut sink: FramedWrite<W, LinesCodec>, mut outbox: Outbox)
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
+    while let Some(frame) = outbox.recv().await {
+        let payload = frame.payload(Format::Json).clone();
+        let written = tokio::select! {
+            _ = outbox.aborted() => false,
+            r = sink.send(payload) => r.is_ok(),
+        };
+        if !written {
+            return;
+        }
+    }
+    let _ = SinkExt::<bytes::Bytes>::close(&mut sink).await;
+}
+
+// ---- the storage ------------------------------------------------------------------------------
+
+/// A `Storage` laid out like a relational schema, kept in memory.
+///
+/// One mutex stands for the database's transactions: each method takes it once, checks
+/// everything before it writes anything, and so commits all of its step or nothing.
+#[derive(Debug, Default)]
+pub struct TableStorage {
+    db: Mutex<Tables>,
+}
+
+/// The "tables". Keys are ordered like the primary keys of the matching SQL tables.
+#[derive(Debug, Default)]
+struct Tables {
+    /// `users (id PRIMARY KEY, account UNIQUE, ...)`.
+    users: BTreeMap<UserId, User>,
+    /// `settings (server_secret)`.
+    server_secret: Option<String>,
+    /// `friend_requests`, in insertion order (the row id).
+    requests: Vec<FriendRequest>,
+    /// `friends (user, friend)`, one row per direction.
+    friends: BTreeSet<(UserId, UserId)>,
+    /// `groups (id, name, owner)`.
+    groups: BTreeMap<GroupId, (String, UserId)>,
+    /// `members (group, user)`.
+    members: BTreeSet<(GroupId, UserId)>,
+    /// `messages`, in commit order: the message at index `i` has `order` `i + 1`.
+    messages: Vec<StoredMessage>,
+    /// The index `messages (conversation, conv_seq)`: each conversation's orders, by conv_seq.
+    by_conv: HashMap<Conversation, Vec<u64>>,
+    /// The unique index `messages (conversation, id)`.
+    by_id: HashMap<(Conversation, String), u64>,
+    /// `inbox (user, order)`: one row per message still pending for a recipient.
+    inbox: BTreeSet<(UserId, u64)>,
+    /// `receipts (user, conversation) -> (arrived up to, read up to)`, conv_seqs that only grow.
+    receipts: HashMap<(UserId, Conversation), (u64, u64)>,
+}
+
+impl TableStorage {
+    fn db(&self) -> MutexGuard<'_, Tables> {
+        // Every method checks before it writes, so a panic cannot leave half a step behind.
+        self.db.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Tables {
+    fn message(&self, order: u64) -> &StoredMessage {
+        &self.messages[order as usize - 1]
+    }
+
+    fn profiles(&self, ids: impl Iterator<Item = UserId>) -> Vec<Profile> {
+        ids.filter_map(|id| self.users.get(&id).map(User::profile))
+            .collect()
+    }
+
+    fn member_ids(&self, group: GroupId) -> impl Iterator<Item = UserId> + '_ {
+        self.members
+            .range((group, UserId::MIN)..=(group, UserId::MAX))
+            .map(|&(_, u)| u)
+    }
+
+    fn group_row(&self, id: GroupId) -> Option<Group> {
+        self.groups.get(&id).map(|(name, owner)| Group {
+            id,
+            name: name.clone(),
+            owner: *owner,
+            member_count: self.member_ids(id).count() as u64,
+        })
+    }
+
+    /// `DELETE FROM inbox WHERE user = ? AND <the message matches>`.
+    fn drop_pending(&mut self, user: UserId, matches: impl Fn(&StoredMessage) -> bool) {
+        let doomed: Vec<(UserId, u64)> = self
+            .inbox
+            .range((user, 0)..=(user, u64::MAX))
+            .filter(|&&(_, order)| matches(self.message(order)))
+            .copied()
+            .collect();
+        for row in doomed {
+            self.inbox.remove(&row);
+        }
+    }
+}
+
+#[async_trait]
+impl Storage for TableStorage {
+    async fn create_user(&self, user: User) -> Result<User> {
+        let mut db = self.db();
+        if db.users.values().any(|u| u.account == user.account) {
+            return Err(StorageError::Conflict("account"));
+        }
+        if db.users.contains_key(&user.id) {
+            return Err(StorageError::Conflict("user"));
+        }
+        db.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    async fn user(&self, id: UserId) -> Result<Option<User>> {
+        Ok(self.db().users.get(&id).cloned())
+    }
+
+    async fn user_by_account(&self, account: &str) -> Result<Option<User>> {
+        Ok(self
+            .db()
+            .users
+            .values()
+            .find(|u| u.account == account)
+            .cloned())
+    }
+
+    async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()> {
+        let mut db = self.db();
+        let user = db
+            .users
+            .get_mut(&id)
+            .ok_or(StorageError::NotFound("user"))?;
+        user.secret = secret.to_owned();
+        Ok(())
+    }
+
+    async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {
+        let db = self.db();
+        let found = db.users.values().filter(|u| u.account.contains(query));
+        Ok(found.take(limit).map(User::profile).collect())
+    }
+
+    async fn server_secret(&self, candidate: &str) -> Result<String> {
+        let mut db = self.db();
+        Ok(db
+            .server_secret
+            .get_or_insert_with(|| candidate.to_owned())
+            .clone())
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    async fn create_friend_request(
+        &self,
+        id: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> Result<FriendRequest> {
+        let mut db = self.db();
+        if !db.users.contains_key(&to) {
+            return Err(StorageError::NotFound("user"));
+        }
+        if db.friends.contains(&(from, to)) {
+            return Err(StorageError::Conflict("friend"));
+        }
+        let open =
+            |r: &&FriendRequest| r.from == from && r.to == to && r.status == RequestStatus::Open;
+        if let Some(r) = db.requests.iter().find(open) {
+            return Ok(r.clone());
+        }
+        if db.requests.iter().any(|r| r.id == id) {
+            return Err(StorageError::Conflict("request"));
+        }
+        let req = FriendRequest {
+            id,
+            from,
+            to,
+            msg: msg.to_owned(),
+            status: RequestStatus::Open,
+        };
+        db.requests.push(req.clone());
+        Ok(req)
+    }
+
+    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+        let db = self.db();
+        Ok(db
+            .requests
+            .iter()
+            .rev()
+            .filter(|r| r.to == to)
+            .cloned()
+            .collect())
+    }
+
+    async fn answer_friend_request(
+        &self,
+        id: u64,
+        to: UserId,
+        accept: bool,
+    ) -> Result<FriendRequest> {
+        let mut db = self.db();
+        let req = db
+            .requests
+            .iter_mut()
+            .find(|r| r.id == id && r.to == to)
+            .ok_or(StorageError::NotFound("request"))?;
+        if req.status != RequestStatus::Open {
+            return Err(StorageError::Conflict("answer"));
+        }
+        req.status = if accept {
+            RequestStatus::Accepted
+        } else {
+            RequestStatus::Refused
+        };
+        let req = req.clone();
+        if accept {
+            db.friends.insert((req.from, req.to));
+            db.friends.insert((req.to, req.from));
+        }
+        Ok(req)
+    }
+
+    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+        let db = self.db();
+        let ids = db
+            .friends
+            .range((user, 0)..=(user, UserId::MAX))
+            .map(|&(_, f)| f);
+        Ok(db.profiles(ids))
+    }
+
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
+        let mut db = self.db();
+        if !db.friends.remove(&(user, friend)) {
+            return Err(StorageError::NotFound("friend"));
+        }
+        db.friends.remove(&(friend, user));
+        Ok(())
+    }
+
+    async fn create_group(
+        &self,
+        id: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> Result<Group> {
+        let mut db = self.db();
+        if db.groups.contains_key(&id) {
+            return Err(StorageError::Conflict("group"));
+        }
+        let all: BTreeSet<UserId> = std::iter::once(owner)
+            .chain(members.iter().copied())
+            .collect();
+        if all.iter().any(|u| !db.users.contains_key(u)) {
+            return Err(StorageError::NotFound("user"));
+        }
+        db.groups.insert(id, (name.to_owned(), owner));
+        db.members.extend(all.into_iter().map(|u| (id, u)));
+        Ok(db.group_row(id).expect("inserted above"))
+    }
+
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+        let mut db = self.db();
+        if !db.groups.contains_key(&group) {
+            return Err(StorageError::NotFound("group"));
+        }
+        if users.iter().any(|u| !db.users.contains_key(u)) {
+            return Err(StorageError::NotFound("user"));
+        }
+        // Inbox rows are written when a message is stored, so a new member is pending for
+        // nothing older than its membership without any extra bookkeeping.
+        db.members.extend(users.iter().map(|&u| (group, u)));
+        Ok(())
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        let mut db = self.db();
+        if !db.groups.contains_key(&group) {
+            return Err(StorageError::NotFound("group"));
+        }
+        if !db.members.remove(&(group, user)) {
+            return Err(StorageError::NotFound("member"));
+        }
+        let conv = Conversation::Group(group);
+        db.drop_pending(user, |m| m.conversation() == conv);
+        // A later rejoin starts afresh; an old receipt must not hide its new messages' status.
+        db.receipts.remove(&(user, conv));
+        Ok(())
+    }
+
+    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
+        Ok(self.db().group_row(id))
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+        let db = self.db();
+        let ids = db
+            .members
+            .iter()
+            .filter(|&&(_, u)| u == user)
+            .map(|&(g, _)| g);
+        Ok(ids.filter_map(|g| db.group_row(g)).collect())
+    }
+
+    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+        let db = self.db();
+        Ok(db.profiles(db.member_ids(group)))
+    }
+
+    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
+        Ok(self.db().members.contains(&(group, user)))
+    }
+
+    async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
+        let mut db = self.db();
+        let recipients: Vec<UserId> = match msg.chat_type {
+            ChatType::Single if !db.users.contains_key(&msg.to) => return Ok(StoreOutcome::NoUser),
+            ChatType::Single => vec![msg.to],
+            ChatType::Group if !db.groups.contains_key(&msg.to) => {
+                return Ok(StoreOutcome::NoGroup)
+            }
+            ChatType::Group if !db.members.contains(&(msg.to, msg.from)) => {
+                return Ok(StoreOutcome::NotMember)
+            }
+            ChatType::Group => db.member_ids(msg.to).filter(|&u| u != msg.from).collect(),
+        };
+        let conv = msg.conversation();
+        if let Some(&order) = db.by_id.get(&(conv, msg.id.clone())) {
+            let stored = db.message(order);
+            return Ok(if stored.from == msg.from {
+                StoreOutcome::Duplicate(stored.clone())
+            } else {
+                StoreOutcome::IdTaken
+            });
+        }
+        // The one lock makes "next conv_seq" and "next order" race-free; a SQL backend gets the
+        // same from a per-conversation counter row updated in the transaction.
+        let order = db.messages.len() as u64 + 1;
+        let orders = db.by_conv.entry(conv).or_default();
+        orders.push(order);
+        let message = StoredMessage {
+            conv_seq: orders.len() as u64,
+            id: msg.id,
+            from: msg.from,
+            to: msg.to,
+            chat_type: msg.chat_type,
+            msg_type: msg.msg_type,
+            content: msg.content,
+            timestamp: msg.timestamp,
+        };
+        db.by_id.insert((conv, message.id.clone()), order);
+        db.messages.push(message.clone());
+        // Nothing is pending for its own sender (a note to oneself included).
+        let inbox_rows = recipients
+            .iter()
+            .filter(|&&u| u != message.from)
+            .map(|&u| (u, order));
+        let rows: Vec<_> = inbox_rows.collect();
+        db.inbox.extend(rows);
+        Ok(StoreOutcome::Stored {
+            message,
+            recipients,
+        })
+    }
+
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> Result<Option<StoredMessage>> {
+        let mut db = self.db();
+        let Some(&order) = db.by_id.get(&(conv, id.to_owned())) else {
+            return Ok(None);
+        };
+        let message = db.message(order).clone();
+        let recipient = message.from != reader
+            && match conv {
+                Conversation::Direct { low, high } => reader == low || reader == high,
+                Conversation::Group(g) => db.members.contains(&(g, reader)),
+            };
+        if !recipient {
+            return Ok(None);
+        }
+        let seq = message.conv_seq;
+        let cursor = db.receipts.entry((reader, conv)).or_default();
+        cursor.0 = cursor.0.max(seq);
+        if receipt == Receipt::Read {
+            cursor.1 = cursor.1.max(seq);
+        }
+        // Cumulative: this message and every earlier one of the conversation is no longer pending.
+        db.drop_pending(reader, |m| m.conversation() == conv && m.conv_seq <= seq);
+        Ok(Some(message))
+    }
+
+    async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>> {
+        let db = self.db();
+        let rows = db
+            .inbox
+            .range((user, after.saturating_add(1))..=(user, u64::MAX));
+        Ok(rows
+            .take(limit)
+            .map(|&(_, order)| PendingMessage {
+                order,
+                message: db.message(order).clone(),
+            })
+            .collect())
+    }
+
+    async fn history(
+        &self,
+        conv: Conversation,
+        _viewer: UserId,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<HistoryItem>> {
+        let db = self.db();
+        let orders = db.by_conv.get(&conv).map(Vec::as_slice).unwrap_or_default();
+        // conv_seq n is at index n - 1.
+        let picked: Vec<u64> = match page {
+            HistoryPage::Latest => orders.iter().rev().take(limit).copied().collect(),
+            HistoryPage::Before(n) => {
+                let end = (n.saturating_sub(1) as usize).min(orders.len());
+                orders[..end].iter().rev().take(limit).copied().collect()
+            }
+            HistoryPage::After(n) => {
+                let start = (n as usize).min(orders.len());
+                orders[start..].iter().take(limit).copied().collect()
+            }
+        };
+        Ok(picked
+            .into_iter()
+            .map(|order| {
+                let m = db.message(order).clone();
+                let status = match conv {
+                    Conversation::Group(_) => MsgStatus::Sent,
+                    Conversation::Direct { .. } => {
+                        let (arrived, read) =
+                            db.receipts.get(&(m.to, conv)).copied().unwrap_or_default();
+                        if read >= m.conv_seq {
+                            MsgStatus::Read
+                        } else if arrived >= m.conv_seq {
+                            MsgStatus::Arrived
+                        } else {
+                            MsgStatus::Sent
+                        }
+                    }
+                };
+                HistoryItem { message: m, status }
+            })
+            .collect())
+    }
+}
