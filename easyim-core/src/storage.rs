@@ -129,6 +129,22 @@ pub trait Storage: Send + Sync + 'static {
     /// recipient, all in the same commit. The message's `timestamp` is stored as given.
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome>;
 
+    /// Stores several chat messages in one step, each exactly as [`Storage::store_message`]
+    /// would, in the order given (so one sender's messages to a conversation get increasing
+    /// `conv_seq` in that order), and returns one outcome per message, in the same order.
+    /// Either every message gets its outcome or the call fails and none was stored.
+    ///
+    /// The engine hands over the messages a connection has sent back to back, so a storage that
+    /// can write them in one transaction (one round trip, one commit) should override this; the
+    /// default stores them one by one, and is not atomic across them.
+    async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            out.push(self.store_message(m).await?);
+        }
+        Ok(out)
+    }
+
     /// Records a cumulative receipt: `reader` has the message `id` of `conv` and every earlier
     /// one addressed to it (`Read` implies `Arrived`). The reader's cursor in the conversation
     /// only moves forward. Returns the named message, or `None` (nothing recorded) if it does
