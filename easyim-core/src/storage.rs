@@ -132,11 +132,13 @@ pub trait Storage: Send + Sync + 'static {
     /// Stores several chat messages in one step, each exactly as [`Storage::store_message`]
     /// would, in the order given (so one sender's messages to a conversation get increasing
     /// `conv_seq` in that order), and returns one outcome per message, in the same order.
-    /// Either every message gets its outcome or the call fails and none was stored.
+    /// Each message is atomic on its own; if the call fails, some of the messages may have been
+    /// stored, and the caller acks none of them (a resend is idempotent, so nothing is lost or
+    /// doubled).
     ///
     /// The engine hands over the messages a connection has sent back to back, so a storage that
     /// can write them in one transaction (one round trip, one commit) should override this; the
-    /// default stores them one by one, and is not atomic across them.
+    /// default stores them one by one.
     async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
         let mut out = Vec::with_capacity(msgs.len());
         for m in msgs {
