@@ -13,12 +13,10 @@ use crate::error::AuthError;
 use crate::hub::{Hub, Kick};
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
+use crate::sequencer::{Delivery, Sequencer, Sink};
 use crate::session::Connection;
 use crate::storage::Storage;
 use crate::types::{Conversation, UserId};
-
-/// Stripes of the per-conversation lock that keeps deliveries in `conv_seq` order.
-const CONV_STRIPES: usize = 4096;
 
 /// The limits and timeouts of protocol.md, as the engine applies them.
 #[derive(Debug, Clone)]
@@ -56,7 +54,28 @@ pub(crate) struct Inner {
     pub(crate) ids: Snowflake,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) shutdown: CancellationToken,
-    conv_locks: Box<[tokio::sync::Mutex<()>]>,
+    /// Keeps every conversation's deliveries in `conv_seq` order.
+    pub(crate) sequencer: Arc<Sequencer>,
+}
+
+impl Sink for Inner {
+    fn release(&self, conv: Conversation, seq: u64, d: Delivery) {
+        if let Some((conn, ack)) = &d.ack {
+            conn.push(ack, None);
+        }
+        let key = Some((conv, seq));
+        let n = self.hub.deliver(&d.users, &d.frame, key, d.except);
+        self.metrics
+            .deliveries
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        if d.local {
+            self.bus.publish(BusEvent::Deliver {
+                users: d.users,
+                msg: d.frame.msg().clone(),
+                key,
+            });
+        }
+    }
 }
 
 /// One easyim node: storage, identity, the hub of live connections, and the sessions that
@@ -101,9 +120,7 @@ impl Engine {
                 ids,
                 metrics: Arc::new(Metrics::default()),
                 shutdown: CancellationToken::new(),
-                conv_locks: (0..CONV_STRIPES)
-                    .map(|_| tokio::sync::Mutex::new(()))
-                    .collect(),
+                sequencer: Arc::default(),
             }),
         }
     }
@@ -171,8 +188,20 @@ impl Engine {
     pub fn apply(&self, event: BusEvent) {
         match event {
             BusEvent::Deliver { users, msg, key } => {
-                let frame = Arc::new(Encoded::new(msg));
-                self.inner.hub.deliver(&users, &frame, key, None);
+                let d = Delivery {
+                    users,
+                    frame: Arc::new(Encoded::new(msg)),
+                    except: None,
+                    ack: None,
+                    local: false,
+                };
+                match key {
+                    // A chat message waits for its turn in its conversation.
+                    Some((conv, seq)) => self.inner.sequencer.remote(conv, seq, d, &self.inner),
+                    None => {
+                        self.inner.hub.deliver(&d.users, &d.frame, None, None);
+                    }
+                }
             }
             BusEvent::Revoke { user } => self.inner.hub.kick_user(user, Kick::Revoked),
         }
@@ -187,13 +216,6 @@ impl Engine {
     /// Whether [`Engine::shutdown`] was called.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
-    }
-
-    pub(crate) fn conv_lock(&self, conv: &Conversation) -> &tokio::sync::Mutex<()> {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        conv.hash(&mut h);
-        &self.inner.conv_locks[h.finish() as usize % CONV_STRIPES]
     }
 }
 

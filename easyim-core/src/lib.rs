@@ -9,6 +9,7 @@
 //!   one [`Connection::run`] per connection.
 //! - `session`: login, heartbeats, messages, receipts and the errors of protocol.md section 6.
 //! - `hub`: who is online where, and delivery to their connections.
+//! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - `storage`, `types`: the [`Storage`] trait and the records it exchanges.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
@@ -24,6 +25,7 @@ mod error;
 mod hub;
 mod ids;
 mod metrics;
+mod sequencer;
 mod session;
 mod storage;
 mod types;

@@ -9,23 +9,34 @@ use std::time::Instant;
 use easyim_proto::{
     frames, ChatType, CodecError, Encoded, ErrorCode, Msg, MsgStatus, MsgType, KEEP_ALIVE,
 };
-use futures::{Stream, StreamExt};
+use futures::{FutureExt, Stream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::auth::Grant;
 use crate::bus::BusEvent;
-use crate::engine::Engine;
+use crate::engine::{Engine, Inner};
 use crate::error::AuthError;
 use crate::hub::{ConnHandle, Kick};
 use crate::ids::now_ms;
+use crate::sequencer::{Delivery, Ticket};
 use crate::types::{Conversation, NewMessage, Receipt, StoreOutcome, UserId};
 
 /// How many pending messages are read from storage per step of the login replay.
 const REPLAY_PAGE: usize = 256;
 /// The longest message id a client may choose.
 const MAX_ID_LEN: usize = 128;
+/// What a frame over the rate limit is told.
+const RATE_LIMITED: &str = "too many frames per second; this one was dropped";
+/// The most chat messages one storage step takes from a connection.
+const MAX_BATCH: usize = 64;
+
+/// A message of a batch: refused before storage, or being stored.
+enum Slot {
+    Refused(ErrorCode, &'static str, Msg),
+    Storing(Msg, Ticket<Inner>),
+}
 
 /// A connection before and after login. Created by [`Engine::open`]; [`Connection::run`]
 /// drives it to its end.
@@ -255,21 +266,26 @@ impl Session {
         S: Stream<Item = Result<Msg, CodecError>> + Unpin + Send,
     {
         let inner = self.engine.inner.clone();
+        // A frame already taken from the stream while gathering a batch, to handle next.
+        let mut carry: Option<Option<Result<Msg, CodecError>>> = None;
         loop {
-            let next = tokio::select! {
-                biased;
-                _ = self.handle.kicked() => {
-                    if self.handle.reason() == Some(Kick::Revoked) {
-                        let m = Msg::default();
-                        self.error(ErrorCode::AuthRevoked, "the user's tokens were revoked", &m);
+            let next = match carry.take() {
+                Some(item) => Ok(item),
+                None => tokio::select! {
+                    biased;
+                    _ = self.handle.kicked() => {
+                        if self.handle.reason() == Some(Kick::Revoked) {
+                            let m = Msg::default();
+                            self.error(ErrorCode::AuthRevoked, "the user's tokens were revoked", &m);
+                        }
+                        return;
                     }
-                    return;
-                }
-                _ = inner.shutdown.cancelled() => {
-                    self.error(ErrorCode::Shutdown, "the server is stopping", &Msg::default());
-                    return;
-                }
-                r = tokio::time::timeout(inner.config.idle_timeout, frames.next()) => r,
+                    _ = inner.shutdown.cancelled() => {
+                        self.error(ErrorCode::Shutdown, "the server is stopping", &Msg::default());
+                        return;
+                    }
+                    r = tokio::time::timeout(inner.config.idle_timeout, frames.next()) => r,
+                },
             };
             let msg = match next {
                 Err(_) => {
@@ -287,19 +303,63 @@ impl Session {
                 }
                 Ok(Some(Ok(m))) => m,
             };
-            inner.metrics.frames_in.fetch_add(1, Relaxed);
-            if let Some(bucket) = &mut self.bucket {
-                if !bucket.take() {
-                    self.error(
-                        ErrorCode::RateLimit,
-                        "too many frames per second; this one was dropped",
-                        &msg,
-                    );
-                    continue;
+            if !self.admit() {
+                self.error(ErrorCode::RateLimit, RATE_LIMITED, &msg);
+                continue;
+            }
+            if !self.is_chat(&msg) {
+                self.handle_frame(msg).await;
+                continue;
+            }
+            // Chat messages the client sent back to back go to storage in one step: one round
+            // trip and one commit for the lot, in the order sent.
+            // A frame over the rate limit in the middle is answered in its place.
+            let mut batch = vec![(msg, None)];
+            while batch.len() < MAX_BATCH {
+                match frames.next().now_or_never() {
+                    None => break,
+                    Some(Some(Ok(m))) => {
+                        if !self.admit() {
+                            batch.push((m, Some((ErrorCode::RateLimit, RATE_LIMITED))));
+                        } else if self.is_chat(&m) {
+                            batch.push((m, None));
+                        } else {
+                            carry = Some(Some(Ok(m)));
+                            break;
+                        }
+                    }
+                    Some(other) => {
+                        carry = Some(other);
+                        break;
+                    }
                 }
             }
-            self.handle_frame(msg).await;
+            self.chat(batch).await;
+            // A frame carried over was counted and rate-checked already.
+            match carry.take() {
+                Some(Some(Ok(m))) => self.handle_frame(m).await,
+                other => carry = other,
+            }
         }
+    }
+
+    /// Counts a frame and applies the rate limit; false if it is to be dropped.
+    fn admit(&mut self) -> bool {
+        self.engine.inner.metrics.frames_in.fetch_add(1, Relaxed);
+        self.bucket.as_mut().is_none_or(TokenBucket::take)
+    }
+
+    /// Whether `msg` is a chat message from this user (not an event, notice or receipt).
+    fn is_chat(&self, msg: &Msg) -> bool {
+        msg.from_user_id == self.user_str
+            && matches!(
+                MsgType::try_from(msg.msg_type),
+                Ok(MsgType::Text | MsgType::Image | MsgType::Voice | MsgType::Video)
+            )
+            && !matches!(
+                MsgStatus::try_from(msg.status),
+                Ok(MsgStatus::Arrived | MsgStatus::Read) | Err(_)
+            )
     }
 
     async fn handle_frame(&self, msg: Msg) {
@@ -324,34 +384,86 @@ impl Session {
             Ok(_) => match MsgStatus::try_from(msg.status) {
                 Ok(MsgStatus::Arrived) => self.receipt(msg, Receipt::Arrived).await,
                 Ok(MsgStatus::Read) => self.receipt(msg, Receipt::Read).await,
-                Ok(_) => self.chat(msg).await,
+                Ok(_) => self.chat(vec![(msg, None)]).await,
                 Err(_) => self.error(ErrorCode::BadMsg, "unknown status", &msg),
             },
             Err(_) => self.error(ErrorCode::BadMsg, "unknown msg_type", &msg),
         }
     }
 
-    async fn chat(&self, msg: Msg) {
+    /// Stores a batch of chat messages in one storage step, then answers each in the order
+    /// sent (ack or error) and hands each stored one to the sequencer for delivery.
+    async fn chat(&self, batch: Vec<(Msg, Option<(ErrorCode, &'static str)>)>) {
         let inner = &self.engine.inner;
+        let mut slots = Vec::with_capacity(batch.len());
+        let mut news = Vec::with_capacity(batch.len());
+        for (msg, refused) in batch {
+            match refused.map_or_else(|| self.check_chat(&msg), Err) {
+                Err((code, text)) => slots.push(Slot::Refused(code, text, msg)),
+                Ok(new) => {
+                    let ticket = inner.sequencer.begin(new.conversation(), inner);
+                    slots.push(Slot::Storing(msg, ticket));
+                    news.push(new);
+                }
+            }
+        }
+        let expected = news.len();
+        let mut outcomes = if news.is_empty() {
+            Ok(Vec::new())
+        } else {
+            let t0 = Instant::now();
+            let r = inner.storage.store_messages(news).await;
+            inner.metrics.observe_storage(t0.elapsed());
+            r
+        };
+        if outcomes.as_ref().is_ok_and(|o| o.len() != expected) {
+            outcomes = Err(crate::StorageError::Unavailable(
+                "store_messages returned a wrong number of outcomes".into(),
+            ));
+        }
+        let mut outcomes = match outcomes {
+            Ok(o) => o.into_iter().map(Ok).collect::<Vec<_>>().into_iter(),
+            Err(e) => {
+                warn!(error = %e, user = self.user, "could not store messages");
+                vec![Err(()); expected].into_iter()
+            }
+        };
+        for slot in slots {
+            match slot {
+                Slot::Refused(code, text, msg) => self.error(code, text, &msg),
+                Slot::Storing(msg, ticket) => match outcomes.next().unwrap_or(Err(())) {
+                    Err(()) => self.error(
+                        ErrorCode::Internal,
+                        "storage failed; the message was not stored, resend it",
+                        &msg,
+                    ),
+                    Ok(outcome) => self.answer(msg, outcome, ticket),
+                },
+            }
+        }
+    }
+
+    /// The checks that need no storage; on success, the message to store.
+    fn check_chat(&self, msg: &Msg) -> Result<NewMessage, (ErrorCode, &'static str)> {
         let Ok(chat_type) = ChatType::try_from(msg.chat_type) else {
-            return self.error(ErrorCode::BadMsg, "unknown chat_type", &msg);
+            return Err((ErrorCode::BadMsg, "unknown chat_type"));
         };
         if msg.content.is_empty() {
-            return self.error(ErrorCode::BadMsg, "empty content", &msg);
+            return Err((ErrorCode::BadMsg, "empty content"));
         }
         if msg.id.len() > MAX_ID_LEN {
-            return self.error(ErrorCode::BadMsg, "id longer than 128 bytes", &msg);
+            return Err((ErrorCode::BadMsg, "id longer than 128 bytes"));
         }
         let Ok(to) = msg.to_user_id.parse::<u64>() else {
-            return match chat_type {
-                ChatType::Single => self.error(ErrorCode::NoUser, "no such user", &msg),
-                ChatType::Group => self.error(ErrorCode::NoGroup, "no such group", &msg),
-            };
+            return Err(match chat_type {
+                ChatType::Single => (ErrorCode::NoUser, "no such user"),
+                ChatType::Group => (ErrorCode::NoGroup, "no such group"),
+            });
         };
         if chat_type == ChatType::Single && to == self.user {
-            return self.error(ErrorCode::BadMsg, "a message to oneself", &msg);
+            return Err((ErrorCode::BadMsg, "a message to oneself"));
         }
-        let new = NewMessage {
+        Ok(NewMessage {
             id: if msg.id.is_empty() {
                 self.engine.next_id().to_string()
             } else {
@@ -363,59 +475,50 @@ impl Session {
             msg_type: msg.msg_type,
             content: msg.content.clone(),
             timestamp: now_ms() as i64,
-        };
-        let conv = new.conversation();
-        // Storing and queueing under the conversation's lock makes every connection see the
-        // conversation in conv_seq order, however many users write to it at once.
-        let _order = self.engine.conv_lock(&conv).lock().await;
-        let t0 = Instant::now();
-        let outcome = inner.storage.store_message(new).await;
-        inner.metrics.observe_storage(t0.elapsed());
+        })
+    }
+
+    /// Answers one stored (or refused) message, and releases a stored one for delivery.
+    fn answer(&self, msg: Msg, outcome: StoreOutcome, ticket: Ticket<Inner>) {
+        let inner = &self.engine.inner;
         match outcome {
-            Err(e) => {
-                warn!(error = %e, user = self.user, "could not store a message");
-                self.error(
-                    ErrorCode::Internal,
-                    "storage failed; the message was not stored, resend it",
-                    &msg,
-                );
-            }
-            Ok(StoreOutcome::NoUser) => self.error(ErrorCode::NoUser, "no such user", &msg),
-            Ok(StoreOutcome::NoGroup) => self.error(ErrorCode::NoGroup, "no such group", &msg),
-            Ok(StoreOutcome::NotMember) => {
+            StoreOutcome::NoUser => self.error(ErrorCode::NoUser, "no such user", &msg),
+            StoreOutcome::NoGroup => self.error(ErrorCode::NoGroup, "no such group", &msg),
+            StoreOutcome::NotMember => {
                 self.error(ErrorCode::NotMember, "not a member of the group", &msg)
             }
-            Ok(StoreOutcome::IdTaken) => self.error(
+            StoreOutcome::IdTaken => self.error(
                 ErrorCode::BadMsg,
                 "another sender already used this id in the conversation",
                 &msg,
             ),
-            Ok(StoreOutcome::Duplicate(stored)) => {
+            StoreOutcome::Duplicate(stored) => {
                 inner.metrics.acks.fetch_add(1, Relaxed);
                 self.send(frames::ack(&stored.to_msg(), msg.seq));
             }
-            Ok(StoreOutcome::Stored {
+            StoreOutcome::Stored {
                 message,
                 mut recipients,
-            }) => {
+            } => {
                 inner.metrics.acks.fetch_add(1, Relaxed);
                 let delivered = message.to_msg();
-                self.send(frames::ack(&delivered, msg.seq));
+                let ack = Arc::new(Encoded::new(frames::ack(&delivered, msg.seq)));
                 // The sender's other devices get it too (multi-device sync).
                 recipients.push(self.user);
-                let key = Some((conv, message.conv_seq));
-                let frame = Arc::new(Encoded::new(delivered));
-                let n = inner
-                    .hub
-                    .deliver(&recipients, &frame, key, Some(self.handle.id));
-                inner.metrics.deliveries.fetch_add(n as u64, Relaxed);
-                inner.bus.publish(BusEvent::Deliver {
-                    users: recipients,
-                    msg: frame.msg().clone(),
-                    key,
-                });
+                ticket.finish(
+                    message.conv_seq,
+                    Delivery {
+                        users: recipients,
+                        frame: Arc::new(Encoded::new(delivered)),
+                        except: Some(self.handle.id),
+                        ack: Some((self.handle.clone(), ack)),
+                        local: true,
+                    },
+                );
+                return;
             }
         }
+        drop(ticket);
     }
 
     async fn receipt(&self, msg: Msg, receipt: Receipt) {
