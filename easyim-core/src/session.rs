@@ -27,6 +27,8 @@ use crate::types::{Conversation, NewMessage, Receipt, StoreOutcome, UserId};
 const REPLAY_PAGE: usize = 256;
 /// The longest message id a client may choose.
 const MAX_ID_LEN: usize = 128;
+/// How long a closing error waits for room in a full queue during the login replay.
+const LAST_WORD_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 /// What a frame over the rate limit is told.
 const RATE_LIMITED: &str = "too many frames per second; this one was dropped";
 /// The most chat messages one storage step takes from a connection.
@@ -223,14 +225,8 @@ impl Session {
                 Ok(p) => p,
                 Err(e) => {
                     warn!(error = %e, user = self.user, "could not read pending messages");
-                    let m = frames::error(
-                        ErrorCode::Internal,
-                        "storage is unavailable, try again",
-                        &self.user_str,
-                        "",
-                        0,
-                    );
-                    let _ = tx.try_send(Arc::new(Encoded::new(m)));
+                    self.last_word(tx, ErrorCode::Internal, "storage is unavailable, try again")
+                        .await;
                     return false;
                 }
             };
@@ -248,6 +244,13 @@ impl Session {
                     r = tx.send(frame) => r.is_ok(),
                 };
                 if !sent {
+                    if self.handle.reason() == Some(Kick::Revoked) {
+                        let text = "the user's tokens were revoked";
+                        self.last_word(tx, ErrorCode::AuthRevoked, text).await;
+                    } else if inner.shutdown.is_cancelled() {
+                        self.last_word(tx, ErrorCode::Shutdown, "the server is stopping")
+                            .await;
+                    }
                     return false;
                 }
                 inner.metrics.frames_out.fetch_add(1, Relaxed);
@@ -259,6 +262,15 @@ impl Session {
         }
         self.handle.finish_replay(replayed);
         true
+    }
+
+    /// Queues a closing error during the replay, when live frames are still held back; waits
+    /// a little for room, since the replay may have filled the queue.
+    async fn last_word(&self, tx: &mpsc::Sender<Arc<Encoded>>, code: ErrorCode, text: &str) {
+        self.engine.inner.metrics.errors.fetch_add(1, Relaxed);
+        let m = frames::error(code, text, &self.user_str, "", 0);
+        let wait = tokio::time::timeout(LAST_WORD_WAIT, tx.send(Arc::new(Encoded::new(m))));
+        let _ = wait.await;
     }
 
     async fn run<S>(mut self, mut frames: S)

@@ -493,6 +493,36 @@ async fn revoke_closes_every_connection_of_the_user_with_e_auth_revoked() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn revoke_during_a_long_login_replay_still_says_e_auth_revoked() {
+    let h = Harness::with_config(EngineConfig {
+        send_queue: 4,
+        ..EngineConfig::default()
+    });
+    let a = h.user().await;
+    let b = h.user().await;
+    let mut ca = h.login(a).await;
+    for i in 1..=20u32 {
+        ca.send_acked(ca.chat(b, ChatType::Single, &format!("p{i}"), i, "x"))
+            .await;
+    }
+    // b's replay fills its queue of 4 and waits for b to read; b is revoked meanwhile.
+    let mut cb = h.login(b).await;
+    tokio::task::yield_now().await;
+    h.engine.revoke(b).await.unwrap();
+    let mut pending = 0;
+    loop {
+        let m = cb.recv().await;
+        if m.msg_type == MsgType::Notify as i32 {
+            assert!(m.content.starts_with("E_AUTH_REVOKED:"), "{m:?}");
+            break;
+        }
+        pending += 1;
+    }
+    assert!(pending < 20, "the replay stopped at the revocation");
+    cb.expect_closed().await;
+}
+
+#[tokio::test(start_paused = true)]
 async fn shutdown_closes_every_connection_with_e_shutdown() {
     let h = Harness::new();
     let a = h.user().await;
