@@ -98,7 +98,11 @@ const KEYS: &[(&str, &str, &str)] = &[
         "2592000",
         "Seconds a refresh token lives",
     ),
-    ("DB_DRIVER", "sqlite3", "Storage: sqlite3"),
+    (
+        "DB_DRIVER",
+        "sqlite3",
+        "Storage: sqlite3 (one node), or postgres (DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD; several nodes, see CLUSTER.md)",
+    ),
     (
         "DB_NAME",
         "easyim",
@@ -123,9 +127,19 @@ const KEYS: &[(&str, &str, &str)] = &[
     ("DB_USERNAME", "", "Database user (networked databases)"),
     ("DB_PASSWORD", "", "Database password (networked databases)"),
     (
+        "DB_SCHEMA",
+        "",
+        "PostgreSQL schema for easyim's tables (created if missing); empty: the server's search_path",
+    ),
+    (
         "DB_NODE_ID",
         "1",
         "This node's snowflake node number, 0 to 1023, unique per node",
+    ),
+    (
+        "NATS_URL",
+        "",
+        "NATS server(s) the nodes of a cluster hand each other deliveries through, e.g. nats://10.0.0.5:4222; empty: a single node",
     ),
     ("LOG_FORMAT", "text", "Log format: text or json"),
     (
@@ -166,6 +180,13 @@ pub struct Config {
     pub access_ttl: u64,
     /// `REFRESH_TOKEN_TTL`, seconds.
     pub refresh_ttl: u64,
+    /// `DB_DRIVER`.
+    pub db_driver: DbDriver,
+    /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USERNAME`, `DB_PASSWORD`, `DB_SCHEMA`: used when
+    /// `DB_DRIVER` is `postgres`.
+    pub postgres: PgSettings,
+    /// `NATS_URL`; empty for a single node.
+    pub nats_url: String,
     /// `SQLITE_PATH`, or `<DB_NAME>.db`.
     pub sqlite_path: PathBuf,
     /// `SQLITE_SYNCHRONOUS`.
@@ -176,6 +197,48 @@ pub struct Config {
     pub log_json: bool,
     /// `LOG_LEVEL`.
     pub log_level: String,
+}
+
+/// Which storage the server runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbDriver {
+    /// One SQLite file: a single node.
+    Sqlite,
+    /// A PostgreSQL server, which several nodes may share.
+    Postgres,
+}
+
+/// Where the PostgreSQL database is. `Debug` hides the password, so the config can be logged.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PgSettings {
+    /// `DB_HOST`.
+    pub host: String,
+    /// `DB_PORT`.
+    pub port: u16,
+    /// `DB_NAME`.
+    pub dbname: String,
+    /// `DB_USERNAME`.
+    pub user: String,
+    /// `DB_PASSWORD`.
+    pub password: String,
+    /// `DB_SCHEMA`; `None` for the server's `search_path`.
+    pub schema: Option<String>,
+}
+
+impl std::fmt::Debug for PgSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
+            .field("schema", &self.schema)
+            .finish()
+    }
 }
 
 /// Where the values come from, lowest priority first.
@@ -256,13 +319,25 @@ impl Sources {
     /// Validates everything into a [`Config`].
     pub fn config(&self) -> Result<Config, ConfigError> {
         let driver = self.get("DB_DRIVER");
-        if !matches!(driver.trim(), "sqlite3" | "sqlite") {
-            return Err(ConfigError::Invalid {
-                key: "DB_DRIVER",
-                value: driver,
-                why: "this build supports sqlite3".into(),
-            });
-        }
+        let db_driver = match driver.trim() {
+            "sqlite3" | "sqlite" => DbDriver::Sqlite,
+            "postgres" | "postgresql" | "pgsql" => DbDriver::Postgres,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "DB_DRIVER",
+                    value: driver,
+                    why: "expected sqlite3 or postgres".into(),
+                })
+            }
+        };
+        let postgres = PgSettings {
+            host: self.get("DB_HOST").trim().to_owned(),
+            port: self.parse("DB_PORT", "a port number")?,
+            dbname: self.get("DB_NAME").trim().to_owned(),
+            user: self.get("DB_USERNAME").trim().to_owned(),
+            password: self.get("DB_PASSWORD"),
+            schema: Some(self.get("DB_SCHEMA").trim().to_owned()).filter(|s| !s.is_empty()),
+        };
         let sqlite_path = match self.get("SQLITE_PATH").trim() {
             "" => PathBuf::from(format!("{}.db", self.get("DB_NAME").trim())),
             p => PathBuf::from(p),
@@ -302,6 +377,9 @@ impl Sources {
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             access_ttl: self.positive("ACCESS_TOKEN_TTL")?,
             refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
+            db_driver,
+            postgres,
+            nats_url: self.get("NATS_URL").trim().to_owned(),
             sqlite_path,
             sqlite_synchronous: self.parse("SQLITE_SYNCHRONOUS", "normal or full")?,
             node_id,
@@ -361,6 +439,40 @@ mod tests {
         assert_eq!((c.port, c.api_port), (8888, 8889));
         assert_eq!(c.sqlite_path, PathBuf::from("easyim.db"));
         assert_eq!(c.idle_timeout, Duration::from_secs(300));
+        assert_eq!(c.db_driver, DbDriver::Sqlite);
+        assert!(c.nats_url.is_empty());
+    }
+
+    #[test]
+    fn postgres_and_nats() {
+        let mut s = Sources::default();
+        for (k, v) in [
+            ("DB_DRIVER", "postgres"),
+            ("DB_HOST", "db.internal"),
+            ("DB_PORT", "6432"),
+            ("DB_NAME", "im"),
+            ("DB_USERNAME", "easyim"),
+            ("DB_PASSWORD", "s3cret"),
+            ("NATS_URL", " nats://10.0.0.5:4222 "),
+        ] {
+            s.set(k, v);
+        }
+        let c = s.config().unwrap();
+        assert_eq!(c.db_driver, DbDriver::Postgres);
+        assert_eq!(
+            (
+                c.postgres.host.as_str(),
+                c.postgres.port,
+                c.postgres.dbname.as_str()
+            ),
+            ("db.internal", 6432, "im")
+        );
+        assert_eq!(c.postgres.schema, None);
+        assert_eq!(c.nats_url, "nats://10.0.0.5:4222");
+        assert!(
+            !format!("{c:?}").contains("s3cret"),
+            "the password stays out of logs"
+        );
     }
 
     #[test]
@@ -397,6 +509,7 @@ mod tests {
             ("DB_NODE_ID", "5000"),
             ("SQLITE_SYNCHRONOUS", "maybe"),
             ("DB_DRIVER", "oracle"),
+            ("DB_PORT", "x"),
             ("LOG_FORMAT", "yaml"),
         ] {
             let mut s = Sources::default();

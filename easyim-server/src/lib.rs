@@ -13,6 +13,6 @@ mod sqlite;
 mod transport;
 
 pub use api::{router as api_router, ApiConfig};
-pub use config::{default_file, Config, ConfigError, Sources};
+pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
 pub use server::Server;
 pub use sqlite::{SqliteOptions, SqliteStorage, Synchronous};

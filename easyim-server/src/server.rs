@@ -8,8 +8,10 @@ use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use easyim_core::{Engine, EngineConfig, JwtAuth, Storage};
+use easyim_bus_nats::{NatsBus, NatsOptions, NatsSubscriber};
+use easyim_core::{Bus, Engine, EngineConfig, JwtAuth, LocalBus, Storage};
 use easyim_proto::FormatPolicy;
+use easyim_storage_postgres::{PgConfig, PgStorage};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -19,7 +21,7 @@ use tower::{Layer, ServiceExt};
 use tracing::{debug, info, warn};
 
 use crate::api::{router as api_router, ApiConfig};
-use crate::config::Config;
+use crate::config::{Config, DbDriver};
 use crate::transport::{serve_stream, serve_websocket, Framing};
 use crate::{SqliteOptions, SqliteStorage};
 
@@ -67,11 +69,36 @@ pub struct Server {
     engine: Engine,
     config: Arc<Config>,
     stop: CancellationToken,
+    /// The other nodes' events, applied to this engine while the server runs (`NATS_URL`).
+    bus: Option<NatsSubscriber>,
 }
 
 impl Server {
-    /// Opens the storage and binds both ports (port 0 picks a free one).
+    /// Opens the storage (`DB_DRIVER`) and binds both ports (port 0 picks a free one).
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
+        if config.db_driver == DbDriver::Postgres {
+            let pg = &config.postgres;
+            let storage = PgStorage::connect(PgConfig {
+                host: pg.host.clone(),
+                port: pg.port,
+                dbname: pg.dbname.clone(),
+                user: pg.user.clone(),
+                password: pg.password.clone(),
+                schema: pg.schema.clone(),
+                ..PgConfig::default()
+            })
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "opening PostgreSQL {}@{}:{}/{}: {e}",
+                    pg.user,
+                    pg.host,
+                    pg.port,
+                    pg.dbname
+                )
+            })?;
+            return Self::bind_with(config, Arc::new(storage)).await;
+        }
         let storage = SqliteStorage::open(
             &config.sqlite_path,
             SqliteOptions {
@@ -83,7 +110,7 @@ impl Server {
         Self::bind_with(config, Arc::new(storage)).await
     }
 
-    /// Binds both ports over a given storage.
+    /// Binds both ports over a given storage; joins the cluster's bus if `NATS_URL` is set.
     pub async fn bind_with(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Server> {
         // The signing secret is made at random on first start and kept in storage, so every
         // node sharing the storage signs alike and no secret is ever a constant in the code.
@@ -97,7 +124,16 @@ impl Server {
             config.access_ttl,
             config.refresh_ttl,
         ));
-        let engine = Engine::new(
+        let (bus, subscriber): (Arc<dyn Bus>, _) = if config.nats_url.is_empty() {
+            (Arc::new(LocalBus), None)
+        } else {
+            let (bus, subscriber) =
+                NatsBus::connect(NatsOptions::new(&config.nats_url, config.node_id))
+                    .await
+                    .map_err(|e| anyhow::anyhow!("NATS_URL: {e}"))?;
+            (Arc::new(bus), Some(subscriber))
+        };
+        let engine = Engine::with_bus(
             storage,
             auth,
             EngineConfig {
@@ -107,6 +143,7 @@ impl Server {
                 rate_limit: config.rate_limit,
                 node_id: config.node_id,
             },
+            bus,
         );
         let im = TcpListener::bind((config.ip, config.port))
             .await
@@ -130,6 +167,7 @@ impl Server {
             engine,
             config: Arc::new(config),
             stop: CancellationToken::new(),
+            bus: subscriber,
         })
     }
 
@@ -164,6 +202,7 @@ impl Server {
             stop,
             im_addr,
             api_addr,
+            bus,
         } = self;
         let routes = api_router(
             engine.clone(),
@@ -196,6 +235,10 @@ impl Server {
         info!(im = %im_addr, api = %api_addr, "easyim listening");
         tracker.spawn(accept_loop(im, ctx.clone(), true));
         tracker.spawn(accept_loop(api, ctx, false));
+        if let Some(bus) = bus {
+            // Until the listeners stop: after that the engine closes its connections anyway.
+            tracker.spawn(bus.run(engine.clone(), accept_stop.clone().cancelled_owned()));
+        }
         tokio::select! {
             _ = shutdown => info!("shutdown signal"),
             _ = stop.cancelled() => info!("stop requested"),

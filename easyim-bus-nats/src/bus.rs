@@ -1,0 +1,226 @@
+//! The bus: [`NatsBus`] publishes this node's events, [`NatsSubscriber`] applies the others'.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use std::sync::Arc;
+
+use async_nats::{Client, ConnectOptions, Event, Subject};
+use easyim_core::{Bus, BusEvent, Engine};
+use futures::StreamExt as _;
+use tokio::sync::mpsc::{self, error::TrySendError};
+use tracing::{debug, info, warn};
+
+use crate::error::Error;
+use crate::stats::BusStats;
+use crate::wire::{self, Kind, Origin};
+
+/// How a node joins the bus.
+#[derive(Debug, Clone)]
+pub struct NatsOptions {
+    /// `NATS_URL`: one server, or several separated by commas (a NATS cluster).
+    pub url: String,
+    /// `DB_NODE_ID`, written into every event for the receivers' logs.
+    pub node_id: u16,
+    /// Events that may wait for NATS. Beyond it [`Bus::publish`] drops (and counts): the
+    /// engine must never wait for the broker, and what a node misses stays pending.
+    pub queue: usize,
+    /// The first tokens of every subject; nodes of one cluster must agree on it. Two clusters
+    /// may share one NATS with different prefixes.
+    pub prefix: String,
+}
+
+impl NatsOptions {
+    /// The defaults for `url` and `node_id`: a queue of 8192 events, prefix `easyim.v1`.
+    pub fn new(url: impl Into<String>, node_id: u16) -> Self {
+        NatsOptions {
+            url: url.into(),
+            node_id,
+            queue: 8192,
+            prefix: "easyim.v1".into(),
+        }
+    }
+}
+
+/// The publishing side of the bus, given to [`Engine::with_bus`]. Never blocks: an event is
+/// queued, and one task hands the queue to NATS in order (so the receivers see one node's
+/// events in the order it published them).
+#[derive(Debug)]
+pub struct NatsBus {
+    tx: mpsc::Sender<BusEvent>,
+    stats: Arc<BusStats>,
+    /// Whether the last event was dropped, so a full queue is logged once per episode rather
+    /// than once per event.
+    dropping: AtomicBool,
+}
+
+/// The receiving side: applies the other nodes' events to an engine. Made by
+/// [`NatsBus::connect`]; run it once the engine exists.
+#[derive(Debug)]
+pub struct NatsSubscriber {
+    subscription: async_nats::Subscriber,
+    origin: Origin,
+    stats: Arc<BusStats>,
+}
+
+impl NatsBus {
+    /// Connects to NATS and subscribes to the cluster's subjects. Fails if no server answers
+    /// now; after that, the client reconnects by itself for as long as the process lives.
+    pub async fn connect(opts: NatsOptions) -> Result<(NatsBus, NatsSubscriber), Error> {
+        let node = opts.node_id;
+        let client = ConnectOptions::new()
+            .name(format!("easyim-node-{node}"))
+            // The server does not send our own events back; the origin check below stays for
+            // the case of several connections of one process.
+            .no_echo()
+            .event_callback(move |event| async move {
+                match event {
+                    Event::Connected => info!(node, "NATS connected"),
+                    Event::Disconnected => warn!(
+                        node,
+                        "NATS disconnected: deliveries to other nodes wait in the bus queue, \
+                         then are dropped (they stay pending in storage)"
+                    ),
+                    other => warn!(node, event = %other, "NATS"),
+                }
+            })
+            .connect(opts.url.as_str())
+            .await
+            .map_err(|err| Error::Connect {
+                url: opts.url.clone(),
+                err,
+            })?;
+        let wildcard = format!("{}.*", opts.prefix);
+        let subscription =
+            client
+                .subscribe(wildcard.clone())
+                .await
+                .map_err(|err| Error::Subscribe {
+                    subject: wildcard,
+                    err,
+                })?;
+        let origin = Origin {
+            node,
+            instance: rand::random(),
+        };
+        let stats = Arc::new(BusStats::default());
+        let (tx, rx) = mpsc::channel(opts.queue.max(1));
+        tokio::spawn(publish_loop(client, rx, opts.prefix, origin, stats.clone()));
+        info!(node, url = %opts.url, "joined the NATS bus");
+        Ok((
+            NatsBus {
+                tx,
+                stats: stats.clone(),
+                dropping: AtomicBool::new(false),
+            },
+            NatsSubscriber {
+                subscription,
+                origin,
+                stats,
+            },
+        ))
+    }
+
+    /// The bus's counters (shared with its subscriber).
+    pub fn stats(&self) -> Arc<BusStats> {
+        self.stats.clone()
+    }
+}
+
+impl Bus for NatsBus {
+    fn publish(&self, event: BusEvent) {
+        match self.tx.try_send(event) {
+            Ok(()) => {
+                if self.dropping.load(Relaxed) && self.dropping.swap(false, Relaxed) {
+                    info!(
+                        dropped_total = self.stats.dropped(),
+                        "bus queue accepts events again"
+                    );
+                }
+            }
+            Err(TrySendError::Full(_) | TrySendError::Closed(_)) => {
+                self.stats.dropped.fetch_add(1, Relaxed);
+                if !self.dropping.swap(true, Relaxed) {
+                    warn!(
+                        dropped_total = self.stats.dropped(),
+                        "bus queue full (NATS slow or away): dropping events for other nodes; \
+                         their recipients get those messages at their next login"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Hands the queue to NATS, in order. While NATS is away the client's own buffer fills, this
+/// loop waits in `publish`, and the queue in front of it fills: that is when events drop.
+async fn publish_loop(
+    client: Client,
+    mut rx: mpsc::Receiver<BusEvent>,
+    prefix: String,
+    origin: Origin,
+    stats: Arc<BusStats>,
+) {
+    let deliver = Subject::from(format!("{prefix}.{}", Kind::Deliver.token()));
+    let revoke = Subject::from(format!("{prefix}.{}", Kind::Revoke.token()));
+    while let Some(event) = rx.recv().await {
+        let (kind, payload) = wire::encode(&event, origin);
+        let subject = match kind {
+            Kind::Deliver => deliver.clone(),
+            Kind::Revoke => revoke.clone(),
+        };
+        match client.publish(subject, payload).await {
+            Ok(()) => {
+                stats.published.fetch_add(1, Relaxed);
+            }
+            Err(e) => {
+                // Too large for the server's max_payload (a huge group), or the client closed.
+                stats.publish_failed.fetch_add(1, Relaxed);
+                warn!(error = %e, subject = kind.token(), "could not publish a bus event");
+            }
+        }
+    }
+    debug!("bus closed; publisher done");
+}
+
+impl NatsSubscriber {
+    /// Applies every event of the other nodes to `engine` until `shutdown` resolves (or the
+    /// NATS client is closed for good). Reconnections are the client's business: the
+    /// subscription resumes by itself, and what was published meanwhile is not replayed.
+    pub async fn run(mut self, engine: Engine, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let message = tokio::select! {
+                _ = &mut shutdown => break,
+                m = self.subscription.next() => match m {
+                    Some(m) => m,
+                    None => break,
+                },
+            };
+            self.handle(&engine, &message);
+        }
+        let _ = self.subscription.unsubscribe().await;
+        debug!("bus subscriber done");
+    }
+
+    fn handle(&self, engine: &Engine, message: &async_nats::Message) {
+        let token = message.subject.rsplit('.').next().unwrap_or_default();
+        let Some(kind) = Kind::from_token(token) else {
+            // A subject of a later version of the bus: not for us.
+            return;
+        };
+        match wire::decode(kind, &message.payload) {
+            Ok((origin, _)) if origin.instance == self.origin.instance => {
+                self.stats.ignored_own.fetch_add(1, Relaxed);
+            }
+            Ok((origin, event)) => {
+                self.stats.received.fetch_add(1, Relaxed);
+                debug!(from_node = origin.node, subject = token, "bus event");
+                engine.apply(event);
+            }
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Relaxed);
+                warn!(error = %e, subject = %message.subject, "unreadable bus event; ignored");
+            }
+        }
+    }
+}

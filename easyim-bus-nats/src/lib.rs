@@ -1,0 +1,38 @@
+//! easyim-bus-nats: several easyim nodes hand each other deliveries over NATS.
+//!
+//! Every node of a cluster holds some of the connections. When a node stores a message it
+//! delivers it to the connections it holds and publishes a [`BusEvent`](easyim_core::BusEvent)
+//! for the others; a node that receives one applies it to its own connections with
+//! [`Engine::apply`](easyim_core::Engine::apply). NATS carries the events (core NATS, at most
+//! once); storage stays the record, so what a node misses stays pending for the next login.
+//!
+//! ```no_run
+//! # async fn f(storage: std::sync::Arc<dyn easyim_core::Storage>,
+//! #            auth: std::sync::Arc<dyn easyim_core::Auth>) -> Result<(), easyim_bus_nats::Error> {
+//! use easyim_bus_nats::{NatsBus, NatsOptions};
+//! let (bus, subscriber) = NatsBus::connect(NatsOptions::new("nats://127.0.0.1:4222", 1)).await?;
+//! let engine = easyim_core::Engine::with_bus(storage, auth, Default::default(), std::sync::Arc::new(bus));
+//! tokio::spawn(subscriber.run(engine, std::future::pending()));
+//! # Ok(()) }
+//! ```
+//!
+//! Subjects (with the default prefix `easyim.v1`), every node subscribed to both:
+//! - `easyim.v1.deliver`: queue a frame to every connection of some users
+//!   ([`BusEvent::Deliver`](easyim_core::BusEvent::Deliver)).
+//! - `easyim.v1.revoke`: close every connection of a user with `E_AUTH_REVOKED`
+//!   ([`BusEvent::Revoke`](easyim_core::BusEvent::Revoke)).
+//!
+//! Modules:
+//! - `bus`: [`NatsBus`] (the publishing side, never blocks) and [`NatsSubscriber`].
+//! - `wire`: the JSON payloads of the subjects.
+//! - `stats`: [`BusStats`], counters in the Prometheus text format.
+//! - `error`: [`Error`].
+
+mod bus;
+mod error;
+mod stats;
+mod wire;
+
+pub use bus::{NatsBus, NatsOptions, NatsSubscriber};
+pub use error::Error;
+pub use stats::BusStats;

@@ -1,0 +1,232 @@
+//! The payloads of the bus subjects: compact JSON, one object per event.
+//!
+//! `deliver`: `{"node":1,"from":<instance>,"users":[..],"key":{"conv":{"group":7},"seq":42},"msg":{..}}`
+//! (`key` absent for receipts and notices; `msg` in the JSON form of protocol.md section 1).
+//! `revoke`: `{"node":1,"from":<instance>,"user":42}`.
+//!
+//! Readers ignore fields they do not know, so a field can be added without a new subject
+//! version; a change of meaning takes a new prefix (`easyim.v2`).
+
+use bytes::Bytes;
+use easyim_core::{BusEvent, Conversation, UserId};
+use easyim_proto::Msg;
+use serde::{Deserialize, Serialize};
+
+/// Which subject an event goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Deliver,
+    Revoke,
+}
+
+impl Kind {
+    /// The last token of the subject.
+    pub(crate) fn token(self) -> &'static str {
+        match self {
+            Kind::Deliver => "deliver",
+            Kind::Revoke => "revoke",
+        }
+    }
+
+    pub(crate) fn from_token(token: &str) -> Option<Kind> {
+        match token {
+            "deliver" => Some(Kind::Deliver),
+            "revoke" => Some(Kind::Revoke),
+            _ => None,
+        }
+    }
+}
+
+/// Who published an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Origin {
+    /// `DB_NODE_ID`, for the logs of the receiver.
+    pub(crate) node: u16,
+    /// Random per process: what a node compares to ignore its own events. `DB_NODE_ID` alone
+    /// would not do: two nodes misconfigured with one node id would ignore each other.
+    pub(crate) instance: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ConvWire {
+    Direct([UserId; 2]),
+    Group(u64),
+}
+
+#[derive(Serialize, Deserialize)]
+struct KeyWire {
+    conv: ConvWire,
+    seq: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct DeliverWire {
+    node: u16,
+    from: u64,
+    users: Vec<UserId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key: Option<KeyWire>,
+    msg: Msg,
+}
+
+#[derive(Serialize, Deserialize)]
+struct RevokeWire {
+    node: u16,
+    from: u64,
+    user: UserId,
+}
+
+/// The subject kind and payload of `event`.
+pub(crate) fn encode(event: &BusEvent, origin: Origin) -> (Kind, Bytes) {
+    let (kind, json) = match event {
+        BusEvent::Deliver { users, msg, key } => (
+            Kind::Deliver,
+            serde_json::to_vec(&DeliverWire {
+                node: origin.node,
+                from: origin.instance,
+                users: users.clone(),
+                key: key.map(|(conv, seq)| KeyWire {
+                    conv: match conv {
+                        Conversation::Direct { low, high } => ConvWire::Direct([low, high]),
+                        Conversation::Group(g) => ConvWire::Group(g),
+                    },
+                    seq,
+                }),
+                msg: msg.clone(),
+            }),
+        ),
+        BusEvent::Revoke { user } => (
+            Kind::Revoke,
+            serde_json::to_vec(&RevokeWire {
+                node: origin.node,
+                from: origin.instance,
+                user: *user,
+            }),
+        ),
+    };
+    // Plain structs of numbers and strings: serializing them cannot fail.
+    (kind, Bytes::from(json.unwrap_or_default()))
+}
+
+/// Reads a payload of subject `kind`.
+pub(crate) fn decode(kind: Kind, payload: &[u8]) -> serde_json::Result<(Origin, BusEvent)> {
+    Ok(match kind {
+        Kind::Deliver => {
+            let w: DeliverWire = serde_json::from_slice(payload)?;
+            let key = w.key.map(|k| {
+                let conv = match k.conv {
+                    ConvWire::Direct([a, b]) => Conversation::direct(a, b),
+                    ConvWire::Group(g) => Conversation::Group(g),
+                };
+                (conv, k.seq)
+            });
+            (
+                Origin {
+                    node: w.node,
+                    instance: w.from,
+                },
+                BusEvent::Deliver {
+                    users: w.users,
+                    msg: w.msg,
+                    key,
+                },
+            )
+        }
+        Kind::Revoke => {
+            let w: RevokeWire = serde_json::from_slice(payload)?;
+            (
+                Origin {
+                    node: w.node,
+                    instance: w.from,
+                },
+                BusEvent::Revoke { user: w.user },
+            )
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ORIGIN: Origin = Origin {
+        node: 3,
+        instance: 0xdead_beef,
+    };
+
+    fn round_trip(event: BusEvent) {
+        let (kind, bytes) = encode(&event, ORIGIN);
+        let (origin, back) = decode(kind, &bytes).unwrap();
+        assert_eq!(origin, ORIGIN);
+        assert_eq!(back, event);
+    }
+
+    #[test]
+    fn events_round_trip() {
+        let msg = Msg {
+            id: "m-1".into(),
+            from_user_id: "10".into(),
+            to_user_id: "7".into(),
+            chat_type: 1,
+            status: 1,
+            content: "héllo \"there\"\n".into(),
+            timestamp: 1_700_000_000_000,
+            conv_seq: u64::MAX,
+            ..Msg::default()
+        };
+        round_trip(BusEvent::Deliver {
+            users: vec![1, 2, u64::MAX],
+            msg: msg.clone(),
+            key: Some((Conversation::Group(7), 42)),
+        });
+        round_trip(BusEvent::Deliver {
+            users: vec![5],
+            msg: msg.clone(),
+            key: Some((Conversation::direct(9, 4), 1)),
+        });
+        round_trip(BusEvent::Deliver {
+            users: vec![],
+            msg,
+            key: None,
+        });
+        round_trip(BusEvent::Revoke { user: 77 });
+    }
+
+    #[test]
+    fn the_payload_is_the_documented_json() {
+        let (kind, bytes) = encode(
+            &BusEvent::Deliver {
+                users: vec![1],
+                msg: Msg::default(),
+                key: Some((Conversation::direct(2, 1), 5)),
+            },
+            ORIGIN,
+        );
+        assert_eq!(kind, Kind::Deliver);
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["node"], 3);
+        assert_eq!(v["key"]["conv"]["direct"], serde_json::json!([1, 2]));
+        assert_eq!(v["key"]["seq"], 5);
+        let (kind, bytes) = encode(&BusEvent::Revoke { user: 9 }, ORIGIN);
+        assert_eq!(kind, Kind::Revoke);
+        assert_eq!(
+            std::str::from_utf8(&bytes).unwrap(),
+            r#"{"node":3,"from":3735928559,"user":9}"#
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_garbage_is_an_error() {
+        let (_, ev) = decode(
+            Kind::Revoke,
+            br#"{"node":1,"from":2,"user":3,"reason":"later"}"#,
+        )
+        .unwrap();
+        assert_eq!(ev, BusEvent::Revoke { user: 3 });
+        assert!(decode(Kind::Deliver, b"{\"node\":1").is_err());
+        assert!(decode(Kind::Revoke, b"[]").is_err());
+        assert_eq!(Kind::from_token("deliver"), Some(Kind::Deliver));
+        assert_eq!(Kind::from_token("other"), None);
+    }
+}

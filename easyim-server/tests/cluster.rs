@@ -1,0 +1,353 @@
+//! Two `easyim` processes sharing one PostgreSQL (`EASYIM_TEST_PG`) and one NATS
+//! (`EASYIM_TEST_NATS`): users on different nodes talk 1:1 and in groups, a logout on one node
+//! closes connections on the other, and a node killed with SIGKILL loses no acked message.
+//! Each test runs in a fresh PostgreSQL schema (`DB_SCHEMA`). Without the two variables the
+//! tests print a loud notice and pass, unless `CI` is set: then they fail.
+
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+use tokio::sync::mpsc;
+
+mod binary;
+use binary::*;
+
+/// Where the shared services are.
+struct Shared {
+    pg: Vec<(&'static str, String)>,
+    nats: String,
+}
+
+/// The shared services, or `None` (after a loud notice) when the test may be skipped.
+fn shared(test: &str) -> Option<Shared> {
+    let pg = std::env::var("EASYIM_TEST_PG").unwrap_or_default();
+    let nats = std::env::var("EASYIM_TEST_NATS").unwrap_or_default();
+    if pg.trim().is_empty() || nats.trim().is_empty() {
+        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+        assert!(
+            !ci,
+            "{test}: EASYIM_TEST_PG and EASYIM_TEST_NATS must be set when CI is: the cluster \
+             tests may not be skipped (.ci/run starts PostgreSQL and nats-server)"
+        );
+        eprintln!(
+            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+             !!! {test}: SKIPPED, EASYIM_TEST_PG and/or EASYIM_TEST_NATS are not set.\n\
+             !!! Set EASYIM_TEST_PG=postgres://user:password@host:port/dbname and\n\
+             !!! EASYIM_TEST_NATS=nats://127.0.0.1:4222 to run the cluster tests.\n\
+             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+        );
+        return None;
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let mut pg = parse_pg_url(pg.trim());
+    pg.push((
+        "DB_SCHEMA",
+        format!("easyim_c_{test}_{}_{nanos}", std::process::id()),
+    ));
+    Some(Shared {
+        pg,
+        nats: nats.trim().to_owned(),
+    })
+}
+
+/// `postgres://user:password@host:port/dbname` as the server's `DB_*` settings.
+fn parse_pg_url(url: &str) -> Vec<(&'static str, String)> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .expect("EASYIM_TEST_PG is a postgres:// URL");
+    let rest = rest.split('?').next().unwrap();
+    let (auth, location) = rest.rsplit_once('@').unwrap_or(("", rest));
+    let (user, password) = auth.split_once(':').unwrap_or((auth, ""));
+    let (hostport, dbname) = location.split_once('/').unwrap_or((location, "postgres"));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5432"));
+    vec![
+        ("DB_DRIVER", "postgres".to_owned()),
+        ("DB_HOST", host.to_owned()),
+        ("DB_PORT", port.to_owned()),
+        ("DB_NAME", dbname.to_owned()),
+        ("DB_USERNAME", user.to_owned()),
+        ("DB_PASSWORD", password.to_owned()),
+    ]
+}
+
+/// One node of the test cluster, in its own folder.
+struct Node {
+    proc: Proc,
+    _dir: tempfile::TempDir,
+}
+
+impl Node {
+    fn im(&self) -> SocketAddr {
+        self.proc.im
+    }
+    fn api(&self) -> SocketAddr {
+        self.proc.api
+    }
+}
+
+async fn node(shared: &Shared, node_id: u16) -> Node {
+    let dir = tempfile::tempdir().unwrap();
+    let id = node_id.to_string();
+    let mut env: Vec<(&str, &str)> = shared.pg.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.push(("NATS_URL", &shared.nats));
+    env.push(("DB_NODE_ID", &id));
+    let proc = spawn(dir.path(), &env).await;
+    Node { proc, _dir: dir }
+}
+
+/// Reads frames until one satisfies `want`; panics after [`WAIT`] or at the end of the stream.
+async fn until(c: &mut Client, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    loop {
+        let v = c
+            .next()
+            .await
+            .unwrap_or_else(|| panic!("connection closed while waiting for {what}"));
+        if want(&v) {
+            return v;
+        }
+    }
+}
+
+fn is_delivery(v: &Value, id: &str) -> bool {
+    num(v, "msg_type") < 4 && text(v, "id") == id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_to_one_and_group_across_nodes() {
+    let Some(shared) = shared("chat") else { return };
+    let a = node(&shared, 1).await;
+    let b = node(&shared, 2).await;
+    let alice = register(a.api(), "alice").await;
+    let bob = register(b.api(), "bob").await;
+    let carol = register(a.api(), "carol").await;
+
+    let mut alice_a = Client::login(a.im(), &alice).await;
+    let mut alice_b = Client::login(b.im(), &alice).await;
+    let mut bob_b1 = Client::login(b.im(), &bob).await;
+    let mut bob_b2 = Client::login(b.im(), &bob).await;
+
+    // 1:1 from node A to both of bob's devices on node B, and alice's other device on B.
+    alice_a
+        .send(&chat("d-1", alice.id, bob.id, 0))
+        .await
+        .unwrap();
+    let ack = until(&mut alice_a, "the ack", |v| text(v, "id") == "d-1").await;
+    assert_eq!(num(&ack, "conv_seq"), 1, "{ack}");
+    for c in [&mut bob_b1, &mut bob_b2, &mut alice_b] {
+        let v = until(c, "d-1", |v| is_delivery(v, "d-1")).await;
+        assert_eq!(text(&v, "from_user_id"), alice.id.to_string());
+        assert_eq!(num(&v, "conv_seq"), 1);
+    }
+    // The receipt from node B reaches alice on node A.
+    bob_b1
+        .send(
+            &json!({"id": "d-1", "status": 2, "from_user_id": bob.id.to_string(),
+                      "to_user_id": alice.id.to_string(), "chat_type": 0}),
+        )
+        .await
+        .unwrap();
+    let r = until(&mut alice_a, "the receipt", |v| num(v, "status") == 2).await;
+    assert_eq!(text(&r, "from_user_id"), bob.id.to_string(), "{r}");
+
+    // A group: members on both nodes, several senders on both nodes; every member connection
+    // gets every message, each conversation in conv_seq order.
+    let group = create_group(a.api(), &alice, &[bob.id, carol.id]).await;
+    let mut carol_a = Client::login(a.im(), &carol).await;
+    let mut carol_b = Client::login(b.im(), &carol).await;
+    const N: usize = 10;
+    for i in 0..N {
+        alice_a
+            .send(&chat(&format!("ga-{i}"), alice.id, group, 1))
+            .await
+            .unwrap();
+        bob_b2
+            .send(&chat(&format!("gb-{i}"), bob.id, group, 1))
+            .await
+            .unwrap();
+    }
+    let want: HashSet<String> = (0..N)
+        .flat_map(|i| [format!("ga-{i}"), format!("gb-{i}")])
+        .collect();
+    // Every one of them gets all: members, and the senders' other devices (multi-device sync).
+    for (c, name) in [
+        (&mut carol_a, "carol on A"),
+        (&mut carol_b, "carol on B"),
+        (&mut bob_b1, "bob's other device on B"),
+        (&mut alice_b, "alice's other device on B"),
+    ] {
+        let mut got = HashSet::new();
+        let mut last = 0;
+        while got.len() < want.len() {
+            let v = until(c, name, |v| {
+                num(v, "msg_type") < 4 && num(v, "chat_type") == 1 && num(v, "conv_seq") > 0
+            })
+            .await;
+            let seq = num(&v, "conv_seq");
+            assert!(seq > last, "{name}: conv_seq order: {seq} after {last}");
+            last = seq;
+            assert!(got.insert(text(&v, "id")), "{name}: twice: {v}");
+        }
+        assert_eq!(got, want, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_on_one_node_closes_connections_on_the_other() {
+    let Some(shared) = shared("logout") else {
+        return;
+    };
+    let a = node(&shared, 1).await;
+    let b = node(&shared, 2).await;
+    let alice = register(a.api(), "alice").await;
+    let bob = register(a.api(), "bob").await;
+    let mut alice_b1 = Client::login(b.im(), &alice).await;
+    let mut alice_b2 = Client::login(b.im(), &alice).await;
+    let mut bob_b = Client::login(b.im(), &bob).await;
+
+    let (status, v) = http(
+        a.api(),
+        "POST",
+        "/api/user/logout",
+        Some(&json!({"access_token": alice.token})),
+    )
+    .await;
+    assert_eq!(status, 200, "logout: {v}");
+    for c in [&mut alice_b1, &mut alice_b2] {
+        let v = c.next().await.expect("E_AUTH_REVOKED before the end");
+        assert!(text(&v, "content").starts_with("E_AUTH_REVOKED"), "{v}");
+        assert!(c.next().await.is_none(), "closed after E_AUTH_REVOKED");
+    }
+    // Somebody else stays.
+    assert!(bob_b.sync(bob.id, "hb").await.is_empty());
+}
+
+/// What the kill test knows: every id sent, and the acked ones.
+type Acks = Arc<Mutex<HashMap<String, u64>>>;
+
+/// Sends to `to` flat out from `me` over `c` until the connection dies; records every ack.
+async fn flood(mut c: Client, me: u64, targets: Vec<(u64, u8)>, acks: Acks) {
+    let mut rx = std::mem::replace(&mut c.rx, mpsc::unbounded_channel().1);
+    let reader = tokio::spawn(async move {
+        while let Some(v) = rx.recv().await {
+            if text(&v, "from_user_id") == me.to_string() && num(&v, "conv_seq") > 0 {
+                acks.lock()
+                    .unwrap()
+                    .insert(text(&v, "id"), num(&v, "conv_seq"));
+            }
+        }
+    });
+    for n in 0..100_000 {
+        let (to, ct) = targets[n % targets.len()];
+        if c.send(&chat(&format!("k-{me}-{n}"), me, to, ct))
+            .await
+            .is_err()
+        {
+            break;
+        }
+        if n % 16 == 15 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+    tokio::time::timeout(Duration::from_secs(60), reader)
+        .await
+        .expect("the connection ends when the node dies")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_node_loses_no_acked_message() {
+    let Some(shared) = shared("kill") else { return };
+    let a = node(&shared, 1).await;
+    let b = node(&shared, 2).await;
+    let alice = register(a.api(), "alice").await;
+    let bob = register(a.api(), "bob").await;
+    let carol = register(a.api(), "carol").await;
+    let group = create_group(a.api(), &alice, &[bob.id, carol.id]).await;
+
+    // alice writes on node A (to be killed) to bob and to the group; carol, a member, is on A
+    // too; bob is on node B and reads live.
+    let mut bob_b = Client::login(b.im(), &bob).await;
+    let carol_a = Client::login(a.im(), &carol).await;
+    let alice_a = Client::login(a.im(), &alice).await;
+    let acks: Acks = Arc::default();
+    let sender = tokio::spawn(flood(
+        alice_a,
+        alice.id,
+        vec![(bob.id, 0), (group, 1)],
+        acks.clone(),
+    ));
+    // Let some messages through, then SIGKILL node A in the middle of the stream.
+    let t0 = std::time::Instant::now();
+    while acks.lock().unwrap().len() < 200 {
+        assert!(t0.elapsed() < WAIT, "no acks from node A");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    a.proc.kill();
+    drop(carol_a);
+    sender.await.unwrap();
+    let acked = acks.lock().unwrap().clone();
+    eprintln!("node A killed after {} acked messages", acked.len());
+    assert!(!acked.is_empty());
+
+    // bob, still on node B, and a fresh login of his on B: the fresh login replays everything
+    // bob has not receipted, so every acked message must be in it.
+    let mut bob_b2 = Client::login(b.im(), &bob).await;
+    let replay: HashSet<String> = bob_b2
+        .sync(bob.id, "hb-bob")
+        .await
+        .iter()
+        .filter(|v| num(v, "msg_type") < 4)
+        .map(|v| text(v, "id"))
+        .collect();
+    let missing: Vec<_> = acked
+        .keys()
+        .filter(|id| !replay.contains(*id))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "bob: acked but not pending: {missing:?}"
+    );
+    // Live, bob got a subset of them, each at most once.
+    let live = bob_b.sync(bob.id, "hb-live").await;
+    let mut seen = HashSet::new();
+    for v in live.iter().filter(|v| num(v, "msg_type") < 4) {
+        assert!(seen.insert(text(v, "id")), "delivered twice live: {v}");
+    }
+
+    // carol was on the killed node: she reconnects to node B and gets every acked group message.
+    let mut carol_b = Client::login(b.im(), &carol).await;
+    let replay: HashSet<String> = carol_b
+        .sync(carol.id, "hb-carol")
+        .await
+        .iter()
+        .map(|v| text(v, "id"))
+        .collect();
+    let group_acked: Vec<&String> = acked
+        .keys()
+        .filter(|id| {
+            let n: usize = id.rsplit('-').next().unwrap().parse().unwrap();
+            n % 2 == 1
+        })
+        .collect();
+    let missing: Vec<_> = group_acked
+        .iter()
+        .filter(|id| !replay.contains(**id))
+        .take(5)
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "carol: acked but not pending: {missing:?}"
+    );
+    // And alice, reconnecting to node B, finds her acked messages in the history.
+    let history = history(b.api(), &alice.token, 1, group).await;
+    let stored: HashSet<String> = history.iter().map(|v| text(v, "id")).collect();
+    assert!(group_acked.iter().all(|id| stored.contains(*id)));
+}
