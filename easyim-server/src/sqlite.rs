@@ -5,7 +5,7 @@
 //! read-only connections through `spawn_blocking`. Nothing here runs SQLite on an async worker
 //! thread.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
@@ -33,6 +33,11 @@ const MAX_BATCH: usize = 1024;
 const QUEUE: usize = 4 * MAX_BATCH;
 /// How long a connection waits for a lock held by another connection or process.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// The most conversations, users and group members the writer's [`Cache`] remembers (each
+/// part is emptied when it reaches its bound, and refills from the database as needed).
+const CACHE_CONVS: usize = 1 << 18;
+const CACHE_USERS: usize = 1 << 20;
+const CACHE_MEMBERS: usize = 1 << 20;
 
 /// How hard SQLite works to keep a commit (`PRAGMA synchronous`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -106,8 +111,11 @@ impl Default for SqliteOptions {
 ///
 /// **How it writes.** One writer thread owns the only read-write connection. It blocks for a
 /// job, takes whatever else is queued (up to 1024 jobs), and runs them in one `BEGIN IMMEDIATE`
-/// transaction, each inside its own savepoint so that one job's failure undoes only that job;
-/// callers are answered only after the `COMMIT` succeeded. If the commit fails, every job of
+/// transaction, each inside its own savepoint so that one job's failure undoes only that job
+/// (storing messages needs none: each message is a single INSERT); callers are answered only
+/// after the `COMMIT` succeeded. `store_messages` is one job however many messages it carries.
+/// The writer thread caches what storing a message checks (conversation ids and last
+/// `conv_seq`, existing users, group members), so that a message costs about one INSERT. If the commit fails, every job of
 /// the batch fails with [`StorageError::Unavailable`] and nothing of it is kept. The thread
 /// survives every error: once the cause (a full disk, a lock held elsewhere) goes away, later
 /// calls succeed again.
@@ -116,7 +124,7 @@ impl Default for SqliteOptions {
 ///
 /// **Schema.** One row per message (`messages`, numbered by `gseq` in commit order and by
 /// `conv_seq` within its conversation) and one cursor per user and conversation (`cursors`,
-/// how far the user has receipted). A message is pending for a user while it lies past the
+/// how far the user has receipted); both refer to a conversation by its integer id in `convs`. A message is pending for a user while it lies past the
 /// user's cursor, so a group message costs the same whatever the size of the group.
 pub struct SqliteStorage {
     path: PathBuf,
@@ -192,14 +200,28 @@ impl SqliteStorage {
         .await
     }
 
+    /// Runs `f` on the writer thread inside its own savepoint (a failure undoes only `f`).
     async fn write<R, F>(&self, f: F) -> Result<R>
     where
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, DbError> + Send + 'static,
     {
+        self.write_with(true, move |c, _| f(c)).await
+    }
+
+    /// Runs `f` on the writer thread with the writer's [`Cache`]. With `savepoint`, inside its
+    /// own savepoint; without, a failure keeps whatever `f` wrote before it, so only a job for
+    /// which any prefix of its writes is a consistent state may go without (storing messages:
+    /// each message is one INSERT, see [`store_one`]).
+    async fn write_with<R, F>(&self, savepoint: bool, f: F) -> Result<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection, &mut Cache) -> Result<R, DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Job {
             f: Some(f),
+            savepoint,
             result: None,
             reply,
         });
@@ -346,6 +368,54 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, conv)
     ) WITHOUT ROWID;
     ",
+    // 2: conversations get an integer id, which messages and cursors refer to instead of the
+    // text key (smaller rows and indexes, cheaper comparisons). `convs` no longer counts:
+    // messages are never deleted, so a conversation's last conv_seq is its largest stored one
+    // (one step down the (conv, conv_seq) index). The old tables are copied and dropped.
+    "
+    CREATE TABLE convs_v2 (
+        id  INTEGER PRIMARY KEY,
+        key TEXT    NOT NULL UNIQUE
+    );
+    INSERT INTO convs_v2 (key)
+        SELECT conv FROM convs UNION SELECT conv FROM cursors UNION SELECT conv FROM messages;
+    CREATE TABLE messages_v2 (
+        gseq      INTEGER PRIMARY KEY,
+        conv      INTEGER NOT NULL,
+        conv_seq  INTEGER NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        from_user INTEGER NOT NULL,
+        to_id     INTEGER NOT NULL,
+        chat_type INTEGER NOT NULL,
+        msg_type  INTEGER NOT NULL,
+        content   TEXT    NOT NULL,
+        ts        INTEGER NOT NULL
+    );
+    INSERT INTO messages_v2 (gseq, conv, conv_seq, msg_id, from_user, to_id, chat_type,
+                             msg_type, content, ts)
+        SELECT m.gseq, c.id, m.conv_seq, m.msg_id, m.from_user, m.to_id, m.chat_type,
+               m.msg_type, m.content, m.ts
+        FROM messages m JOIN convs_v2 c ON c.key = m.conv
+        ORDER BY m.gseq;
+    CREATE TABLE cursors_v2 (
+        user_id     INTEGER NOT NULL,
+        conv        INTEGER NOT NULL,
+        arrived_seq INTEGER NOT NULL,
+        read_seq    INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conv)
+    ) WITHOUT ROWID;
+    INSERT INTO cursors_v2 (user_id, conv, arrived_seq, read_seq)
+        SELECT k.user_id, c.id, k.arrived_seq, k.read_seq
+        FROM cursors k JOIN convs_v2 c ON c.key = k.conv;
+    DROP TABLE messages;
+    DROP TABLE cursors;
+    DROP TABLE convs;
+    ALTER TABLE convs_v2 RENAME TO convs;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    ALTER TABLE cursors_v2 RENAME TO cursors;
+    CREATE UNIQUE INDEX messages_conv_seq ON messages (conv, conv_seq);
+    CREATE UNIQUE INDEX messages_conv_msg_id ON messages (conv, msg_id);
+    ",
 ];
 
 fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbError> {
@@ -359,6 +429,13 @@ fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbEr
     }
     conn.pragma_update(None, "synchronous", synchronous.pragma())?;
     conn.pragma_update(None, "foreign_keys", true)?;
+    // The writer's working set (the tails of the message indexes of every busy conversation)
+    // stays in its page cache: 64 MiB instead of the default 2 MiB.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints run on the writer thread, at a commit: every 4000 pages (16 MiB of WAL)
+    // instead of every 1000, so fewer of them.
+    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn)?;
     Ok(conn)
@@ -442,8 +519,10 @@ impl Readers {
 
 /// A write call waiting for the writer thread.
 trait WriteJob: Send {
+    /// Whether the job runs inside its own savepoint.
+    fn savepoint(&self) -> bool;
     /// Runs the call's SQL; true if it succeeded (its savepoint is kept).
-    fn run(&mut self, conn: &Connection) -> bool;
+    fn run(&mut self, conn: &Connection, cache: &mut Cache) -> bool;
     /// Answers the caller: its result if the batch committed, else the batch's error.
     fn finish(self: Box<Self>, batch: Result<()>);
     /// Why the job failed, if it ran and failed.
@@ -452,20 +531,25 @@ trait WriteJob: Send {
 
 struct Job<F, R> {
     f: Option<F>,
+    savepoint: bool,
     result: Option<Result<R>>,
     reply: oneshot::Sender<Result<R>>,
 }
 
 impl<F, R> WriteJob for Job<F, R>
 where
-    F: FnOnce(&Connection) -> Result<R, DbError> + Send,
+    F: FnOnce(&Connection, &mut Cache) -> Result<R, DbError> + Send,
     R: Send,
 {
-    fn run(&mut self, conn: &Connection) -> bool {
+    fn savepoint(&self) -> bool {
+        self.savepoint
+    }
+
+    fn run(&mut self, conn: &Connection, cache: &mut Cache) -> bool {
         let Some(f) = self.f.take() else {
             return false;
         };
-        let result = f(conn).map_err(StorageError::from);
+        let result = f(conn, cache).map_err(StorageError::from);
         let ok = result.is_ok();
         self.result = Some(result);
         ok
@@ -529,6 +613,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stat
     // Jobs taken from the queue but not run yet (left over when a batch was cut short).
     let mut queued: VecDeque<Box<dyn WriteJob>> = VecDeque::new();
     let mut batch: Vec<Box<dyn WriteJob>> = Vec::with_capacity(MAX_BATCH);
+    let mut cache = Cache::default();
     loop {
         if queued.is_empty() {
             match rx.blocking_recv() {
@@ -544,7 +629,7 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Box<dyn WriteJob>>, stat
         }
         let n = queued.len().min(MAX_BATCH);
         batch.extend(queued.drain(..n));
-        let cut = run_batch(&conn, &mut batch, stats);
+        let cut = run_batch(&conn, &mut cache, &mut batch, stats);
         // Jobs after a failure that ended the transaction go first into the next batch.
         for job in cut.into_iter().rev() {
             queued.push_front(job);
@@ -559,8 +644,12 @@ fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
 
 /// Runs `batch` in one transaction and answers every job it ran; returns the jobs it did not
 /// get to (only when a failure ended the transaction early), to be run next.
+///
+/// Whatever undoes writes (a job's failure, a rolled back transaction) also empties `cache`,
+/// which then refills from the database; so does a commit by another connection.
 fn run_batch(
     conn: &Connection,
+    cache: &mut Cache,
     batch: &mut Vec<Box<dyn WriteJob>>,
     stats: &Stats,
 ) -> Vec<Box<dyn WriteJob>> {
@@ -573,18 +662,32 @@ fn run_batch(
         fail(batch, unavailable("cannot begin a SQLite transaction", e));
         return Vec::new();
     }
+    if let Err(e) = cache.check_data_version(conn) {
+        let _ = conn.execute_batch("ROLLBACK");
+        fail(batch, unavailable("SQLite transaction failed", e));
+        return Vec::new();
+    }
     for i in 0..batch.len() {
+        let guarded = batch[i].savepoint();
         let step = (|| {
-            exec(conn, "SAVEPOINT job")?;
-            let ok = catch_unwind(AssertUnwindSafe(|| batch[i].run(conn))).unwrap_or_else(|_| {
-                tracing::error!("a SQLite write job panicked");
-                false
-            });
-            if !ok && !conn.is_autocommit() {
-                exec(conn, "ROLLBACK TO job")?;
+            if guarded {
+                exec(conn, "SAVEPOINT job")?;
             }
-            if !conn.is_autocommit() {
-                exec(conn, "RELEASE job")?;
+            let ok =
+                catch_unwind(AssertUnwindSafe(|| batch[i].run(conn, cache))).unwrap_or_else(|_| {
+                    tracing::error!("a SQLite write job panicked");
+                    false
+                });
+            if !ok {
+                cache.clear();
+            }
+            if guarded {
+                if !ok && !conn.is_autocommit() {
+                    exec(conn, "ROLLBACK TO job")?;
+                }
+                if !conn.is_autocommit() {
+                    exec(conn, "RELEASE job")?;
+                }
             }
             Ok::<_, rusqlite::Error>(())
         })();
@@ -599,6 +702,7 @@ fn run_batch(
             Ok(()) => None,
         };
         if let Some(e) = lost {
+            cache.clear();
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -616,6 +720,7 @@ fn run_batch(
             }
         }
         Err(e) => {
+            cache.clear();
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -623,6 +728,178 @@ fn run_batch(
         }
     }
     Vec::new()
+}
+
+// ---- the writer's cache ----------------------------------------------------------------------
+
+/// A conversation as the writer knows it: its row in `convs` and its last `conv_seq`.
+#[derive(Debug, Clone, Copy)]
+struct ConvState {
+    id: i64,
+    last_seq: i64,
+}
+
+/// What the writer thread remembers of the database, so that storing a message needs no
+/// lookup but the idempotency check (which its INSERT does).
+///
+/// Coherent because the writer's connection is the only one of this process that writes: the
+/// writer's own jobs keep it up to date (within the open transaction, which is what they must
+/// see), anything that undoes writes empties it ([`run_batch`]), and so does a commit by any
+/// other connection (another process on the same file), seen through `PRAGMA data_version` at
+/// the start of each transaction. It only holds facts that stay true until the writer changes
+/// them: users are never deleted, messages are never deleted (so a conversation's last
+/// `conv_seq` is the largest one stored), and membership changes drop the group's entry.
+#[derive(Debug, Default)]
+struct Cache {
+    /// Conversations that have a row in `convs` (for a 1:1 one, with both users' cursors).
+    convs: HashMap<Conversation, ConvState>,
+    /// Users known to exist.
+    users: HashSet<i64>,
+    /// Groups known to exist, with their members, sorted.
+    groups: HashMap<i64, Vec<i64>>,
+    /// How many members `groups` holds in all.
+    members: usize,
+    /// `PRAGMA data_version` when last seen.
+    data_version: Option<i64>,
+}
+
+impl Cache {
+    fn clear(&mut self) {
+        self.convs.clear();
+        self.users.clear();
+        self.groups.clear();
+        self.members = 0;
+    }
+
+    /// Empties the cache if another connection committed since the writer last looked.
+    fn check_data_version(&mut self, c: &Connection) -> rusqlite::Result<()> {
+        let v: i64 = c
+            .prepare_cached("PRAGMA data_version")?
+            .query_row([], |r| r.get(0))?;
+        if self.data_version != Some(v) {
+            if self.data_version.is_some() {
+                tracing::debug!("another connection wrote to the database: cache emptied");
+            }
+            self.clear();
+            self.data_version = Some(v);
+        }
+        Ok(())
+    }
+
+    fn user_exists(&mut self, c: &Connection, user: i64) -> rusqlite::Result<bool> {
+        if self.users.contains(&user) {
+            return Ok(true);
+        }
+        let found = user_exists(c, user)?;
+        if found {
+            if self.users.len() >= CACHE_USERS {
+                self.users.clear();
+            }
+            self.users.insert(user);
+        }
+        Ok(found)
+    }
+
+    /// The members of `group`, sorted, or `None` if there is no such group.
+    fn group(&mut self, c: &Connection, group: i64) -> rusqlite::Result<Option<&[i64]>> {
+        if !self.groups.contains_key(&group) {
+            if !group_exists(c, group)? {
+                return Ok(None);
+            }
+            let members = c
+                .prepare_cached("SELECT user_id FROM members WHERE group_id = ?1 ORDER BY user_id")?
+                .query_map([group], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            if self.members + members.len() > CACHE_MEMBERS {
+                self.groups.clear();
+                self.members = 0;
+            }
+            self.members += members.len();
+            self.groups.insert(group, members);
+        }
+        Ok(self.groups.get(&group).map(Vec::as_slice))
+    }
+
+    /// Forgets a group whose members change.
+    fn forget_group(&mut self, group: i64) {
+        if let Some(members) = self.groups.remove(&group) {
+            self.members -= members.len();
+        }
+    }
+
+    /// The conversation's state, if it has a row in `convs`.
+    fn conv(&mut self, c: &Connection, conv: Conversation) -> rusqlite::Result<Option<ConvState>> {
+        if let Some(&state) = self.convs.get(&conv) {
+            return Ok(Some(state));
+        }
+        let Some(conv_id) = conv_id(c, &conv.key())? else {
+            return Ok(None);
+        };
+        let last_seq: i64 = c
+            .prepare_cached("SELECT coalesce(max(conv_seq), 0) FROM messages WHERE conv = ?1")?
+            .query_row([conv_id], |r| r.get(0))?;
+        let state = ConvState {
+            id: conv_id,
+            last_seq,
+        };
+        self.remember(conv, state);
+        Ok(Some(state))
+    }
+
+    /// The conversation's state, giving it a row in `convs` (and, for a 1:1 conversation,
+    /// both users a cursor at 0) if it has none yet.
+    fn conv_or_create(
+        &mut self,
+        c: &Connection,
+        conv: Conversation,
+    ) -> rusqlite::Result<ConvState> {
+        if let Some(state) = self.conv(c, conv)? {
+            return Ok(state);
+        }
+        // Rare (once per conversation), and the only write of a message besides its own row:
+        // its own savepoint keeps it whole even in a job that runs without one.
+        exec(c, "SAVEPOINT conv")?;
+        let created = (|| {
+            let conv_id: i64 = c
+                .prepare_cached("INSERT INTO convs (key) VALUES (?1) RETURNING id")?
+                .query_row([conv.key()], |r| r.get(0))?;
+            if let Conversation::Direct { low, high } = conv {
+                let mut cursor = c.prepare_cached(
+                    "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq)
+                     VALUES (?1, ?2, 0, 0)",
+                )?;
+                cursor.execute([id(low), conv_id])?;
+                cursor.execute([id(high), conv_id])?;
+            }
+            Ok(conv_id)
+        })();
+        let conv_id = match created {
+            Ok(conv_id) => {
+                exec(c, "RELEASE conv")?;
+                conv_id
+            }
+            Err(e) => {
+                if !c.is_autocommit() {
+                    let _ = exec(c, "ROLLBACK TO conv");
+                    let _ = exec(c, "RELEASE conv");
+                }
+                return Err(e);
+            }
+        };
+        let state = ConvState {
+            id: conv_id,
+            last_seq: 0,
+        };
+        self.remember(conv, state);
+        Ok(state)
+    }
+
+    fn remember(&mut self, conv: Conversation, state: ConvState) {
+        if self.convs.len() >= CACHE_CONVS {
+            self.convs.clear();
+        }
+        self.convs.insert(conv, state);
+    }
 }
 
 // ---- row helpers -----------------------------------------------------------------------------
@@ -730,13 +1007,14 @@ fn group_by_id(c: &Connection, group: i64) -> rusqlite::Result<Option<Group>> {
 
 /// Makes `users` members of `group` (current members stay as they are), each new member's
 /// cursor starting at the group's last message so that only later messages are pending.
-fn join_group(c: &Connection, group: i64, users: &[i64]) -> rusqlite::Result<()> {
-    let conv = Conversation::Group(group as u64).key();
-    let last: i64 = c
-        .prepare_cached("SELECT last_seq FROM convs WHERE conv = ?1")?
-        .query_row([&conv], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
+fn join_group(
+    c: &Connection,
+    cache: &mut Cache,
+    group: i64,
+    users: &[i64],
+) -> rusqlite::Result<()> {
+    cache.forget_group(group);
+    let conv = cache.conv_or_create(c, Conversation::Group(group as u64))?;
     let mut add =
         c.prepare_cached("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?1, ?2)")?;
     let mut cursor = c.prepare_cached(
@@ -744,18 +1022,107 @@ fn join_group(c: &Connection, group: i64, users: &[i64]) -> rusqlite::Result<()>
     )?;
     for &user in users {
         if add.execute([group, user])? > 0 {
-            cursor.execute(params![user, conv, last])?;
+            cursor.execute([user, conv.id, conv.last_seq])?;
         }
     }
     Ok(())
 }
 
-fn find_message(c: &Connection, conv: &str, id: &str) -> rusqlite::Result<Option<StoredMessage>> {
+/// The id of the conversation with this key in `convs`, if it has one.
+fn conv_id(c: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    c.prepare_cached("SELECT id FROM convs WHERE key = ?1")?
+        .query_row([key], |r| r.get(0))
+        .optional()
+}
+
+fn find_message(c: &Connection, conv: i64, id: &str) -> rusqlite::Result<Option<StoredMessage>> {
     c.prepare_cached(&format!(
         "SELECT {MESSAGE_COLUMNS} FROM messages WHERE conv = ?1 AND msg_id = ?2"
     ))?
-    .query_row([conv, id], message_row)
+    .query_row(params![conv, id], message_row)
     .optional()
+}
+
+/// Stores one message as [`Storage::store_message`] says, on the writer thread.
+///
+/// Its only write is the one INSERT of its row (besides, once per conversation, the
+/// conversation's own row and cursors, which [`Cache::conv_or_create`] writes whole), so a
+/// failure at any point leaves either the message stored or nothing of it: the caller needs
+/// no savepoint.
+fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<StoreOutcome, DbError> {
+    let (from, to) = (id(msg.from), id(msg.to));
+    let recipients = match msg.chat_type {
+        ChatType::Single => {
+            if !cache.user_exists(c, to)? {
+                return Ok(StoreOutcome::NoUser);
+            }
+            vec![msg.to]
+        }
+        ChatType::Group => {
+            let Some(members) = cache.group(c, to)? else {
+                return Ok(StoreOutcome::NoGroup);
+            };
+            if members.binary_search(&from).is_err() {
+                return Ok(StoreOutcome::NotMember);
+            }
+            members
+                .iter()
+                .filter(|&&u| u != from)
+                .map(|&u| u as u64)
+                .collect()
+        }
+    };
+    let conv = msg.conversation();
+    let state = cache.conv_or_create(c, conv)?;
+    let conv_seq = state.last_seq + 1;
+    // The UNIQUE (conv, msg_id) index is the idempotency check: a known id inserts nothing.
+    let inserted = c
+        .prepare_cached(
+            "INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type,
+                                   msg_type, content, ts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (conv, msg_id) DO NOTHING",
+        )?
+        .execute(params![
+            state.id,
+            conv_seq,
+            msg.id,
+            from,
+            to,
+            msg.chat_type as i32,
+            msg.msg_type,
+            msg.content,
+            msg.timestamp
+        ])?;
+    if inserted == 0 {
+        let stored =
+            find_message(c, state.id, &msg.id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+        return Ok(if stored.from == msg.from {
+            StoreOutcome::Duplicate(stored)
+        } else {
+            StoreOutcome::IdTaken
+        });
+    }
+    cache.remember(
+        conv,
+        ConvState {
+            id: state.id,
+            last_seq: conv_seq,
+        },
+    );
+    Ok(StoreOutcome::Stored {
+        message: StoredMessage {
+            id: msg.id,
+            conv_seq: conv_seq as u64,
+            from: msg.from,
+            to: msg.to,
+            chat_type: msg.chat_type,
+            msg_type: msg.msg_type,
+            content: msg.content,
+            timestamp: msg.timestamp,
+        },
+        recipients,
+    })
 }
 
 /// The messages pending for a user, in `gseq` order. `CROSS JOIN` keeps the cursors as the
@@ -1023,18 +1390,18 @@ impl Storage for SqliteStorage {
         all.extend(members.iter().map(|&m| id(m)));
         all.sort_unstable();
         all.dedup();
-        self.write(move |c| {
+        self.write_with(true, move |c, cache| {
             if group_exists(c, id(group))? {
                 return Err(StorageError::Conflict("group").into());
             }
             for &user in &all {
-                if !user_exists(c, user)? {
+                if !cache.user_exists(c, user)? {
                     return Err(StorageError::NotFound("user").into());
                 }
             }
             c.prepare_cached("INSERT INTO chat_groups (id, name, owner) VALUES (?1, ?2, ?3)")?
                 .execute(params![id(group), name, id(owner)])?;
-            join_group(c, id(group), &all)?;
+            join_group(c, cache, id(group), &all)?;
             Ok(Group {
                 id: group,
                 name,
@@ -1047,26 +1414,27 @@ impl Storage for SqliteStorage {
 
     async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
         let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
-        self.write(move |c| {
+        self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
                 return Err(StorageError::NotFound("group").into());
             }
             for &user in &users {
-                if !user_exists(c, user)? {
+                if !cache.user_exists(c, user)? {
                     return Err(StorageError::NotFound("user").into());
                 }
             }
-            join_group(c, id(group), &users)?;
+            join_group(c, cache, id(group), &users)?;
             Ok(())
         })
         .await
     }
 
     async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
-        self.write(move |c| {
+        self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
                 return Err(StorageError::NotFound("group").into());
             }
+            cache.forget_group(id(group));
             let n = c
                 .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?
                 .execute([id(group), id(user)])?;
@@ -1074,8 +1442,10 @@ impl Storage for SqliteStorage {
                 return Err(StorageError::NotFound("member").into());
             }
             // Without its cursor nothing of the group is pending for it any more.
-            c.prepare_cached("DELETE FROM cursors WHERE user_id = ?1 AND conv = ?2")?
-                .execute(params![id(user), Conversation::Group(group).key()])?;
+            if let Some(conv) = cache.conv(c, Conversation::Group(group))? {
+                c.prepare_cached("DELETE FROM cursors WHERE user_id = ?1 AND conv = ?2")?
+                    .execute([id(user), conv.id])?;
+            }
             Ok(())
         })
         .await
@@ -1118,89 +1488,19 @@ impl Storage for SqliteStorage {
     }
 
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
-        self.write(move |c| {
-            let conv = msg.conversation();
-            let key = conv.key();
-            let (from, to) = (id(msg.from), id(msg.to));
-            match msg.chat_type {
-                ChatType::Single => {
-                    if !user_exists(c, to)? {
-                        return Ok(StoreOutcome::NoUser);
-                    }
-                }
-                ChatType::Group => {
-                    if !group_exists(c, to)? {
-                        return Ok(StoreOutcome::NoGroup);
-                    }
-                    if !is_member(c, to, from)? {
-                        return Ok(StoreOutcome::NotMember);
-                    }
-                }
-            }
-            if let Some(stored) = find_message(c, &key, &msg.id)? {
-                return Ok(if stored.from == msg.from {
-                    StoreOutcome::Duplicate(stored)
-                } else {
-                    StoreOutcome::IdTaken
-                });
-            }
-            let conv_seq: i64 = c
-                .prepare_cached(
-                    "INSERT INTO convs (conv, last_seq) VALUES (?1, 1)
-                     ON CONFLICT (conv) DO UPDATE SET last_seq = last_seq + 1
-                     RETURNING last_seq",
-                )?
-                .query_row([&key], |r| r.get(0))?;
-            c.prepare_cached(
-                "INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type,
-                                       msg_type, content, ts)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                key,
-                conv_seq,
-                msg.id,
-                from,
-                to,
-                msg.chat_type as i32,
-                msg.msg_type,
-                msg.content,
-                msg.timestamp
-            ])?;
-            let recipients = match msg.chat_type {
-                ChatType::Single => {
-                    // Both users get a cursor at 0 the first time; later it only moves forward.
-                    let mut cursor = c.prepare_cached(
-                        "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq)
-                         VALUES (?1, ?2, 0, 0)",
-                    )?;
-                    cursor.execute(params![from, key])?;
-                    cursor.execute(params![to, key])?;
-                    vec![msg.to]
-                }
-                ChatType::Group => {
-                    let mut stmt = c.prepare_cached(
-                        "SELECT user_id FROM members WHERE group_id = ?1 AND user_id <> ?2
-                         ORDER BY user_id",
-                    )?;
-                    let rows = stmt.query_map([to, from], |r| r.get::<_, i64>(0))?;
-                    rows.map(|r| r.map(|u| u as u64))
-                        .collect::<rusqlite::Result<Vec<_>>>()?
-                }
-            };
-            Ok(StoreOutcome::Stored {
-                message: StoredMessage {
-                    id: msg.id,
-                    conv_seq: conv_seq as u64,
-                    from: msg.from,
-                    to: msg.to,
-                    chat_type: msg.chat_type,
-                    msg_type: msg.msg_type,
-                    content: msg.content,
-                    timestamp: msg.timestamp,
-                },
-                recipients,
-            })
+        let mut out = self.store_messages(vec![msg]).await?;
+        out.pop()
+            .ok_or_else(|| StorageError::Unavailable("the SQLite write returned nothing".into()))
+    }
+
+    async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One job, no savepoint: each message is atomic on its own (see `store_one`), and if
+        // one fails the call fails with those before it stored, as the contract allows.
+        self.write_with(false, move |c, cache| {
+            msgs.into_iter().map(|m| store_one(c, cache, m)).collect()
         })
         .await
     }
@@ -1213,15 +1513,19 @@ impl Storage for SqliteStorage {
         receipt: Receipt,
     ) -> Result<Option<StoredMessage>> {
         let msg_id = msg_id.to_owned();
-        self.write(move |c| {
-            let key = conv.key();
-            let Some(msg) = find_message(c, &key, &msg_id)? else {
+        self.write_with(true, move |c, cache| {
+            let Some(state) = cache.conv(c, conv)? else {
+                return Ok(None);
+            };
+            let Some(msg) = find_message(c, state.id, &msg_id)? else {
                 return Ok(None);
             };
             let recipient = msg.from != reader
                 && match conv {
                     Conversation::Direct { low, high } => reader == low || reader == high,
-                    Conversation::Group(g) => is_member(c, id(g), id(reader))?,
+                    Conversation::Group(g) => cache
+                        .group(c, id(g))?
+                        .is_some_and(|m| m.binary_search(&id(reader)).is_ok()),
                 };
             if !recipient {
                 return Ok(None);
@@ -1234,7 +1538,7 @@ impl Storage for SqliteStorage {
                      arrived_seq = max(arrived_seq, excluded.arrived_seq),
                      read_seq = max(read_seq, excluded.read_seq)",
             )?
-            .execute(params![id(reader), key, seq, read])?;
+            .execute(params![id(reader), state.id, seq, read])?;
             Ok(Some(msg))
         })
         .await
@@ -1279,7 +1583,9 @@ impl Storage for SqliteStorage {
             return Ok(Vec::new());
         }
         self.read(move |c| {
-            let key = conv.key();
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(Vec::new());
+            };
             let limit = limit_i64(limit);
             let (sql, bound) = match page {
                 HistoryPage::Latest => ("AND conv_seq < ?2 ORDER BY conv_seq DESC", i64::MAX),

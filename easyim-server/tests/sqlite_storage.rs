@@ -132,6 +132,164 @@ async fn data_survives_close_and_reopen() {
     );
 }
 
+/// A database written by a build with schema version 1 (text conversation keys) opens and
+/// migrates: conv_seq continues, ids stay idempotent, cursors and receipts are kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_version_1_database_is_migrated() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("easyim.db");
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "
+            PRAGMA journal_mode = WAL;
+            CREATE TABLE users (id INTEGER PRIMARY KEY, account TEXT NOT NULL UNIQUE,
+                nickname TEXT NOT NULL, avatar TEXT NOT NULL, password_hash TEXT NOT NULL,
+                secret TEXT NOT NULL);
+            CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            CREATE TABLE friend_requests (seq INTEGER PRIMARY KEY, id INTEGER NOT NULL UNIQUE,
+                from_user INTEGER NOT NULL, to_user INTEGER NOT NULL, msg TEXT NOT NULL,
+                status INTEGER NOT NULL);
+            CREATE INDEX friend_requests_to ON friend_requests (to_user, seq);
+            CREATE INDEX friend_requests_pair ON friend_requests (from_user, to_user, status);
+            CREATE TABLE friends (user_id INTEGER NOT NULL, friend_id INTEGER NOT NULL,
+                PRIMARY KEY (user_id, friend_id)) WITHOUT ROWID;
+            CREATE TABLE chat_groups (id INTEGER PRIMARY KEY, name TEXT NOT NULL,
+                owner INTEGER NOT NULL);
+            CREATE TABLE members (group_id INTEGER NOT NULL REFERENCES chat_groups (id),
+                user_id INTEGER NOT NULL REFERENCES users (id),
+                PRIMARY KEY (group_id, user_id)) WITHOUT ROWID;
+            CREATE INDEX members_user ON members (user_id, group_id);
+            CREATE TABLE convs (conv TEXT PRIMARY KEY, last_seq INTEGER NOT NULL) WITHOUT ROWID;
+            CREATE TABLE messages (gseq INTEGER PRIMARY KEY, conv TEXT NOT NULL,
+                conv_seq INTEGER NOT NULL, msg_id TEXT NOT NULL, from_user INTEGER NOT NULL,
+                to_id INTEGER NOT NULL, chat_type INTEGER NOT NULL, msg_type INTEGER NOT NULL,
+                content TEXT NOT NULL, ts INTEGER NOT NULL,
+                UNIQUE (conv, conv_seq), UNIQUE (conv, msg_id));
+            CREATE TABLE cursors (user_id INTEGER NOT NULL, conv TEXT NOT NULL,
+                arrived_seq INTEGER NOT NULL, read_seq INTEGER NOT NULL,
+                PRIMARY KEY (user_id, conv)) WITHOUT ROWID;
+            INSERT INTO users VALUES (1, 'a', 'a', '', 'h', 's'), (2, 'b', 'b', '', 'h', 's'),
+                                     (3, 'c', 'c', '', 'h', 's');
+            INSERT INTO chat_groups VALUES (9, 'g', 1), (8, 'quiet', 1);
+            INSERT INTO members VALUES (9, 1), (9, 2), (8, 1), (8, 3);
+            INSERT INTO convs VALUES ('d:1:2', 2), ('g:9', 1);
+            INSERT INTO messages VALUES
+                (1, 'd:1:2', 1, 'd1', 1, 2, 1, 0, 'one', 5),
+                (2, 'g:9', 1, 'g1', 1, 9, 2, 0, 'all', 6),
+                (3, 'd:1:2', 2, 'd2', 2, 1, 1, 0, 'two', 7);
+            INSERT INTO cursors VALUES (1, 'd:1:2', 0, 0), (2, 'd:1:2', 1, 1), (1, 'g:9', 0, 0),
+                                       (2, 'g:9', 0, 0), (1, 'g:8', 0, 0), (3, 'g:8', 0, 0);
+            PRAGMA user_version = 1;
+            ",
+        )
+        .unwrap();
+    }
+    let s = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
+    let conv = Conversation::direct(1, 2);
+    let seqs = |h: Vec<easyim_core::HistoryItem>| -> Vec<(String, u64, MsgStatus)> {
+        h.into_iter()
+            .map(|h| (h.message.id, h.message.conv_seq, h.status))
+            .collect()
+    };
+    assert_eq!(
+        seqs(s.history(conv, 1, HistoryPage::After(0), 10).await.unwrap()),
+        [
+            ("d1".into(), 1, MsgStatus::Read),
+            ("d2".into(), 2, MsgStatus::Sent)
+        ]
+    );
+    let pending = |u| {
+        let s = &s;
+        async move {
+            s.pending(u, 0, 100)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|p| p.message.id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(pending(1).await, ["d2"]);
+    assert_eq!(pending(2).await, ["g1"]);
+    // Idempotency across the migration, then conv_seq goes on.
+    let again = s
+        .store_message(text("d1", 1, 2, ChatType::Single, "one"))
+        .await
+        .unwrap();
+    assert!(
+        matches!(again, StoreOutcome::Duplicate(ref m) if m.conv_seq == 1 && m.content == "one"),
+        "{again:?}"
+    );
+    assert_eq!(
+        s.store_message(text("d1", 2, 1, ChatType::Single, "x"))
+            .await
+            .unwrap(),
+        StoreOutcome::IdTaken
+    );
+    let m = text("d3", 1, 2, ChatType::Single, "three");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 3);
+    let m = text("g2", 2, 9, ChatType::Group, "back");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 2);
+    // A group without messages had only cursors: its first message is 1, pending for c.
+    let m = text("q1", 1, 8, ChatType::Group, "hello");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 1);
+    assert_eq!(pending(3).await, ["q1"]);
+    assert_eq!(pending(1).await, ["d2", "g2"]);
+    // Receipts work on migrated conversations.
+    assert!(s
+        .record_receipt(2, conv, "d3", Receipt::Arrived)
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(pending(2).await, ["g1"]);
+    drop(s);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+}
+
+/// Several messages in one `store_messages` call: each gets what `store_message` would give it,
+/// in order, and a duplicate within the batch is a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_messages_is_one_commit_with_per_message_outcomes() {
+    let dir = TempDir::new().unwrap();
+    let s = open(&dir, SqliteOptions::default());
+    s.create_user(user(1, "a")).await.unwrap();
+    s.create_user(user(2, "b")).await.unwrap();
+    s.create_group(5, "g", 1, &[2]).await.unwrap();
+    let commits0 = s.commit_count();
+    let out = s
+        .store_messages(vec![
+            text("m1", 1, 2, ChatType::Single, "x"),
+            text("m2", 1, 2, ChatType::Single, "x"),
+            text("m1", 1, 2, ChatType::Single, "x"),
+            text("m1", 2, 1, ChatType::Single, "x"),
+            text("n1", 1, 99, ChatType::Single, "x"),
+            text("g1", 2, 5, ChatType::Group, "x"),
+            text("g1", 3, 6, ChatType::Group, "x"),
+            text("m3", 2, 1, ChatType::Single, "x"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(s.commit_count() - commits0, 1);
+    assert_eq!(out.len(), 8);
+    assert_eq!(conv_seq(out[0].clone()), 1);
+    assert_eq!(conv_seq(out[1].clone()), 2);
+    assert!(matches!(out[2], StoreOutcome::Duplicate(ref m) if m.conv_seq == 1));
+    assert_eq!(out[3], StoreOutcome::IdTaken);
+    assert_eq!(out[4], StoreOutcome::NoUser);
+    assert!(
+        matches!(out[5], StoreOutcome::Stored { ref message, ref recipients }
+            if message.conv_seq == 1 && recipients == &[1])
+    );
+    assert_eq!(out[6], StoreOutcome::NoGroup);
+    assert_eq!(conv_seq(out[7].clone()), 3);
+    assert!(s.store_messages(Vec::new()).await.unwrap().is_empty());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_writers_get_gapless_seqs_in_group_commits() {
     let dir = TempDir::new().unwrap();
@@ -351,56 +509,86 @@ async fn locked_database_fails_writes_then_recovers() {
     }
 }
 
-/// Throughput of concurrent 1:1 store_message calls. Run with:
+/// Throughput of concurrent 1:1 writes: `store_message` one at a time, then `store_messages`
+/// with batches of 32, each for synchronous NORMAL and FULL. Prints the figures, asserts no
+/// timing. Run with:
 /// `cargo test --release -p easyim-server --test sqlite_storage -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn throughput() {
-    for sync in [Synchronous::Normal, Synchronous::Full] {
-        let dir = TempDir::new().unwrap();
-        let s = Arc::new(open(
-            &dir,
-            SqliteOptions {
-                synchronous: sync,
-                read_connections: 4,
-            },
-        ));
-        let (tasks, per_task) = (50u64, 2000u64);
-        for u in 1..=tasks + 1 {
-            s.create_user(user(u, &format!("u{u}"))).await.unwrap();
+    for batch in [1, 32] {
+        for sync in [Synchronous::Normal, Synchronous::Full] {
+            throughput_of(sync, batch).await;
         }
-        let content = "c".repeat(64);
-        let (commits0, jobs0) = (s.commit_count(), s.job_count());
-        let started = Instant::now();
-        let handles: Vec<_> = (1..=tasks)
-            .map(|u| {
-                let s = s.clone();
-                let content = content.clone();
-                tokio::spawn(async move {
-                    for i in 0..per_task {
-                        // Each task writes to its own conversation with user tasks + 1.
-                        let m = text(
-                            &format!("{u}-{i}"),
-                            u,
-                            tasks + 1,
-                            ChatType::Single,
-                            &content,
-                        );
-                        conv_seq(s.store_message(m).await.unwrap());
-                    }
-                })
-            })
-            .collect();
-        for h in handles {
-            h.await.unwrap();
-        }
-        let secs = started.elapsed().as_secs_f64();
-        let n = tasks * per_task;
-        let commits = s.commit_count() - commits0;
-        println!(
-            "synchronous={sync}: {n} messages in {secs:.2}s = {:.0} msgs/s, {commits} commits ({:.1} per commit)",
-            n as f64 / secs,
-            (s.job_count() - jobs0) as f64 / commits as f64
-        );
     }
+}
+
+/// 50 tasks, each writing 2000 messages to its own conversation with one shared peer, `batch`
+/// at a time (1: `store_message`, else `store_messages`).
+async fn throughput_of(sync: Synchronous, batch: usize) {
+    let dir = TempDir::new().unwrap();
+    let s = Arc::new(open(
+        &dir,
+        SqliteOptions {
+            synchronous: sync,
+            read_connections: 4,
+        },
+    ));
+    let (tasks, per_task) = (50u64, 2000u64);
+    for u in 1..=tasks + 1 {
+        s.create_user(user(u, &format!("u{u}"))).await.unwrap();
+    }
+    let content = "c".repeat(64);
+    let (commits0, jobs0) = (s.commit_count(), s.job_count());
+    let started = Instant::now();
+    let handles: Vec<_> = (1..=tasks)
+        .map(|u| {
+            let s = s.clone();
+            let content = content.clone();
+            tokio::spawn(async move {
+                let mut last = 0;
+                let ids: Vec<u64> = (0..per_task).collect();
+                for chunk in ids.chunks(batch) {
+                    // Each task writes to its own conversation with user tasks + 1.
+                    let msgs: Vec<NewMessage> = chunk
+                        .iter()
+                        .map(|i| {
+                            text(
+                                &format!("{u}-{i}"),
+                                u,
+                                tasks + 1,
+                                ChatType::Single,
+                                &content,
+                            )
+                        })
+                        .collect();
+                    let outcomes = if batch == 1 {
+                        let m = msgs.into_iter().next().unwrap();
+                        vec![s.store_message(m).await.unwrap()]
+                    } else {
+                        s.store_messages(msgs).await.unwrap()
+                    };
+                    for o in outcomes {
+                        let seq = conv_seq(o);
+                        assert_eq!(seq, last + 1);
+                        last = seq;
+                    }
+                }
+                assert_eq!(last, per_task);
+            })
+        })
+        .collect();
+    for h in handles {
+        h.await.unwrap();
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = tasks * per_task;
+    let commits = s.commit_count() - commits0;
+    let jobs = s.job_count() - jobs0;
+    println!(
+        "synchronous={sync} batch={batch}: {n} messages in {secs:.2}s = {:.0} msgs/s, \
+         {jobs} writes in {commits} commits ({:.1} per commit)",
+        n as f64 / secs,
+        jobs as f64 / commits as f64
+    );
 }
