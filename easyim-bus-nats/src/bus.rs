@@ -127,6 +127,10 @@ impl NatsBus {
 }
 
 impl Bus for NatsBus {
+    fn render_metrics(&self, out: &mut String) {
+        self.stats.render(out);
+    }
+
     fn publish(&self, event: BusEvent) {
         match self.tx.try_send(event) {
             Ok(()) => {

@@ -33,6 +33,9 @@ pub enum BusEvent {
 pub trait Bus: Send + Sync + 'static {
     /// Sends `event` to every other node (never back to this one).
     fn publish(&self, event: BusEvent);
+
+    /// Appends the bus's own counters (published, dropped...) in the Prometheus text format.
+    fn render_metrics(&self, _out: &mut String) {}
 }
 
 /// A single node: there is nobody to tell.

@@ -145,6 +145,12 @@ impl Engine {
         &self.inner.metrics
     }
 
+    /// Appends every counter of the engine and its bus in the Prometheus text format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.inner.metrics.render(out);
+        self.inner.bus.render_metrics(out);
+    }
+
     /// A fresh snowflake id (users, groups, requests, messages).
     pub fn next_id(&self) -> u64 {
         self.inner.ids.next_id()

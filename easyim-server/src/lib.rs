@@ -14,5 +14,5 @@ mod transport;
 
 pub use api::{router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
-pub use server::Server;
+pub use server::{open_storage, Server};
 pub use sqlite::{SqliteOptions, SqliteStorage, Synchronous};

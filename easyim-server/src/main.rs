@@ -48,12 +48,8 @@ fn main() -> anyhow::Result<()> {
         return rt.block_on(stop_running(config.api_port));
     }
     if cli.init {
-        easyim_server::SqliteStorage::open(&config.sqlite_path, Default::default())
-            .map_err(|e| anyhow::anyhow!("{}: {e}", config.sqlite_path.display()))?;
-        println!(
-            "initialised: env.default and {} are ready; run easyim without --init to serve",
-            config.sqlite_path.display()
-        );
+        rt.block_on(easyim_server::open_storage(&config))?;
+        println!("initialised: env.default and the database are ready; run easyim without --init to serve");
         return Ok(());
     }
     rt.block_on(async {

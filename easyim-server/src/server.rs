@@ -74,40 +74,11 @@ pub struct Server {
 }
 
 impl Server {
-    /// Opens the storage (`DB_DRIVER`) and binds both ports (port 0 picks a free one).
+    /// Opens the configured storage (and creates or migrates its schema) and binds both ports
+    /// (port 0 picks a free one).
     pub async fn bind(config: Config) -> anyhow::Result<Server> {
-        if config.db_driver == DbDriver::Postgres {
-            let pg = &config.postgres;
-            let storage = PgStorage::connect(PgConfig {
-                host: pg.host.clone(),
-                port: pg.port,
-                dbname: pg.dbname.clone(),
-                user: pg.user.clone(),
-                password: pg.password.clone(),
-                schema: pg.schema.clone(),
-                ..PgConfig::default()
-            })
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "opening PostgreSQL {}@{}:{}/{}: {e}",
-                    pg.user,
-                    pg.host,
-                    pg.port,
-                    pg.dbname
-                )
-            })?;
-            return Self::bind_with(config, Arc::new(storage)).await;
-        }
-        let storage = SqliteStorage::open(
-            &config.sqlite_path,
-            SqliteOptions {
-                synchronous: config.sqlite_synchronous,
-                ..SqliteOptions::default()
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.sqlite_path.display()))?;
-        Self::bind_with(config, Arc::new(storage)).await
+        let storage = open_storage(&config).await?;
+        Self::bind_with(config, storage).await
     }
 
     /// Binds both ports over a given storage; joins the cluster's bus if `NATS_URL` is set.
@@ -255,6 +226,43 @@ impl Server {
         info!("stopped");
         Ok(())
     }
+}
+
+/// Opens the storage `DB_DRIVER` names, creating or migrating its schema: SQLite in
+/// `SQLITE_PATH`, or PostgreSQL from the `DB_*` settings.
+pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+    if config.db_driver == DbDriver::Postgres {
+        let pg = &config.postgres;
+        let storage = PgStorage::connect(PgConfig {
+            host: pg.host.clone(),
+            port: pg.port,
+            dbname: pg.dbname.clone(),
+            user: pg.user.clone(),
+            password: pg.password.clone(),
+            schema: pg.schema.clone(),
+            ..PgConfig::default()
+        })
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "opening PostgreSQL {}@{}:{}/{}: {e}",
+                pg.user,
+                pg.host,
+                pg.port,
+                pg.dbname
+            )
+        })?;
+        return Ok(Arc::new(storage));
+    }
+    let storage = SqliteStorage::open(
+        &config.sqlite_path,
+        SqliteOptions {
+            synchronous: config.sqlite_synchronous,
+            ..SqliteOptions::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.sqlite_path.display()))?;
+    Ok(Arc::new(storage))
 }
 
 /// Accepts connections until the server stops. Over `MAX_CONNECTIONS`, a new connection is

@@ -25,7 +25,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult {
 /// GET `/metrics`: the engine's counters and ours, in the Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
-    state.engine.metrics().render(&mut out);
+    state.engine.render_metrics(&mut out);
     state.http.render(&mut out);
     (
         [(
