@@ -445,7 +445,7 @@ async fn a_storage_failure_is_e_internal_nothing_is_acked_and_a_resend_works() {
     let b = h.user().await;
     let mut cb = h.login(b).await;
     let mut ca = h.login(a).await;
-    h.storage.fail(true);
+    h.storage.fail_messages(true);
     ca.send(ca.chat(b, ChatType::Single, "m1", 1, "hi"));
     ca.expect_error("E_INTERNAL", "m1", 1).await;
     ca.send(ca.chat(b, ChatType::Single, "", 2, "hi"));
@@ -453,7 +453,7 @@ async fn a_storage_failure_is_e_internal_nothing_is_acked_and_a_resend_works() {
     ca.expect_nothing().await;
     cb.expect_nothing().await;
 
-    h.storage.fail(false);
+    h.storage.fail_messages(false);
     let ack = ca
         .send_acked(ca.chat(b, ChatType::Single, "m1", 3, "hi"))
         .await;

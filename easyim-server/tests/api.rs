@@ -2,17 +2,15 @@
 //! client, SQLite storage in a temporary folder.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
+use easyim_core::testkit::FailingStorage;
 use easyim_core::{
-    Conversation, Engine, EngineConfig, FriendRequest, Group, GroupId, HistoryItem, HistoryPage,
-    JwtAuth, MemoryStorage, NewMessage, PendingMessage, Profile, Receipt, Storage, StorageError,
-    StoreOutcome, StoredMessage, User, UserId,
+    Conversation, Engine, EngineConfig, JwtAuth, MemoryStorage, NewMessage, Receipt, Storage,
+    StoreOutcome,
 };
 use easyim_proto::{ChatType, Msg, MsgType};
 use easyim_server::{api_router, ApiConfig, SqliteOptions, SqliteStorage};
@@ -1224,157 +1222,23 @@ async fn register_and_login_are_rate_limited() {
 
 // ---- storage failures ----------------------------------------------------------------------
 
-/// A `MemoryStorage` that fails every call with `Unavailable` while `down` is set.
-#[derive(Default)]
-struct Flaky {
-    inner: MemoryStorage,
-    down: AtomicBool,
-}
-
-impl Flaky {
-    fn check(&self) -> Result<(), StorageError> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StorageError::Unavailable(
-                "disk on fire at /var/secret/path".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-type R<T> = Result<T, StorageError>;
-
-#[async_trait]
-impl Storage for Flaky {
-    async fn create_user(&self, user: User) -> R<User> {
-        self.check()?;
-        self.inner.create_user(user).await
-    }
-    async fn user(&self, id: UserId) -> R<Option<User>> {
-        self.check()?;
-        self.inner.user(id).await
-    }
-    async fn user_by_account(&self, account: &str) -> R<Option<User>> {
-        self.check()?;
-        self.inner.user_by_account(account).await
-    }
-    async fn set_user_secret(&self, id: UserId, secret: &str) -> R<()> {
-        self.check()?;
-        self.inner.set_user_secret(id, secret).await
-    }
-    async fn search_users(&self, query: &str, limit: usize) -> R<Vec<Profile>> {
-        self.check()?;
-        self.inner.search_users(query, limit).await
-    }
-    async fn server_secret(&self, candidate: &str) -> R<String> {
-        self.check()?;
-        self.inner.server_secret(candidate).await
-    }
-    async fn ping(&self) -> R<()> {
-        self.check()?;
-        self.inner.ping().await
-    }
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> R<FriendRequest> {
-        self.check()?;
-        self.inner.create_friend_request(id, from, to, msg).await
-    }
-    async fn friend_requests(&self, to: UserId) -> R<Vec<FriendRequest>> {
-        self.check()?;
-        self.inner.friend_requests(to).await
-    }
-    async fn answer_friend_request(&self, id: u64, to: UserId, accept: bool) -> R<FriendRequest> {
-        self.check()?;
-        self.inner.answer_friend_request(id, to, accept).await
-    }
-    async fn friends(&self, user: UserId) -> R<Vec<Profile>> {
-        self.check()?;
-        self.inner.friends(user).await
-    }
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> R<()> {
-        self.check()?;
-        self.inner.remove_friend(user, friend).await
-    }
-    async fn create_group(
-        &self,
-        id: GroupId,
-        name: &str,
-        owner: UserId,
-        members: &[UserId],
-    ) -> R<Group> {
-        self.check()?;
-        self.inner.create_group(id, name, owner, members).await
-    }
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> R<()> {
-        self.check()?;
-        self.inner.add_members(group, users).await
-    }
-    async fn remove_member(&self, group: GroupId, user: UserId) -> R<()> {
-        self.check()?;
-        self.inner.remove_member(group, user).await
-    }
-    async fn group(&self, id: GroupId) -> R<Option<Group>> {
-        self.check()?;
-        self.inner.group(id).await
-    }
-    async fn groups_of(&self, user: UserId) -> R<Vec<Group>> {
-        self.check()?;
-        self.inner.groups_of(user).await
-    }
-    async fn group_members(&self, group: GroupId) -> R<Vec<Profile>> {
-        self.check()?;
-        self.inner.group_members(group).await
-    }
-    async fn is_member(&self, group: GroupId, user: UserId) -> R<bool> {
-        self.check()?;
-        self.inner.is_member(group, user).await
-    }
-    async fn store_message(&self, msg: NewMessage) -> R<StoreOutcome> {
-        self.check()?;
-        self.inner.store_message(msg).await
-    }
-    async fn record_receipt(
-        &self,
-        reader: UserId,
-        conv: Conversation,
-        id: &str,
-        receipt: Receipt,
-    ) -> R<Option<StoredMessage>> {
-        self.check()?;
-        self.inner.record_receipt(reader, conv, id, receipt).await
-    }
-    async fn pending(&self, user: UserId, after: u64, limit: usize) -> R<Vec<PendingMessage>> {
-        self.check()?;
-        self.inner.pending(user, after, limit).await
-    }
-    async fn history(
-        &self,
-        conv: Conversation,
-        viewer: UserId,
-        page: HistoryPage,
-        limit: usize,
-    ) -> R<Vec<HistoryItem>> {
-        self.check()?;
-        self.inner.history(conv, viewer, page, limit).await
-    }
-}
+/// A `MemoryStorage` that fails every call on demand, with an error text that must never reach
+/// a client.
+type Flaky = FailingStorage<MemoryStorage>;
 
 #[tokio::test]
 async fn storage_failures_are_500_and_503_without_details() {
-    let flaky = Arc::new(Flaky::default());
+    let flaky = Arc::new(Flaky::with_reason(
+        MemoryStorage::new(),
+        "disk on fire at /var/secret/path",
+    ));
     let srv = start_with(Opts {
         storage: Some(flaky.clone()),
         ..Opts::default()
     })
     .await;
     let a = srv.register("alice").await;
-    flaky.down.store(true, Ordering::SeqCst);
+    flaky.fail_all(true);
 
     let h = srv.get("/healthz").await;
     h.envelope(503);
@@ -1397,7 +1261,7 @@ async fn storage_failures_are_500_and_503_without_details() {
         assert!(!msg.contains("disk") && !msg.contains("/var"), "{msg}");
     }
 
-    flaky.down.store(false, Ordering::SeqCst);
+    flaky.fail_all(false);
     srv.get("/healthz").await.data();
     srv.get(&format!("/api/user/friends?access_token={}", tok(&a)))
         .await

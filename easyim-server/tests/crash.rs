@@ -5,16 +5,11 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use async_trait::async_trait;
-use easyim_core::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, Storage, StorageError, StoreOutcome, StoredMessage, User,
-    UserId,
-};
+use easyim_core::testkit::FailingStorage;
+use easyim_core::Conversation;
 use easyim_server::{Server, Sources, SqliteOptions, SqliteStorage};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -285,153 +280,8 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
 
 // ---- storage failure under a running server ------------------------------------------------
 
-/// SQLite that fails every call while `down` is set, as a lost disk would.
-struct Flaky {
-    inner: SqliteStorage,
-    down: AtomicBool,
-}
-
-impl Flaky {
-    fn check(&self) -> easyim_core::Result<()> {
-        if self.down.load(Ordering::SeqCst) {
-            Err(StorageError::Unavailable(
-                "disk I/O error (injected)".into(),
-            ))
-        } else {
-            Ok(())
-        }
-    }
-}
-
-#[async_trait]
-impl Storage for Flaky {
-    async fn create_user(&self, user: User) -> easyim_core::Result<User> {
-        self.check()?;
-        self.inner.create_user(user).await
-    }
-    async fn user(&self, id: UserId) -> easyim_core::Result<Option<User>> {
-        self.check()?;
-        self.inner.user(id).await
-    }
-    async fn user_by_account(&self, account: &str) -> easyim_core::Result<Option<User>> {
-        self.check()?;
-        self.inner.user_by_account(account).await
-    }
-    async fn set_user_secret(&self, id: UserId, secret: &str) -> easyim_core::Result<()> {
-        self.check()?;
-        self.inner.set_user_secret(id, secret).await
-    }
-    async fn search_users(&self, query: &str, limit: usize) -> easyim_core::Result<Vec<Profile>> {
-        self.check()?;
-        self.inner.search_users(query, limit).await
-    }
-    async fn server_secret(&self, candidate: &str) -> easyim_core::Result<String> {
-        self.check()?;
-        self.inner.server_secret(candidate).await
-    }
-    async fn ping(&self) -> easyim_core::Result<()> {
-        self.check()?;
-        self.inner.ping().await
-    }
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> easyim_core::Result<FriendRequest> {
-        self.check()?;
-        self.inner.create_friend_request(id, from, to, msg).await
-    }
-    async fn friend_requests(&self, to: UserId) -> easyim_core::Result<Vec<FriendRequest>> {
-        self.check()?;
-        self.inner.friend_requests(to).await
-    }
-    async fn answer_friend_request(
-        &self,
-        id: u64,
-        to: UserId,
-        accept: bool,
-    ) -> easyim_core::Result<FriendRequest> {
-        self.check()?;
-        self.inner.answer_friend_request(id, to, accept).await
-    }
-    async fn friends(&self, user: UserId) -> easyim_core::Result<Vec<Profile>> {
-        self.check()?;
-        self.inner.friends(user).await
-    }
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> easyim_core::Result<()> {
-        self.check()?;
-        self.inner.remove_friend(user, friend).await
-    }
-    async fn create_group(
-        &self,
-        id: GroupId,
-        name: &str,
-        owner: UserId,
-        members: &[UserId],
-    ) -> easyim_core::Result<Group> {
-        self.check()?;
-        self.inner.create_group(id, name, owner, members).await
-    }
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> easyim_core::Result<()> {
-        self.check()?;
-        self.inner.add_members(group, users).await
-    }
-    async fn remove_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<()> {
-        self.check()?;
-        self.inner.remove_member(group, user).await
-    }
-    async fn group(&self, id: GroupId) -> easyim_core::Result<Option<Group>> {
-        self.check()?;
-        self.inner.group(id).await
-    }
-    async fn groups_of(&self, user: UserId) -> easyim_core::Result<Vec<Group>> {
-        self.check()?;
-        self.inner.groups_of(user).await
-    }
-    async fn group_members(&self, group: GroupId) -> easyim_core::Result<Vec<Profile>> {
-        self.check()?;
-        self.inner.group_members(group).await
-    }
-    async fn is_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<bool> {
-        self.check()?;
-        self.inner.is_member(group, user).await
-    }
-    async fn store_message(&self, msg: NewMessage) -> easyim_core::Result<StoreOutcome> {
-        self.check()?;
-        self.inner.store_message(msg).await
-    }
-    async fn record_receipt(
-        &self,
-        reader: UserId,
-        conv: Conversation,
-        id: &str,
-        receipt: Receipt,
-    ) -> easyim_core::Result<Option<StoredMessage>> {
-        self.check()?;
-        self.inner.record_receipt(reader, conv, id, receipt).await
-    }
-    async fn pending(
-        &self,
-        user: UserId,
-        after: u64,
-        limit: usize,
-    ) -> easyim_core::Result<Vec<PendingMessage>> {
-        self.check()?;
-        self.inner.pending(user, after, limit).await
-    }
-    async fn history(
-        &self,
-        conv: Conversation,
-        viewer: UserId,
-        page: HistoryPage,
-        limit: usize,
-    ) -> easyim_core::Result<Vec<HistoryItem>> {
-        self.check()?;
-        self.inner.history(conv, viewer, page, limit).await
-    }
-}
+/// SQLite that fails every call on demand, as a lost disk would.
+type Flaky = FailingStorage<SqliteStorage>;
 
 fn is_error(v: &Value, code: &str) -> bool {
     num(v, "msg_type") == 5 && text(v, "content").starts_with(code)
@@ -440,10 +290,10 @@ fn is_error(v: &Value, code: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_failure_is_e_internal_nothing_acked_and_recovers_by_itself() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(Flaky {
-        inner: SqliteStorage::open(dir.path().join("flaky.db"), SqliteOptions::default()).unwrap(),
-        down: AtomicBool::new(false),
-    });
+    let storage = Arc::new(Flaky::with_reason(
+        SqliteStorage::open(dir.path().join("flaky.db"), SqliteOptions::default()).unwrap(),
+        "disk I/O error (injected)",
+    ));
     let mut s = Sources::default();
     for (k, v) in [
         ("SERVER_IP", "127.0.0.1"),
@@ -472,7 +322,7 @@ async fn storage_failure_is_e_internal_nothing_acked_and_recovers_by_itself() {
     assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
 
     // Storage goes away.
-    storage.down.store(true, Ordering::SeqCst);
+    storage.fail_all(true);
     for (id, to, ct) in [("m2", b.id, 0), ("m3", b.id, 0), ("g1", group, 1)] {
         ca.send(&chat(id, a.id, to, ct)).await.unwrap();
         let v = ca.next().await.unwrap();
@@ -494,7 +344,7 @@ async fn storage_failure_is_e_internal_nothing_acked_and_recovers_by_itself() {
     assert!(cc.next().await.is_none(), "closed");
 
     // Storage comes back: no restart, the same connections, resends are stored gapless.
-    storage.down.store(false, Ordering::SeqCst);
+    storage.fail_all(false);
     assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
     for (id, to, ct, seq) in [("m2", b.id, 0, 2), ("m3", b.id, 0, 3), ("g1", group, 1, 1)] {
         ca.send(&chat(id, a.id, to, ct)).await.unwrap();

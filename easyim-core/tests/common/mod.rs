@@ -3,15 +3,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
+use easyim_core::testkit::FailingStorage;
 use easyim_core::{
-    random_secret, Conversation, Engine, EngineConfig, FriendRequest, Grant, Group, GroupId,
-    HistoryItem, HistoryPage, JwtAuth, MemoryStorage, NewMessage, Outbox, PendingMessage, Profile,
-    Receipt, Storage, StorageError, StoreOutcome, StoredMessage, User, UserId,
+    random_secret, Engine, EngineConfig, Grant, GroupId, JwtAuth, MemoryStorage, Outbox, Storage,
+    User, UserId,
 };
 use easyim_proto::{ChatType, CodecError, Msg, MsgStatus, MsgType, KEEP_ALIVE};
 use tokio::sync::mpsc;
@@ -23,129 +21,8 @@ pub const SERVER_SECRET: &str = "test-server-secret";
 /// How long a client waits for a frame it expects.
 pub const WAIT: Duration = Duration::from_secs(5);
 
-/// A [`MemoryStorage`] whose `store_message` can be made to fail, for `E_INTERNAL`.
-#[derive(Debug, Default)]
-pub struct FlakyStorage {
-    inner: MemoryStorage,
-    failing: AtomicBool,
-}
-
-impl FlakyStorage {
-    /// Makes `store_message` fail with `Unavailable` (true) or work again (false).
-    pub fn fail(&self, on: bool) {
-        self.failing.store(on, Ordering::SeqCst);
-    }
-}
-
-#[async_trait]
-impl Storage for FlakyStorage {
-    async fn create_user(&self, user: User) -> easyim_core::Result<User> {
-        self.inner.create_user(user).await
-    }
-    async fn user(&self, id: UserId) -> easyim_core::Result<Option<User>> {
-        self.inner.user(id).await
-    }
-    async fn user_by_account(&self, account: &str) -> easyim_core::Result<Option<User>> {
-        self.inner.user_by_account(account).await
-    }
-    async fn set_user_secret(&self, id: UserId, secret: &str) -> easyim_core::Result<()> {
-        self.inner.set_user_secret(id, secret).await
-    }
-    async fn search_users(&self, query: &str, limit: usize) -> easyim_core::Result<Vec<Profile>> {
-        self.inner.search_users(query, limit).await
-    }
-    async fn server_secret(&self, candidate: &str) -> easyim_core::Result<String> {
-        self.inner.server_secret(candidate).await
-    }
-    async fn ping(&self) -> easyim_core::Result<()> {
-        self.inner.ping().await
-    }
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> easyim_core::Result<FriendRequest> {
-        self.inner.create_friend_request(id, from, to, msg).await
-    }
-    async fn friend_requests(&self, to: UserId) -> easyim_core::Result<Vec<FriendRequest>> {
-        self.inner.friend_requests(to).await
-    }
-    async fn answer_friend_request(
-        &self,
-        id: u64,
-        to: UserId,
-        accept: bool,
-    ) -> easyim_core::Result<FriendRequest> {
-        self.inner.answer_friend_request(id, to, accept).await
-    }
-    async fn friends(&self, user: UserId) -> easyim_core::Result<Vec<Profile>> {
-        self.inner.friends(user).await
-    }
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> easyim_core::Result<()> {
-        self.inner.remove_friend(user, friend).await
-    }
-    async fn create_group(
-        &self,
-        id: GroupId,
-        name: &str,
-        owner: UserId,
-        members: &[UserId],
-    ) -> easyim_core::Result<Group> {
-        self.inner.create_group(id, name, owner, members).await
-    }
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> easyim_core::Result<()> {
-        self.inner.add_members(group, users).await
-    }
-    async fn remove_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<()> {
-        self.inner.remove_member(group, user).await
-    }
-    async fn group(&self, id: GroupId) -> easyim_core::Result<Option<Group>> {
-        self.inner.group(id).await
-    }
-    async fn groups_of(&self, user: UserId) -> easyim_core::Result<Vec<Group>> {
-        self.inner.groups_of(user).await
-    }
-    async fn group_members(&self, group: GroupId) -> easyim_core::Result<Vec<Profile>> {
-        self.inner.group_members(group).await
-    }
-    async fn is_member(&self, group: GroupId, user: UserId) -> easyim_core::Result<bool> {
-        self.inner.is_member(group, user).await
-    }
-    async fn store_message(&self, msg: NewMessage) -> easyim_core::Result<StoreOutcome> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(StorageError::Unavailable("switched off by the test".into()));
-        }
-        self.inner.store_message(msg).await
-    }
-    async fn record_receipt(
-        &self,
-        reader: UserId,
-        conv: Conversation,
-        id: &str,
-        receipt: Receipt,
-    ) -> easyim_core::Result<Option<StoredMessage>> {
-        self.inner.record_receipt(reader, conv, id, receipt).await
-    }
-    async fn pending(
-        &self,
-        user: UserId,
-        after: u64,
-        limit: usize,
-    ) -> easyim_core::Result<Vec<PendingMessage>> {
-        self.inner.pending(user, after, limit).await
-    }
-    async fn history(
-        &self,
-        conv: Conversation,
-        viewer: UserId,
-        page: HistoryPage,
-        limit: usize,
-    ) -> easyim_core::Result<Vec<HistoryItem>> {
-        self.inner.history(conv, viewer, page, limit).await
-    }
-}
+/// A [`MemoryStorage`] whose message writes can be made to fail, for `E_INTERNAL`.
+pub type FlakyStorage = FailingStorage<MemoryStorage>;
 
 /// An engine on a [`FlakyStorage`] with a `JwtAuth`, and helpers to make users and clients.
 #[derive(Debug, Clone)]
@@ -160,7 +37,7 @@ impl Harness {
     }
 
     pub fn with_config(config: EngineConfig) -> Self {
-        let storage = Arc::new(FlakyStorage::default());
+        let storage = Arc::new(FlakyStorage::new(MemoryStorage::new()));
         let dyn_storage: Arc<dyn Storage> = storage.clone();
         let auth = Arc::new(JwtAuth::new(
             dyn_storage.clone(),
