@@ -251,6 +251,41 @@ async fn a_version_1_database_is_migrated() {
     assert_eq!(version, 2);
 }
 
+/// Another process writing to the same file (another node): the writer notices its commits
+/// and numbers on from what is stored, not from what it remembered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_by_another_connection_are_seen() {
+    let dir = TempDir::new().unwrap();
+    let path = dir.path().join("easyim.db");
+    let s = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
+    s.create_user(user(1, "a")).await.unwrap();
+    s.create_user(user(2, "b")).await.unwrap();
+    s.create_group(5, "g", 1, &[2]).await.unwrap();
+    let m = text("m1", 1, 2, ChatType::Single, "x");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 1);
+    let m = text("g1", 1, 5, ChatType::Group, "x");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 1);
+    {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type,
+                                   msg_type, content, ts)
+             SELECT id, 2, 'other', 2, 1, 1, 0, 'y', 0 FROM convs WHERE key = 'd:1:2';
+             DELETE FROM members WHERE group_id = 5 AND user_id = 2;",
+        )
+        .unwrap();
+    }
+    let m = text("m2", 1, 2, ChatType::Single, "x");
+    assert_eq!(conv_seq(s.store_message(m).await.unwrap()), 3);
+    let m = text("other", 2, 1, ChatType::Single, "x");
+    assert!(matches!(
+        s.store_message(m).await.unwrap(),
+        StoreOutcome::Duplicate(_)
+    ));
+    let m = text("g2", 2, 5, ChatType::Group, "x");
+    assert_eq!(s.store_message(m).await.unwrap(), StoreOutcome::NotMember);
+}
+
 /// Several messages in one `store_messages` call: each gets what `store_message` would give it,
 /// in order, and a duplicate within the batch is a duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
