@@ -48,6 +48,10 @@ struct Args {
     /// The server's HTTP API port.
     #[arg(long, default_value = "127.0.0.1:8889")]
     api: SocketAddr,
+    /// The IM ports of further nodes of a cluster (comma-separated): connections are spread
+    /// over `--im` and these, round robin, so senders and recipients sit on different nodes.
+    #[arg(long, value_delimiter = ',')]
+    nodes: Vec<SocketAddr>,
     /// The server's process id: RSS (idle) and CPU use are read from /proc/<pid>.
     #[arg(long)]
     server_pid: Option<u32>,
@@ -403,11 +407,21 @@ impl Rx {
 /// Where connections go and how they authenticate.
 #[derive(Clone)]
 struct Target {
-    im: SocketAddr,
+    /// The IM ports connections are spread over (one per node).
+    ims: Arc<[SocketAddr]>,
     transport: Transport,
 }
 
+impl Target {
+    /// The IM port of the next connection, round robin over the nodes.
+    fn next_im(&self) -> SocketAddr {
+        let i = NODE_COUNTER.fetch_add(1, Relaxed) as usize;
+        self.ims[i % self.ims.len()]
+    }
+}
+
 static SRC_COUNTER: AtomicU64 = AtomicU64::new(0);
+static NODE_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// Opens a TCP connection from the next source address of 127.0.0.2..127.0.0.254.
 async fn tcp_connect(to: SocketAddr) -> Result<TcpStream> {
@@ -439,7 +453,8 @@ fn is_keepalive_success(m: &Msg) -> bool {
 
 /// Connects and logs in; returns the halves once SUCCESS arrived.
 async fn connect_login(t: &Target, uid: &str, token: &str) -> Result<(Tx, Rx)> {
-    let s = tcp_connect(t.im).await?;
+    let im = t.next_im();
+    let s = tcp_connect(im).await?;
     let (mut tx, mut rx) = match t.transport {
         Transport::Pb | Transport::Json => {
             let (r, w) = s.into_split();
@@ -455,7 +470,7 @@ async fn connect_login(t: &Target, uid: &str, token: &str) -> Result<(Tx, Rx)> {
             )
         }
         Transport::Ws => {
-            let url = format!("ws://{}/ws", t.im);
+            let url = format!("ws://{im}/ws");
             let (ws, _) = tokio_tungstenite::client_async(url, s).await?;
             let (w, r) = ws.split();
             (Tx::Ws(w), Rx::Ws(r))
@@ -1604,7 +1619,9 @@ async fn main() -> Result<()> {
             tag: tag.clone(),
         };
         let t = Target {
-            im: args.im,
+            ims: std::iter::once(args.im)
+                .chain(args.nodes.iter().copied())
+                .collect(),
             transport: args.transport,
         };
         let r = run_one(&args, t, &seeder, args.server_pid, "server").await?;
@@ -1617,7 +1634,7 @@ async fn main() -> Result<()> {
             next: AtomicU64::new(0),
         };
         let t = Target {
-            im: addr,
+            ims: Arc::from([addr]),
             transport: args.transport,
         };
         let pid = Some(std::process::id());
