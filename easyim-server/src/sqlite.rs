@@ -132,6 +132,7 @@ pub struct SqliteStorage {
     writer: Writer,
     readers: Arc<Readers>,
     stats: Arc<Stats>,
+    _checkpointer: Checkpointer,
 }
 
 impl fmt::Debug for SqliteStorage {
@@ -165,6 +166,7 @@ impl SqliteStorage {
         let readers = Arc::new(Readers::open(path.clone(), opts.read_connections.max(1))?);
         let stats = Arc::new(Stats::default());
         let writer = Writer::start(conn, stats.clone())?;
+        let checkpointer = Checkpointer::start(&path, opts.synchronous)?;
         tracing::info!(path = %path.display(), synchronous = %opts.synchronous, "SQLite storage open");
         Ok(SqliteStorage {
             path,
@@ -172,6 +174,7 @@ impl SqliteStorage {
             writer,
             readers,
             stats,
+            _checkpointer: checkpointer,
         })
     }
 
@@ -433,9 +436,10 @@ fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbEr
     // stays in its page cache: 64 MiB instead of the default 2 MiB.
     conn.pragma_update(None, "cache_size", -65536)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    // Checkpoints run on the writer thread, at a commit: every 4000 pages (16 MiB of WAL)
-    // instead of every 1000, so fewer of them.
-    conn.pragma_update(None, "wal_autocheckpoint", 4000)?;
+    // Checkpoints (which fsync) run on a thread of their own (see `Checkpointer`), so that no
+    // commit waits for one; the writer checkpoints itself only if that thread falls far behind
+    // (64 MiB of WAL).
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&mut conn)?;
     Ok(conn)
@@ -574,6 +578,59 @@ where
         };
         // The caller may have gone away (its future dropped): nothing to do then.
         let _ = self.reply.send(answer);
+    }
+}
+
+/// Copies the WAL back into the database file in the background (`PRAGMA
+/// wal_checkpoint(PASSIVE)` every [`CHECKPOINT_EVERY`] on a connection of its own). A passive
+/// checkpoint never blocks the writer or the readers; doing it here keeps its fsyncs off the
+/// writer's path, where they would stall every message waiting for the next commit.
+struct Checkpointer {
+    /// Dropping it wakes the thread and ends it.
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+
+impl Checkpointer {
+    fn start(path: &Path, synchronous: Synchronous) -> Result<Self> {
+        let conn = Connection::open(path)
+            .and_then(|c| {
+                c.busy_timeout(BUSY_TIMEOUT)?;
+                c.pragma_update(None, "synchronous", synchronous.pragma())?;
+                Ok(c)
+            })
+            .map_err(|e| unavailable("cannot open the SQLite checkpoint connection", e))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "background checkpoint failed; will retry");
+                    }
+                }
+            })
+            .map_err(|e| {
+                StorageError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
+            })?;
+        Ok(Checkpointer {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 
