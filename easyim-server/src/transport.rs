@@ -218,24 +218,20 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
     tokio::join!(session, pump);
 }
 
-/// The WebSocket library refuses a message or frame over the limit with a capacity error that
-/// axum hands over only as an opaque error; its text ("Message too long: N > M") is the one way
-/// to tell it from a broken connection.
+/// Tells a message or frame over the limit, which the WebSocket library refuses with a capacity
+/// error (axum wraps it), from a broken connection.
 fn too_large(e: &axum::Error) -> Option<CodecError> {
-    let text = e.to_string();
-    let (_, rest) = text.split_once("Message too long: ")?;
-    let (len, max) = rest.split_once(" > ")?;
-    let digits = |s: &str| -> Option<usize> {
-        s.chars()
-            .take_while(char::is_ascii_digit)
-            .collect::<String>()
-            .parse()
-            .ok()
-    };
-    Some(CodecError::TooLarge {
-        len: digits(len.trim())?,
-        max: digits(max.trim())?,
-    })
+    use std::error::Error as _;
+    match e.source()?.downcast_ref::<tungstenite::Error>()? {
+        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size,
+            max_size,
+        }) => Some(CodecError::TooLarge {
+            len: *size,
+            max: *max_size,
+        }),
+        _ => None,
+    }
 }
 
 fn decode_ws(
