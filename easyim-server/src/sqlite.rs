@@ -591,7 +591,7 @@ struct Checkpointer {
     thread: Option<JoinHandle<()>>,
 }
 
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 impl Checkpointer {
     fn start(path: &Path, synchronous: Synchronous) -> Result<Self> {
