@@ -30,10 +30,10 @@ use anyhow::Context as _;
 use async_trait::async_trait;
 use clap::Parser;
 use easyim_core::{
-    hash_password, random_secret, Auth, Conversation, Engine, EngineConfig, FriendRequest, Grant,
-    Group, GroupId, HistoryItem, HistoryPage, JwtAuth, NewMessage, Outbox, PendingMessage, Profile,
-    Receipt, RequestStatus, Result, Storage, StorageError, StoreOutcome, StoredMessage, User,
-    UserId,
+    random_secret, AccountStore, Auth, Conflict, Conversation, Engine, EngineConfig, Entity,
+    FriendRequest, FriendStore, Group, GroupId, GroupStore, HistoryItem, HistoryPage, Im, JwtAuth,
+    MessageStore, NewMessage, Outbox, PendingMessage, Profile, Receipt, Registration,
+    RequestStatus, Result, Storage, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
 use easyim_proto::{
     ChatType, Format, FormatPolicy, LinesCodec, MsgStatus, DEFAULT_MAX_FRAME_BYTES,
@@ -75,10 +75,10 @@ async fn main() -> anyhow::Result<()> {
     let storage: Arc<dyn Storage> = Arc::new(TableStorage::default());
     let secret = storage.server_secret(&random_secret()).await?;
     let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), secret, 7200, 2_592_000));
-    let engine = Engine::new(storage, auth, EngineConfig::default());
+    let im = Im::new(storage, auth, EngineConfig::default());
 
-    let alice = create_user(&engine, "alice").await?;
-    let bob = create_user(&engine, "bob").await?;
+    let alice = create_user(&im, "alice").await?;
+    let bob = create_user(&im, "bob").await?;
 
     let listener = TcpListener::bind(args.listen)
         .await
@@ -101,28 +101,21 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
-    serve(engine, listener).await;
+    serve(im.engine().clone(), listener).await;
     Ok(())
 }
 
 /// Registers `account` (password = account name) and returns its name, id and access token.
-async fn create_user(engine: &Engine, account: &str) -> anyhow::Result<(String, UserId, String)> {
-    let password = account.to_owned();
-    // Password hashing is deliberately slow: keep it off the async worker threads.
-    let password_hash = tokio::task::spawn_blocking(move || hash_password(&password)).await??;
-    let user = engine
-        .storage()
-        .create_user(User {
-            id: engine.next_id(),
-            account: account.to_owned(),
-            nickname: account.to_owned(),
-            avatar: String::new(),
-            password_hash,
-            secret: random_secret(),
-        })
+async fn create_user(im: &Im, account: &str) -> anyhow::Result<(String, UserId, String)> {
+    let signed_in = im
+        .accounts()
+        .register(Registration::new(account, account, ""))
         .await?;
-    let token = engine.auth().issue(user.id, Grant::Access).await?;
-    Ok((user.account, user.id, token.token))
+    Ok((
+        account.to_owned(),
+        signed_in.profile.id,
+        signed_in.access.token,
+    ))
 }
 
 /// Accepts connections until Ctrl-C, then stops the engine (every session gets `E_SHUTDOWN`)
@@ -279,14 +272,14 @@ impl Tables {
 }
 
 #[async_trait]
-impl Storage for TableStorage {
+impl AccountStore for TableStorage {
     async fn create_user(&self, user: User) -> Result<User> {
         let mut db = self.db();
         if db.users.values().any(|u| u.account == user.account) {
-            return Err(StorageError::Conflict("account"));
+            return Err(StorageError::Conflict(Conflict::Account));
         }
         if db.users.contains_key(&user.id) {
-            return Err(StorageError::Conflict("user"));
+            return Err(StorageError::Conflict(Conflict::User));
         }
         db.users.insert(user.id, user.clone());
         Ok(user)
@@ -310,7 +303,7 @@ impl Storage for TableStorage {
         let user = db
             .users
             .get_mut(&id)
-            .ok_or(StorageError::NotFound("user"))?;
+            .ok_or(StorageError::NotFound(Entity::User))?;
         user.secret = secret.to_owned();
         Ok(())
     }
@@ -332,7 +325,10 @@ impl Storage for TableStorage {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+}
 
+#[async_trait]
+impl FriendStore for TableStorage {
     async fn create_friend_request(
         &self,
         id: u64,
@@ -342,10 +338,10 @@ impl Storage for TableStorage {
     ) -> Result<FriendRequest> {
         let mut db = self.db();
         if !db.users.contains_key(&to) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         if db.friends.contains(&(from, to)) {
-            return Err(StorageError::Conflict("friend"));
+            return Err(StorageError::Conflict(Conflict::AlreadyFriends));
         }
         let open =
             |r: &&FriendRequest| r.from == from && r.to == to && r.status == RequestStatus::Open;
@@ -353,7 +349,7 @@ impl Storage for TableStorage {
             return Ok(r.clone());
         }
         if db.requests.iter().any(|r| r.id == id) {
-            return Err(StorageError::Conflict("request"));
+            return Err(StorageError::Conflict(Conflict::Request));
         }
         let req = FriendRequest {
             id,
@@ -388,9 +384,9 @@ impl Storage for TableStorage {
             .requests
             .iter_mut()
             .find(|r| r.id == id && r.to == to)
-            .ok_or(StorageError::NotFound("request"))?;
+            .ok_or(StorageError::NotFound(Entity::Request))?;
         if req.status != RequestStatus::Open {
-            return Err(StorageError::Conflict("answer"));
+            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
         }
         req.status = if accept {
             RequestStatus::Accepted
@@ -417,12 +413,15 @@ impl Storage for TableStorage {
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
         let mut db = self.db();
         if !db.friends.remove(&(user, friend)) {
-            return Err(StorageError::NotFound("friend"));
+            return Err(StorageError::NotFound(Entity::Friend));
         }
         db.friends.remove(&(friend, user));
         Ok(())
     }
+}
 
+#[async_trait]
+impl GroupStore for TableStorage {
     async fn create_group(
         &self,
         id: GroupId,
@@ -432,13 +431,13 @@ impl Storage for TableStorage {
     ) -> Result<Group> {
         let mut db = self.db();
         if db.groups.contains_key(&id) {
-            return Err(StorageError::Conflict("group"));
+            return Err(StorageError::Conflict(Conflict::Group));
         }
         let all: BTreeSet<UserId> = std::iter::once(owner)
             .chain(members.iter().copied())
             .collect();
         if all.iter().any(|u| !db.users.contains_key(u)) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         db.groups.insert(id, (name.to_owned(), owner));
         db.members.extend(all.into_iter().map(|u| (id, u)));
@@ -448,10 +447,10 @@ impl Storage for TableStorage {
     async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
-            return Err(StorageError::NotFound("group"));
+            return Err(StorageError::NotFound(Entity::Group));
         }
         if users.iter().any(|u| !db.users.contains_key(u)) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         // Inbox rows are written when a message is stored, so a new member is pending for
         // nothing older than its membership without any extra bookkeeping.
@@ -462,10 +461,10 @@ impl Storage for TableStorage {
     async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
-            return Err(StorageError::NotFound("group"));
+            return Err(StorageError::NotFound(Entity::Group));
         }
         if !db.members.remove(&(group, user)) {
-            return Err(StorageError::NotFound("member"));
+            return Err(StorageError::NotFound(Entity::Member));
         }
         let conv = Conversation::Group(group);
         db.drop_pending(user, |m| m.conversation() == conv);
@@ -496,7 +495,10 @@ impl Storage for TableStorage {
     async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
         Ok(self.db().members.contains(&(group, user)))
     }
+}
 
+#[async_trait]
+impl MessageStore for TableStorage {
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
         let mut db = self.db();
         let recipients: Vec<UserId> = match msg.chat_type {
@@ -597,7 +599,6 @@ impl Storage for TableStorage {
     async fn history(
         &self,
         conv: Conversation,
-        _viewer: UserId,
         page: HistoryPage,
         limit: usize,
     ) -> Result<Vec<HistoryItem>> {

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use easyim_bus_nats::{BusStats, NatsBus, NatsOptions};
 use easyim_core::{
-    random_secret, Engine, EngineConfig, Grant, JwtAuth, MemoryStorage, Outbox, Storage, User,
-    UserId,
+    random_secret, AccountStore, Engine, EngineConfig, Grant, GroupStore, JwtAuth, MemoryStorage,
+    Outbox, Storage, User, UserId,
 };
 use easyim_proto::{CodecError, Msg, KEEP_ALIVE};
 use tokio::sync::mpsc;

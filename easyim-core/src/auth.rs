@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AuthError;
 use crate::ids::now_ms;
-use crate::storage::Storage;
+use crate::storage::AccountStore;
 use crate::types::UserId;
 
 /// Which kind of token.
@@ -94,7 +94,7 @@ struct JwtClaims {
 /// user's secret (logout, `reset_secret`) revokes all of that user's tokens at once, on every
 /// node, with no token list to keep.
 pub struct JwtAuth {
-    storage: Arc<dyn Storage>,
+    storage: Arc<dyn AccountStore>,
     server_secret: Vec<u8>,
     access_ttl: u64,
     refresh_ttl: u64,
@@ -110,10 +110,10 @@ impl std::fmt::Debug for JwtAuth {
 }
 
 impl JwtAuth {
-    /// Tokens signed with `server_secret` (see [`Storage::server_secret`]) and each user's
+    /// Tokens signed with `server_secret` (see [`AccountStore::server_secret`]) and each user's
     /// secret, living `access_ttl` and `refresh_ttl` seconds.
     pub fn new(
-        storage: Arc<dyn Storage>,
+        storage: Arc<dyn AccountStore>,
         server_secret: impl Into<Vec<u8>>,
         access_ttl: u64,
         refresh_ttl: u64,

@@ -15,7 +15,7 @@ use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::sequencer::{Delivery, Sequencer, Sink};
 use crate::session::Connection;
-use crate::storage::Storage;
+use crate::storage::MessageStore;
 use crate::types::{Conversation, UserId};
 
 /// The limits and timeouts of protocol.md, as the engine applies them.
@@ -46,7 +46,7 @@ impl Default for EngineConfig {
 }
 
 pub(crate) struct Inner {
-    pub(crate) storage: Arc<dyn Storage>,
+    pub(crate) storage: Arc<dyn MessageStore>,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) config: EngineConfig,
@@ -97,14 +97,15 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// An engine on `storage` and `auth`, alone (no other nodes).
-    pub fn new(storage: Arc<dyn Storage>, auth: Arc<dyn Auth>, config: EngineConfig) -> Self {
+    /// An engine on `storage` (only its messages: accounts, friends and groups are the
+    /// [`crate::Im`] services' business) and `auth`, alone (no other nodes).
+    pub fn new(storage: Arc<dyn MessageStore>, auth: Arc<dyn Auth>, config: EngineConfig) -> Self {
         Engine::with_bus(storage, auth, config, Arc::new(LocalBus))
     }
 
     /// An engine that also hands deliveries to other nodes through `bus`.
     pub fn with_bus(
-        storage: Arc<dyn Storage>,
+        storage: Arc<dyn MessageStore>,
         auth: Arc<dyn Auth>,
         config: EngineConfig,
         bus: Arc<dyn Bus>,
@@ -125,8 +126,8 @@ impl Engine {
         }
     }
 
-    /// The storage.
-    pub fn storage(&self) -> &Arc<dyn Storage> {
+    /// The message storage.
+    pub fn messages(&self) -> &Arc<dyn MessageStore> {
         &self.inner.storage
     }
 

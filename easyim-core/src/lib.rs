@@ -18,28 +18,39 @@
 //! - `metrics`: counters the server exports.
 //! - `testkit` (feature `testkit`): the storage conformance kit.
 
+mod accounts;
 mod auth;
 mod bus;
 mod engine;
 mod error;
+mod friends;
+mod groups;
+mod hasher;
+mod history;
 mod hub;
 mod ids;
+mod im;
 mod metrics;
 mod sequencer;
 mod session;
-mod storage;
+pub mod storage;
 mod types;
 
+pub use accounts::{Accounts, Registration, SignedIn, MAX_ACCOUNT, MAX_NICKNAME, MAX_PASSWORD};
 pub use auth::{
     hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth,
 };
 pub use bus::{Bus, BusEvent, LocalBus};
 pub use engine::{Engine, EngineConfig, Outbox};
-pub use error::{AuthError, Result, StorageError};
+pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
+pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
+pub use groups::{Groups, MAX_GROUP_NAME};
+pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
+pub use im::Im;
 pub use metrics::Metrics;
 pub use session::Connection;
-pub use storage::Storage;
+pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
 pub use types::{
     Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
     PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,

@@ -1,4 +1,4 @@
-//! [`MemoryStorage`]: a complete [`Storage`] kept in memory, for tests and embedding.
+//! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -6,14 +6,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use easyim_proto::{ChatType, MsgStatus};
 
-use crate::error::{Result, StorageError};
-use crate::storage::Storage;
+use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
     PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,
 };
 
-/// A [`Storage`] that keeps everything in memory and loses it on drop.
+/// A [`crate::Storage`] (every storage trait) that keeps everything in memory and loses it on drop.
 ///
 /// One mutex guards the whole state, so every call is trivially atomic and sees the effects of
 /// every call that returned before it. Pending messages are not kept per recipient: each user
@@ -138,14 +138,14 @@ impl State {
 }
 
 #[async_trait]
-impl Storage for MemoryStorage {
+impl AccountStore for MemoryStorage {
     async fn create_user(&self, user: User) -> Result<User> {
         let mut st = self.lock();
         if st.accounts.contains_key(&user.account) {
-            return Err(StorageError::Conflict("account"));
+            return Err(StorageError::Conflict(Conflict::Account));
         }
         if st.users.contains_key(&user.id) {
-            return Err(StorageError::Conflict("user"));
+            return Err(StorageError::Conflict(Conflict::User));
         }
         st.accounts.insert(user.account.clone(), user.id);
         st.users.insert(user.id, user.clone());
@@ -170,7 +170,7 @@ impl Storage for MemoryStorage {
         let user = st
             .users
             .get_mut(&id)
-            .ok_or(StorageError::NotFound("user"))?;
+            .ok_or(StorageError::NotFound(Entity::User))?;
         user.secret = secret.to_owned();
         Ok(())
     }
@@ -197,7 +197,10 @@ impl Storage for MemoryStorage {
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
+}
 
+#[async_trait]
+impl FriendStore for MemoryStorage {
     async fn create_friend_request(
         &self,
         id: u64,
@@ -207,10 +210,10 @@ impl Storage for MemoryStorage {
     ) -> Result<FriendRequest> {
         let mut st = self.lock();
         if !st.users.contains_key(&to) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         if st.friends.contains(&(from, to)) {
-            return Err(StorageError::Conflict("friend"));
+            return Err(StorageError::Conflict(Conflict::AlreadyFriends));
         }
         if let Some(open) = st
             .requests
@@ -220,7 +223,7 @@ impl Storage for MemoryStorage {
             return Ok(open.clone());
         }
         if st.request_index.contains_key(&id) {
-            return Err(StorageError::Conflict("request"));
+            return Err(StorageError::Conflict(Conflict::Request));
         }
         let req = FriendRequest {
             id,
@@ -255,10 +258,10 @@ impl Storage for MemoryStorage {
         let mut st = self.lock();
         let at = match st.request_index.get(&id) {
             Some(&at) if st.requests[at].to == to => at,
-            _ => return Err(StorageError::NotFound("request")),
+            _ => return Err(StorageError::NotFound(Entity::Request)),
         };
         if st.requests[at].status != RequestStatus::Open {
-            return Err(StorageError::Conflict("answer"));
+            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
         }
         let req = &mut st.requests[at];
         req.status = if accept {
@@ -287,12 +290,15 @@ impl Storage for MemoryStorage {
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
         let mut st = self.lock();
         if !st.friends.remove(&(user, friend)) {
-            return Err(StorageError::NotFound("friend"));
+            return Err(StorageError::NotFound(Entity::Friend));
         }
         st.friends.remove(&(friend, user));
         Ok(())
     }
+}
 
+#[async_trait]
+impl GroupStore for MemoryStorage {
     async fn create_group(
         &self,
         id: GroupId,
@@ -302,13 +308,13 @@ impl Storage for MemoryStorage {
     ) -> Result<Group> {
         let mut st = self.lock();
         if st.groups.contains_key(&id) {
-            return Err(StorageError::Conflict("group"));
+            return Err(StorageError::Conflict(Conflict::Group));
         }
         let all: BTreeSet<UserId> = std::iter::once(owner)
             .chain(members.iter().copied())
             .collect();
         if all.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         let conv = Conversation::Group(id);
         for &u in &all {
@@ -327,10 +333,10 @@ impl Storage for MemoryStorage {
     async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
         let mut st = self.lock();
         if !st.groups.contains_key(&group) {
-            return Err(StorageError::NotFound("group"));
+            return Err(StorageError::NotFound(Entity::Group));
         }
         if users.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         let conv = Conversation::Group(group);
         // A new member's cursor starts at the newest message: what came before is not for it.
@@ -352,9 +358,9 @@ impl Storage for MemoryStorage {
         let g = st
             .groups
             .get_mut(&group)
-            .ok_or(StorageError::NotFound("group"))?;
+            .ok_or(StorageError::NotFound(Entity::Group))?;
         if !g.members.remove(&user) {
-            return Err(StorageError::NotFound("member"));
+            return Err(StorageError::NotFound(Entity::Member));
         }
         // Without its cursor nothing of the group is pending for it any more, and a later
         // rejoin starts a fresh cursor at the then newest message.
@@ -392,7 +398,10 @@ impl Storage for MemoryStorage {
             .get(&group)
             .is_some_and(|g| g.members.contains(&user)))
     }
+}
 
+#[async_trait]
+impl MessageStore for MemoryStorage {
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
         let mut st = self.lock();
         let conv = msg.conversation();
@@ -531,7 +540,6 @@ impl Storage for MemoryStorage {
     async fn history(
         &self,
         conv: Conversation,
-        _viewer: UserId,
         page: HistoryPage,
         limit: usize,
     ) -> Result<Vec<HistoryItem>> {

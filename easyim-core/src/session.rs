@@ -429,8 +429,8 @@ impl Session {
             r
         };
         if outcomes.as_ref().is_ok_and(|o| o.len() != expected) {
-            outcomes = Err(crate::StorageError::Unavailable(
-                "store_messages returned a wrong number of outcomes".into(),
+            outcomes = Err(crate::StorageError::unavailable_msg(
+                "store_messages returned a wrong number of outcomes",
             ));
         }
         let mut outcomes = match outcomes {

@@ -2,7 +2,9 @@
 //!
 //! - `params`: a call's arguments (query string, JSON or form body) and its token.
 //! - `error`: [`ApiError`](error::ApiError), which every failure turns into, and the envelope.
-//! - `user`, `friend`, `group`, `history`: the handlers, one module per subject.
+//! - `user`, `friend`, `group`, `history`: the handlers, one module per subject. Each parses
+//!   its arguments, calls the core's service with the caller, and renders the typed result.
+//! - `view`: the typed bodies of the answers.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
 //! - `rate`: the per-IP token buckets of register and login.
 //!
@@ -18,9 +20,10 @@ mod ops;
 mod params;
 mod rate;
 mod user;
+mod view;
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -28,8 +31,8 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use easyim_core::Engine;
-use serde_json::Value;
+use easyim_core::Im;
+use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
 use self::error::ApiError;
@@ -56,13 +59,10 @@ impl Default for ApiConfig {
 /// What every handler shares. Cheap to clone.
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
-    engine: Engine,
+    im: Im,
     stop: CancellationToken,
     limiter: Arc<rate::RateLimiter>,
     http: Arc<HttpCounters>,
-    /// A hash to verify against when the account does not exist, so that a login for an
-    /// unknown account takes as long as one with a wrong password.
-    dummy_hash: Arc<OnceLock<String>>,
 }
 
 /// Responses by status class (1xx to 5xx), for `/metrics`.
@@ -92,13 +92,12 @@ impl HttpCounters {
 }
 
 /// Builds the HTTP API router. `stop` is cancelled by POST /api/local/stop (from loopback only).
-pub fn router(engine: Engine, config: ApiConfig, stop: CancellationToken) -> Router {
+pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
     let state = AppState {
-        engine,
+        im,
         stop,
         limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
         http: Arc::default(),
-        dummy_hash: Arc::default(),
     };
     Router::new()
         .route("/", get(ops::index))
@@ -136,13 +135,25 @@ pub fn router(engine: Engine, config: ApiConfig, stop: CancellationToken) -> Rou
 type ApiResult = Result<Response, ApiError>;
 
 /// The envelope `{code, msg, data}` with `code` equal to the status.
-pub(crate) fn envelope(status: StatusCode, msg: &str, data: Value) -> Response {
-    let body = serde_json::json!({ "code": status.as_u16(), "msg": msg, "data": data });
+#[derive(Debug, Serialize)]
+struct Envelope<'a, T> {
+    code: u16,
+    msg: &'a str,
+    data: T,
+}
+
+/// The envelope around `data`, with `code` equal to `status`.
+pub(crate) fn envelope(status: StatusCode, msg: &str, data: impl Serialize) -> Response {
+    let body = Envelope {
+        code: status.as_u16(),
+        msg,
+        data,
+    };
     (status, Json(body)).into_response()
 }
 
 /// A 200 envelope around `data`.
-fn ok(data: Value) -> ApiResult {
+fn ok(data: impl Serialize) -> ApiResult {
     Ok(envelope(StatusCode::OK, "success", data))
 }
 
@@ -203,7 +214,7 @@ fn into_envelope(res: Response) -> Response {
         .unwrap_or("error")
         .to_ascii_lowercase();
     let allow = res.headers().get(header::ALLOW).cloned();
-    let mut out = envelope(status, &msg, serde_json::json!({}));
+    let mut out = envelope(status, &msg, view::Empty {});
     if let Some(allow) = allow {
         out.headers_mut().insert(header::ALLOW, allow);
     }

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use easyim_bus_nats::{NatsBus, NatsOptions, NatsSubscriber};
-use easyim_core::{Bus, Engine, EngineConfig, JwtAuth, LocalBus, Storage};
+use easyim_core::{Bus, Engine, EngineConfig, Im, JwtAuth, LocalBus, Storage};
 use easyim_proto::FormatPolicy;
 use easyim_storage_postgres::{PgConfig, PgStorage};
 use hyper_util::rt::TokioIo;
@@ -64,9 +64,9 @@ struct WsState {
 pub struct Server {
     im_addr: SocketAddr,
     api_addr: SocketAddr,
-    im: TcpListener,
-    api: TcpListener,
-    engine: Engine,
+    im_listener: TcpListener,
+    api_listener: TcpListener,
+    im: Im,
     config: Arc<Config>,
     stop: CancellationToken,
     /// The other nodes' events, applied to this engine while the server runs (`NATS_URL`).
@@ -104,7 +104,7 @@ impl Server {
                     .map_err(|e| anyhow::anyhow!("NATS_URL: {e}"))?;
             (Arc::new(bus), Some(subscriber))
         };
-        let engine = Engine::with_bus(
+        let im = Im::with_bus(
             storage,
             auth,
             EngineConfig {
@@ -116,12 +116,12 @@ impl Server {
             },
             bus,
         );
-        let im = TcpListener::bind((config.ip, config.port))
+        let im_listener = TcpListener::bind((config.ip, config.port))
             .await
             .map_err(|e| {
                 anyhow::anyhow!("binding SERVER_PORT {}:{}: {e}", config.ip, config.port)
             })?;
-        let api = TcpListener::bind((config.ip, config.api_port))
+        let api_listener = TcpListener::bind((config.ip, config.api_port))
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
@@ -131,11 +131,11 @@ impl Server {
                 )
             })?;
         Ok(Server {
-            im_addr: im.local_addr()?,
-            api_addr: api.local_addr()?,
+            im_addr: im_listener.local_addr()?,
+            api_addr: api_listener.local_addr()?,
+            im_listener,
+            api_listener,
             im,
-            api,
-            engine,
             config: Arc::new(config),
             stop: CancellationToken::new(),
             bus: subscriber,
@@ -154,7 +154,12 @@ impl Server {
 
     /// The engine (for tests and embedding).
     pub fn engine(&self) -> &Engine {
-        &self.engine
+        self.im.engine()
+    }
+
+    /// The IM with its domain services (for tests and embedding).
+    pub fn im(&self) -> &Im {
+        &self.im
     }
 
     /// A token that stops the server when cancelled (as `POST /api/local/stop` does).
@@ -166,17 +171,18 @@ impl Server {
     /// no new connections, `E_SHUTDOWN` to live ones, in-flight storage steps finished.
     pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
         let Server {
+            im_listener,
+            api_listener,
             im,
-            api,
-            engine,
             config,
             stop,
             im_addr,
             api_addr,
             bus,
         } = self;
+        let engine = im.engine().clone();
         let routes = api_router(
-            engine.clone(),
+            im,
             ApiConfig {
                 max_body_bytes: config.max_body_bytes,
                 rate_limit: config.api_rate_limit,
@@ -204,8 +210,8 @@ impl Server {
             stop: accept_stop.clone(),
         };
         info!(im = %im_addr, api = %api_addr, "easyim listening");
-        tracker.spawn(accept_loop(im, ctx.clone(), true));
-        tracker.spawn(accept_loop(api, ctx, false));
+        tracker.spawn(accept_loop(im_listener, ctx.clone(), true));
+        tracker.spawn(accept_loop(api_listener, ctx, false));
         if let Some(bus) = bus {
             // Until the listeners stop: after that the engine closes its connections anyway.
             tracker.spawn(bus.run(engine.clone(), accept_stop.clone().cancelled_owned()));

@@ -17,9 +17,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, RequestStatus, Storage, StorageError, StoreOutcome,
-    StoredMessage, User, UserId,
+    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupId,
+    GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Profile,
+    Receipt, RequestStatus, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Row};
@@ -232,10 +232,10 @@ impl SqliteStorage {
             .tx
             .send(job)
             .await
-            .map_err(|_| StorageError::Unavailable("the SQLite writer has stopped".into()))?;
+            .map_err(|_| StorageError::unavailable_msg("the SQLite writer has stopped"))?;
         answer
             .await
-            .map_err(|_| StorageError::Unavailable("the SQLite writer dropped the call".into()))?
+            .map_err(|_| StorageError::unavailable_msg("the SQLite writer dropped the call"))?
     }
 
     async fn read<R, F>(&self, f: F) -> Result<R>
@@ -249,13 +249,13 @@ impl SqliteStorage {
             .clone()
             .acquire_owned()
             .await
-            .map_err(|_| StorageError::Unavailable("the SQLite read pool is closed".into()))?;
+            .map_err(|_| StorageError::unavailable_msg("the SQLite read pool is closed"))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             readers.run(f)
         })
         .await
-        .map_err(|e| StorageError::Unavailable(format!("SQLite read failed: {e}")))?
+        .map_err(|e| StorageError::unavailable("SQLite read task", e))?
     }
 }
 
@@ -292,7 +292,7 @@ impl From<DbError> for StorageError {
 
 fn unavailable(what: &str, e: rusqlite::Error) -> StorageError {
     tracing::warn!(error = %e, what, "SQLite failure");
-    StorageError::Unavailable(format!("{what}: {e}"))
+    StorageError::unavailable(what.to_owned(), e)
 }
 
 // ---- connections and schema ------------------------------------------------------------------
@@ -426,7 +426,7 @@ fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbEr
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
     if !mode.eq_ignore_ascii_case("wal") {
-        return Err(DbError::Storage(StorageError::Unavailable(format!(
+        return Err(DbError::Storage(StorageError::unavailable_msg(format!(
             "cannot use WAL (journal_mode is {mode})"
         ))));
     }
@@ -449,7 +449,7 @@ fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let current = MIGRATIONS.len() as i64;
     if version > current {
-        return Err(DbError::Storage(StorageError::Unavailable(format!(
+        return Err(DbError::Storage(StorageError::unavailable_msg(format!(
             "the database has schema version {version}, newer than this server's {current}"
         ))));
     }
@@ -561,7 +561,7 @@ where
 
     fn failure(&self) -> Option<String> {
         match &self.result {
-            Some(Err(StorageError::Unavailable(e))) => Some(e.clone()),
+            Some(Err(StorageError::Unavailable(e))) => Some(e.to_string()),
             Some(Err(e)) => Some(e.to_string()),
             _ => None,
         }
@@ -570,8 +570,8 @@ where
     fn finish(self: Box<Self>, batch: Result<()>) {
         let answer = match batch {
             Ok(()) => self.result.unwrap_or_else(|| {
-                Err(StorageError::Unavailable(
-                    "the SQLite write failed unexpectedly".into(),
+                Err(StorageError::unavailable_msg(
+                    "the SQLite write failed unexpectedly",
                 ))
             }),
             Err(e) => Err(e),
@@ -615,9 +615,7 @@ impl Checkpointer {
                     }
                 }
             })
-            .map_err(|e| {
-                StorageError::Unavailable(format!("cannot start the SQLite checkpointer: {e}"))
-            })?;
+            .map_err(|e| StorageError::unavailable("cannot start the SQLite checkpointer", e))?;
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),
@@ -645,9 +643,7 @@ impl Writer {
         let thread = std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx, &stats))
-            .map_err(|e| {
-                StorageError::Unavailable(format!("cannot start the SQLite writer: {e}"))
-            })?;
+            .map_err(|e| StorageError::unavailable("cannot start the SQLite writer", e))?;
         Ok(Writer {
             tx,
             thread: Some(thread),
@@ -752,7 +748,7 @@ fn run_batch(
         // jobs run so far are lost with it, and the rest go to a fresh transaction.
         let lost = match step {
             Err(e) => Some(unavailable("SQLite transaction failed", e)),
-            Ok(()) if conn.is_autocommit() => Some(StorageError::Unavailable(format!(
+            Ok(()) if conn.is_autocommit() => Some(StorageError::unavailable_msg(format!(
                 "SQLite rolled back the transaction after {}",
                 batch[i].failure().as_deref().unwrap_or("an error")
             ))),
@@ -1197,17 +1193,17 @@ const PENDING_SQL: &str = "
 // ---- the Storage implementation --------------------------------------------------------------
 
 #[async_trait]
-impl Storage for SqliteStorage {
+impl AccountStore for SqliteStorage {
     async fn create_user(&self, user: User) -> Result<User> {
         self.write(move |c| {
             let taken: bool = c
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE account = ?1)")?
                 .query_row([&user.account], |r| r.get(0))?;
             if taken {
-                return Err(StorageError::Conflict("account").into());
+                return Err(StorageError::Conflict(Conflict::Account).into());
             }
             if user_exists(c, id(user.id))? {
-                return Err(StorageError::Conflict("user").into());
+                return Err(StorageError::Conflict(Conflict::User).into());
             }
             c.prepare_cached(&format!(
                 "INSERT INTO users ({USER_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
@@ -1255,7 +1251,7 @@ impl Storage for SqliteStorage {
                 .prepare_cached("UPDATE users SET secret = ?2 WHERE id = ?1")?
                 .execute(params![id(user), secret])?;
             if n == 0 {
-                return Err(StorageError::NotFound("user").into());
+                return Err(StorageError::NotFound(Entity::User).into());
             }
             Ok(())
         })
@@ -1299,7 +1295,10 @@ impl Storage for SqliteStorage {
         })
         .await
     }
+}
 
+#[async_trait]
+impl FriendStore for SqliteStorage {
     async fn create_friend_request(
         &self,
         request: u64,
@@ -1311,10 +1310,10 @@ impl Storage for SqliteStorage {
         self.write(move |c| {
             let (from, to) = (id(from), id(to));
             if !user_exists(c, to)? {
-                return Err(StorageError::NotFound("user").into());
+                return Err(StorageError::NotFound(Entity::User).into());
             }
             if are_friends(c, from, to)? {
-                return Err(StorageError::Conflict("friend").into());
+                return Err(StorageError::Conflict(Conflict::AlreadyFriends).into());
             }
             let open = c
                 .prepare_cached(
@@ -1331,7 +1330,7 @@ impl Storage for SqliteStorage {
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM friend_requests WHERE id = ?1)")?
                 .query_row([id(request)], |r| r.get(0))?;
             if exists {
-                return Err(StorageError::Conflict("request").into());
+                return Err(StorageError::Conflict(Conflict::Request).into());
             }
             c.prepare_cached(
                 "INSERT INTO friend_requests (id, from_user, to_user, msg, status)
@@ -1382,10 +1381,10 @@ impl Storage for SqliteStorage {
                 .query_row([id(request), id(to)], request_row)
                 .optional()?;
             let Some(mut found) = found else {
-                return Err(StorageError::NotFound("request").into());
+                return Err(StorageError::NotFound(Entity::Request).into());
             };
             if found.status != RequestStatus::Open {
-                return Err(StorageError::Conflict("answer").into());
+                return Err(StorageError::Conflict(Conflict::AlreadyAnswered).into());
             }
             found.status = if accept {
                 RequestStatus::Accepted
@@ -1428,13 +1427,16 @@ impl Storage for SqliteStorage {
                 )?
                 .execute([id(user), id(friend)])?;
             if n == 0 {
-                return Err(StorageError::NotFound("friend").into());
+                return Err(StorageError::NotFound(Entity::Friend).into());
             }
             Ok(())
         })
         .await
     }
+}
 
+#[async_trait]
+impl GroupStore for SqliteStorage {
     async fn create_group(
         &self,
         group: GroupId,
@@ -1449,11 +1451,11 @@ impl Storage for SqliteStorage {
         all.dedup();
         self.write_with(true, move |c, cache| {
             if group_exists(c, id(group))? {
-                return Err(StorageError::Conflict("group").into());
+                return Err(StorageError::Conflict(Conflict::Group).into());
             }
             for &user in &all {
                 if !cache.user_exists(c, user)? {
-                    return Err(StorageError::NotFound("user").into());
+                    return Err(StorageError::NotFound(Entity::User).into());
                 }
             }
             c.prepare_cached("INSERT INTO chat_groups (id, name, owner) VALUES (?1, ?2, ?3)")?
@@ -1473,11 +1475,11 @@ impl Storage for SqliteStorage {
         let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
         self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
-                return Err(StorageError::NotFound("group").into());
+                return Err(StorageError::NotFound(Entity::Group).into());
             }
             for &user in &users {
                 if !cache.user_exists(c, user)? {
-                    return Err(StorageError::NotFound("user").into());
+                    return Err(StorageError::NotFound(Entity::User).into());
                 }
             }
             join_group(c, cache, id(group), &users)?;
@@ -1489,14 +1491,14 @@ impl Storage for SqliteStorage {
     async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
         self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
-                return Err(StorageError::NotFound("group").into());
+                return Err(StorageError::NotFound(Entity::Group).into());
             }
             cache.forget_group(id(group));
             let n = c
                 .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?
                 .execute([id(group), id(user)])?;
             if n == 0 {
-                return Err(StorageError::NotFound("member").into());
+                return Err(StorageError::NotFound(Entity::Member).into());
             }
             // Without its cursor nothing of the group is pending for it any more.
             if let Some(conv) = cache.conv(c, Conversation::Group(group))? {
@@ -1543,11 +1545,14 @@ impl Storage for SqliteStorage {
         self.read(move |c| Ok(is_member(c, id(group), id(user))?))
             .await
     }
+}
 
+#[async_trait]
+impl MessageStore for SqliteStorage {
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
         let mut out = self.store_messages(vec![msg]).await?;
         out.pop()
-            .ok_or_else(|| StorageError::Unavailable("the SQLite write returned nothing".into()))
+            .ok_or_else(|| StorageError::unavailable_msg("the SQLite write returned nothing"))
     }
 
     async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
@@ -1632,7 +1637,6 @@ impl Storage for SqliteStorage {
     async fn history(
         &self,
         conv: Conversation,
-        _viewer: UserId,
         page: HistoryPage,
         limit: usize,
     ) -> Result<Vec<HistoryItem>> {

@@ -9,7 +9,7 @@ use axum::extract::{ConnectInfo, Request};
 use axum::middleware::Next;
 use easyim_core::testkit::FailingStorage;
 use easyim_core::{
-    Conversation, Engine, EngineConfig, JwtAuth, MemoryStorage, NewMessage, Receipt, Storage,
+    Conversation, Engine, EngineConfig, Im, JwtAuth, MemoryStorage, NewMessage, Receipt, Storage,
     StoreOutcome,
 };
 use easyim_proto::{ChatType, Msg, MsgType};
@@ -69,9 +69,10 @@ async fn start_with(opts: Opts) -> Srv {
         7200,
         2_592_000,
     ));
-    let engine = Engine::new(storage, auth, EngineConfig::default());
+    let im = Im::new(storage, auth, EngineConfig::default());
+    let engine = im.engine().clone();
     let stop = CancellationToken::new();
-    let mut app = api_router(engine.clone(), opts.config, stop.clone());
+    let mut app = api_router(im, opts.config, stop.clone());
     if let Some(ip) = opts.peer {
         app = app.layer(axum::middleware::from_fn(
             move |mut req: Request, next: Next| async move {
@@ -918,7 +919,7 @@ async fn groups_and_members() {
 async fn store(engine: &Engine, from: u64, to: u64, chat_type: ChatType, n: usize) {
     for i in 0..n {
         let out = engine
-            .storage()
+            .messages()
             .store_message(NewMessage {
                 id: format!("m{from}-{i}"),
                 from,
@@ -995,7 +996,7 @@ async fn history_pages() {
 
     // A receipt shows in the status.
     srv.engine
-        .storage()
+        .messages()
         .record_receipt(
             id_of(&b),
             Conversation::direct(id_of(&a), id_of(&b)),

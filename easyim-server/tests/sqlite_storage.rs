@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use easyim_core::{
-    Conversation, HistoryPage, NewMessage, Receipt, Storage, StorageError, StoreOutcome, User,
-    UserId,
+    AccountStore, Conflict, Conversation, GroupStore, HistoryPage, MessageStore, NewMessage,
+    Receipt, Storage, StorageError, StoreOutcome, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use easyim_server::{SqliteOptions, SqliteStorage, Synchronous};
@@ -117,7 +117,7 @@ async fn data_survives_close_and_reopen() {
         .collect();
     assert_eq!(pending, ["g2"]);
     let history = s
-        .history(Conversation::direct(a, b), a, HistoryPage::After(0), 10)
+        .history(Conversation::direct(a, b), HistoryPage::After(0), 10)
         .await
         .unwrap();
     let statuses: Vec<MsgStatus> = history.iter().map(|h| h.status).collect();
@@ -193,7 +193,7 @@ async fn a_version_1_database_is_migrated() {
             .collect()
     };
     assert_eq!(
-        seqs(s.history(conv, 1, HistoryPage::After(0), 10).await.unwrap()),
+        seqs(s.history(conv, HistoryPage::After(0), 10).await.unwrap()),
         [
             ("d1".into(), 1, MsgStatus::Read),
             ("d2".into(), 2, MsgStatus::Sent)
@@ -404,7 +404,7 @@ async fn a_failed_job_does_not_fail_its_batch() {
         match c.await.unwrap() {
             Ok(0) => panic!("a duplicate account was created"),
             Ok(seq) => seqs.push(seq),
-            Err(StorageError::Conflict("account")) => {}
+            Err(StorageError::Conflict(Conflict::Account)) => {}
             Err(e) => panic!("{e}"),
         }
     }
@@ -437,7 +437,7 @@ async fn full_disk_fails_writes_then_recovers() {
                 assert_eq!(conv_seq(outcome), stored, "gapless while the disk fills");
             }
             Err(StorageError::Unavailable(e)) => {
-                assert!(e.contains("full"), "{e}");
+                assert!(e.to_string().contains("full"), "{e}");
                 failed += 1;
                 if failed == 20 {
                     break;
@@ -463,7 +463,7 @@ async fn full_disk_fails_writes_then_recovers() {
         }
     }
     let history = s
-        .history(Conversation::direct(1, 2), 1, HistoryPage::After(0), 10_000)
+        .history(Conversation::direct(1, 2), HistoryPage::After(0), 10_000)
         .await
         .unwrap();
     assert_eq!(
@@ -482,7 +482,7 @@ async fn full_disk_fails_writes_then_recovers() {
         stored += 1;
     }
     let seqs: Vec<u64> = s
-        .history(Conversation::direct(1, 2), 1, HistoryPage::After(0), 10_000)
+        .history(Conversation::direct(1, 2), HistoryPage::After(0), 10_000)
         .await
         .unwrap()
         .into_iter()
@@ -529,7 +529,7 @@ async fn locked_database_fails_writes_then_recovers() {
     }
     assert!(started.elapsed() >= Duration::from_secs(4), "no busy wait");
     assert_eq!(
-        s.history(Conversation::direct(1, 2), 1, HistoryPage::Latest, 10)
+        s.history(Conversation::direct(1, 2), HistoryPage::Latest, 10)
             .await
             .unwrap()
             .len(),

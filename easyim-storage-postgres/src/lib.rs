@@ -50,9 +50,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, PoolError, RecyclingMethod};
 use easyim_core::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, RequestStatus, Storage, StorageError, StoreOutcome,
-    StoredMessage, User, UserId,
+    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupId,
+    GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Profile,
+    Receipt, RequestStatus, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use tokio_postgres::error::SqlState;
@@ -137,7 +137,7 @@ pub enum ConfigError {
 
 impl From<ConfigError> for StorageError {
     fn from(e: ConfigError) -> Self {
-        StorageError::Unavailable(e.to_string())
+        StorageError::unavailable("PostgreSQL configuration", e)
     }
 }
 
@@ -231,18 +231,29 @@ impl DbError {
     }
 }
 
-/// The objects the functions of the schema name in their `EI404` / `EI409` errors.
-fn object_name(s: &str) -> &'static str {
-    match s {
-        "user" => "user",
-        "group" => "group",
-        "member" => "member",
-        "request" => "request",
-        "friend" => "friend",
-        "answer" => "answer",
-        "account" => "account",
-        _ => "object",
-    }
+/// The object the functions of the schema name in their `EI404` errors.
+fn missing(s: &str) -> Option<Entity> {
+    Some(match s {
+        "user" => Entity::User,
+        "group" => Entity::Group,
+        "member" => Entity::Member,
+        "request" => Entity::Request,
+        "friend" => Entity::Friend,
+        _ => return None,
+    })
+}
+
+/// The conflict the functions of the schema name in their `EI409` errors.
+fn conflict(s: &str) -> Option<Conflict> {
+    Some(match s {
+        "user" => Conflict::User,
+        "group" => Conflict::Group,
+        "request" => Conflict::Request,
+        "friend" => Conflict::AlreadyFriends,
+        "answer" => Conflict::AlreadyAnswered,
+        "account" => Conflict::Account,
+        _ => return None,
+    })
 }
 
 impl From<DbError> for StorageError {
@@ -251,18 +262,20 @@ impl From<DbError> for StorageError {
             DbError::Storage(e) => e,
             DbError::Pg(pg) => {
                 if let Some(db) = pg.as_db_error() {
-                    match db.code().code() {
-                        "EI404" => return StorageError::NotFound(object_name(db.message())),
-                        "EI409" => return StorageError::Conflict(object_name(db.message())),
-                        _ => {}
+                    let code = db.code().code();
+                    if let Some(e) = missing(db.message()).filter(|_| code == "EI404") {
+                        return StorageError::NotFound(e);
+                    }
+                    if let Some(c) = conflict(db.message()).filter(|_| code == "EI409") {
+                        return StorageError::Conflict(c);
                     }
                 }
                 tracing::warn!(error = %pg, "PostgreSQL failure");
-                StorageError::Unavailable(DbError::Pg(pg).to_string())
+                StorageError::unavailable("PostgreSQL", pg)
             }
-            e @ DbError::Pool(_) => {
+            DbError::Pool(e) => {
                 tracing::warn!(error = %e, "PostgreSQL pool failure");
-                StorageError::Unavailable(e.to_string())
+                StorageError::unavailable("PostgreSQL pool", e)
             }
         }
     }
@@ -312,7 +325,7 @@ impl PgStorage {
             .create_timeout(Some(POOL_TIMEOUT))
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
-            .map_err(|e| StorageError::Unavailable(format!("PostgreSQL pool: {e}")))?;
+            .map_err(|e| StorageError::unavailable("PostgreSQL pool", e))?;
         let storage = PgStorage { pool, config };
         let mut client = storage.client().await?;
         schema::migrate(&mut client, schema.as_deref()).await?;
@@ -370,8 +383,8 @@ impl PgStorage {
 
     async fn query_one(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, DbError> {
         self.query_opt(sql, params).await?.ok_or_else(|| {
-            DbError::Storage(StorageError::Unavailable(
-                "PostgreSQL returned no row where one was expected".into(),
+            DbError::Storage(StorageError::unavailable_msg(
+                "PostgreSQL returned no row where one was expected",
             ))
         })
     }
@@ -569,7 +582,7 @@ fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
 // ---- the Storage implementation ------------------------------------------------------------
 
 #[async_trait]
-impl Storage for PgStorage {
+impl AccountStore for PgStorage {
     async fn create_user(&self, user: User) -> Result<User> {
         let n = self
             .execute(
@@ -600,9 +613,9 @@ impl Storage for PgStorage {
             .await?
             .get(0);
         Err(StorageError::Conflict(if taken {
-            "account"
+            Conflict::Account
         } else {
-            "user"
+            Conflict::User
         }))
     }
 
@@ -634,7 +647,7 @@ impl Storage for PgStorage {
             )
             .await?;
         if n == 0 {
-            return Err(StorageError::NotFound("user"));
+            return Err(StorageError::NotFound(Entity::User));
         }
         Ok(())
     }
@@ -672,7 +685,10 @@ impl Storage for PgStorage {
         self.query_one("SELECT 1", &[]).await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl FriendStore for PgStorage {
     async fn create_friend_request(
         &self,
         request: u64,
@@ -740,11 +756,14 @@ impl Storage for PgStorage {
             )
             .await?;
         if n == 0 {
-            return Err(StorageError::NotFound("friend"));
+            return Err(StorageError::NotFound(Entity::Friend));
         }
         Ok(())
     }
+}
 
+#[async_trait]
+impl GroupStore for PgStorage {
     async fn create_group(
         &self,
         group: GroupId,
@@ -835,11 +854,14 @@ impl Storage for PgStorage {
             .await?;
         Ok(row.get(0))
     }
+}
 
+#[async_trait]
+impl MessageStore for PgStorage {
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
         let mut out = self.store_messages(vec![msg]).await?;
         out.pop().ok_or_else(|| {
-            StorageError::Unavailable("PostgreSQL returned no outcome for the message".into())
+            StorageError::unavailable_msg("PostgreSQL returned no outcome for the message")
         })
     }
 
@@ -875,7 +897,7 @@ impl Storage for PgStorage {
             )
             .await?;
         if found.len() != n {
-            return Err(StorageError::Unavailable(format!(
+            return Err(StorageError::unavailable_msg(format!(
                 "PostgreSQL returned {} outcomes for {n} messages",
                 found.len()
             )));
@@ -931,7 +953,6 @@ impl Storage for PgStorage {
     async fn history(
         &self,
         conv: Conversation,
-        _viewer: UserId,
         page: HistoryPage,
         limit: usize,
     ) -> Result<Vec<HistoryItem>> {

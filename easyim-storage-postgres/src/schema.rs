@@ -354,12 +354,12 @@ pub(crate) async fn migrate(client: &mut Object, schema: Option<&str>) -> Result
         .get(0);
     let current = MIGRATIONS.len() as i32;
     if version > current {
-        return Err(DbError::Storage(easyim_core::StorageError::Unavailable(
-            format!(
+        return Err(DbError::Storage(
+            easyim_core::StorageError::unavailable_msg(format!(
                 "the database has easyim schema version {version}, newer than this build's \
                  {current}"
-            ),
-        )));
+            )),
+        ));
     }
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
         let v = i as i32 + 1;

@@ -12,7 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
-use easyim_core::{Conversation, HistoryPage, NewMessage, Storage, StoreOutcome, User, UserId};
+use easyim_core::{
+    AccountStore, Conversation, GroupStore, HistoryPage, MessageStore, NewMessage, Storage,
+    StoreOutcome, User, UserId,
+};
 use easyim_proto::ChatType;
 use easyim_storage_postgres::{PgConfig, PgStorage};
 
@@ -228,7 +231,7 @@ async fn two_nodes_gapless_conv_seq() {
             "{conv}: conv_seq must be exactly 1..={total}"
         );
         let history = nodes[0]
-            .history(conv, 1, HistoryPage::After(0), 10_000)
+            .history(conv, HistoryPage::After(0), 10_000)
             .await
             .unwrap();
         let by_id: std::collections::HashMap<&str, u64> = told

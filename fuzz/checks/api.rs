@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode, Uri};
 use easyim_core::{
-    hash_password, Auth, Engine, EngineConfig, Grant, JwtAuth, MemoryStorage, Storage, User,
+    hash_password, Auth, EngineConfig, Im, Grant, JwtAuth, MemoryStorage, Storage, User,
 };
 use easyim_server::{api_router, ApiConfig};
 use serde_json::Value;
@@ -75,8 +75,8 @@ async fn fuzz_app() -> (axum::Router, String, String) {
         .issue(FUZZ_USER_A, Grant::Refresh)
         .await
         .expect("token");
-    let engine = Engine::new(storage, auth, EngineConfig::default());
-    let app = api_router(engine, ApiConfig::default(), CancellationToken::new());
+    let im = Im::new(storage, auth, EngineConfig::default());
+    let app = api_router(im, ApiConfig::default(), CancellationToken::new());
     (app, access.token, refresh.token)
 }
 

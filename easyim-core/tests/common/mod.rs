@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use easyim_core::testkit::FailingStorage;
 use easyim_core::{
-    random_secret, Engine, EngineConfig, Grant, GroupId, JwtAuth, MemoryStorage, Outbox, Storage,
-    User, UserId,
+    random_secret, AccountStore, Engine, EngineConfig, Grant, GroupId, GroupStore, JwtAuth,
+    MemoryStorage, Outbox, Storage, User, UserId,
 };
 use easyim_proto::{ChatType, CodecError, Msg, MsgStatus, MsgType, KEEP_ALIVE};
 use tokio::sync::mpsc;

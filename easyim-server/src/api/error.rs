@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use easyim_core::{AuthError, StorageError};
+use easyim_core::ImError;
 
 /// Why an API call failed. Turns into the `{code, msg, data: {}}` envelope with `code` equal
 /// to the HTTP status.
@@ -67,28 +67,18 @@ impl ApiError {
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
+impl From<ImError> for ApiError {
+    fn from(e: ImError) -> Self {
         match e {
-            StorageError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StorageError::Conflict("answer") => {
-                ApiError::Conflict("the request was answered already".into())
-            }
-            StorageError::Conflict("friend") => ApiError::Conflict("already friends".into()),
-            StorageError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
-            StorageError::Unavailable(cause) => ApiError::Internal(format!("storage: {cause}")),
-        }
-    }
-}
-
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
-        match e {
-            // The reason (expired, bad signature...) stays out of the answer: it would tell a
-            // forger how far they got.
-            AuthError::InvalidToken(_) => ApiError::Unauthorized("invalid or expired token"),
-            AuthError::Storage(e) => e.into(),
-            AuthError::Hash(cause) => ApiError::Internal(format!("password hash: {cause}")),
+            ImError::Invalid(text) => ApiError::BadRequest(text),
+            ImError::Unauthorized(text) => ApiError::Unauthorized(text),
+            ImError::Forbidden(text) => ApiError::Forbidden(text),
+            ImError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+            ImError::Conflict(c) => ApiError::Conflict(c.to_string()),
+            ImError::Busy(_) => ApiError::Unavailable,
+            e @ (ImError::Storage(_) | ImError::Hash(_)) => ApiError::Internal(e.to_string()),
+            // A kind added later: a failure of ours until it is mapped.
+            e => ApiError::Internal(e.to_string()),
         }
     }
 }
@@ -99,6 +89,6 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %self, "HTTP API call failed");
         }
-        super::envelope(status, &self.public_msg(), serde_json::json!({}))
+        super::envelope(status, &self.public_msg(), super::view::Empty {})
     }
 }

@@ -5,16 +5,16 @@ use std::net::IpAddr;
 use axum::extract::State;
 use axum::http::{header, Extensions};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 use super::error::ApiError;
 use super::params::peer_ip;
+use super::view::{Empty, Health};
 use super::{ok, ApiResult, AppState};
 
 /// GET `/healthz`: `{"status": "ok"}`, or 503 while storage does not answer.
 pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult {
-    match state.engine.storage().ping().await {
-        Ok(()) => ok(json!({ "status": "ok" })),
+    match state.im.accounts().ping().await {
+        Ok(()) => ok(Health { status: "ok" }),
         Err(e) => {
             tracing::warn!(error = %e, "health check: storage does not answer");
             Err(ApiError::Unavailable)
@@ -25,7 +25,7 @@ pub(crate) async fn healthz(State(state): State<AppState>) -> ApiResult {
 /// GET `/metrics`: the engine's counters and ours, in the Prometheus text format.
 pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
-    state.engine.render_metrics(&mut out);
+    state.im.engine().render_metrics(&mut out);
     state.http.render(&mut out);
     (
         [(
@@ -44,7 +44,7 @@ pub(crate) async fn stop(State(state): State<AppState>, ext: Extensions) -> ApiR
     }
     tracing::info!("stop requested over the HTTP API");
     state.stop.cancel();
-    ok(json!({}))
+    ok(Empty {})
 }
 
 /// Loopback, including an IPv4 loopback address mapped into IPv6 (a dual-stack listener).

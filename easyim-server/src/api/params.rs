@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use super::AppState;
-use easyim_core::{Claims, Grant, UserId};
+use easyim_core::{Claims, UserId};
 
 /// The arguments of one call: query string and body merged (the body wins), plus the token
 /// headers and the peer address.
@@ -56,9 +56,11 @@ impl FromRequest<AppState> for Params {
             Err(_) => body_error = Some("the request body is not UTF-8".to_owned()),
             Ok("") => {}
             Ok(text) => {
+                // A body that is a JSON object is JSON whatever its Content-Type says: curl's
+                // `-d '{...}'` sends it as a form, and the original read every body as JSON.
                 let json = content_type.contains("json")
-                    || (!content_type.contains("x-www-form-urlencoded")
-                        && (text.starts_with('{') || text.starts_with('[')));
+                    || text.starts_with('{')
+                    || (!content_type.contains("x-www-form-urlencoded") && text.starts_with('['));
                 if json {
                     match serde_json::from_str::<Value>(text) {
                         Ok(Value::Object(obj)) => values.extend(obj),
@@ -88,12 +90,17 @@ impl Params {
         let token = self
             .token()
             .ok_or(ApiError::Unauthorized("missing access token"))?;
-        let claims = state.engine.auth().verify(&token).await?;
-        if claims.grant != Grant::Access {
-            return Err(ApiError::Unauthorized("not an access token"));
-        }
+        let user = state.im.accounts().authenticate(&token).await?;
         self.ready()?;
-        Ok(claims.user)
+        Ok(user)
+    }
+
+    /// The token named `name`, falling back to the caller's token; 401 if there is none.
+    pub(crate) fn named_token(&self, name: &str) -> Result<String, ApiError> {
+        match self.values.get(name) {
+            Some(Value::String(t)) if !t.is_empty() => Ok(t.clone()),
+            _ => self.token().ok_or(ApiError::Unauthorized("missing token")),
+        }
     }
 
     /// The claims of the token named `name` (falling back to the caller's token), of any kind;
@@ -103,13 +110,8 @@ impl Params {
         state: &AppState,
         name: &str,
     ) -> Result<Claims, ApiError> {
-        let token = match self.opt_str(name)? {
-            Some(t) if !t.is_empty() => t,
-            _ => self
-                .token()
-                .ok_or(ApiError::Unauthorized("missing token"))?,
-        };
-        Ok(state.engine.auth().verify(&token).await?)
+        let token = self.named_token(name)?;
+        Ok(state.im.accounts().check_token(&token).await?)
     }
 
     /// 400 if the body could not be read as arguments.

@@ -1,0 +1,104 @@
+//! [`Friends`]: friend requests (and the notice to their target), friendships, and finding
+//! people by account name.
+
+use std::sync::Arc;
+
+use easyim_proto::frames;
+use tracing::instrument;
+
+use crate::engine::Engine;
+use crate::error::ImError;
+use crate::storage::{AccountStore, FriendStore};
+use crate::types::{FriendRequest, Profile, UserId};
+
+/// Longest message that may come with a friend request, in bytes.
+pub const MAX_REQUEST_MSG: usize = 512;
+/// Most accounts a search returns.
+pub const SEARCH_LIMIT: usize = 50;
+
+/// Friendships and friend requests. Cheap to clone.
+#[derive(Clone)]
+pub struct Friends {
+    store: Arc<dyn FriendStore>,
+    accounts: Arc<dyn AccountStore>,
+    engine: Engine,
+}
+
+impl std::fmt::Debug for Friends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Friends").finish_non_exhaustive()
+    }
+}
+
+impl Friends {
+    pub(crate) fn new(
+        store: Arc<dyn FriendStore>,
+        accounts: Arc<dyn AccountStore>,
+        engine: Engine,
+    ) -> Self {
+        Friends {
+            store,
+            accounts,
+            engine,
+        }
+    }
+
+    /// `me`'s friends, by id.
+    pub async fn list(&self, me: UserId) -> Result<Vec<Profile>, ImError> {
+        Ok(self.store.friends(me).await?)
+    }
+
+    /// Asks `to` to be `me`'s friend, with a short message. The target's connections (on every
+    /// node) get a NOTIFY `FRIEND_REQUEST: <request id>`. An open request from `me` to `to` is
+    /// returned as it is. `Invalid` for oneself or an over-long message, `NotFound(User)`,
+    /// `Conflict(AlreadyFriends)`.
+    #[instrument(skip(self, msg))]
+    pub async fn add(&self, me: UserId, to: UserId, msg: &str) -> Result<FriendRequest, ImError> {
+        if to == me {
+            return Err(ImError::invalid("cannot add yourself as a friend"));
+        }
+        if msg.len() > MAX_REQUEST_MSG {
+            return Err(ImError::invalid(format!(
+                "`msg` must be at most {MAX_REQUEST_MSG} bytes"
+            )));
+        }
+        let request = self
+            .store
+            .create_friend_request(self.engine.next_id(), me, to, msg)
+            .await?;
+        let notice = frames::notice(&to.to_string(), format!("FRIEND_REQUEST: {}", request.id));
+        self.engine.notify(to, notice);
+        Ok(request)
+    }
+
+    /// Accepts (both then list each other) or refuses the request `id` addressed to `me`.
+    /// `NotFound(Request)`, `Conflict(AlreadyAnswered)`.
+    #[instrument(skip(self))]
+    pub async fn answer(
+        &self,
+        me: UserId,
+        id: u64,
+        accept: bool,
+    ) -> Result<FriendRequest, ImError> {
+        Ok(self.store.answer_friend_request(id, me, accept).await?)
+    }
+
+    /// Ends the friendship of `me` and `friend` on both sides. `NotFound(Friend)`.
+    pub async fn remove(&self, me: UserId, friend: UserId) -> Result<(), ImError> {
+        Ok(self.store.remove_friend(me, friend).await?)
+    }
+
+    /// The friend requests addressed to `me`, newest first.
+    pub async fn requests(&self, me: UserId) -> Result<Vec<FriendRequest>, ImError> {
+        Ok(self.store.friend_requests(me).await?)
+    }
+
+    /// Accounts whose login name contains `query`, at most [`SEARCH_LIMIT`]. `Invalid` for an
+    /// empty query.
+    pub async fn search(&self, _me: UserId, query: &str) -> Result<Vec<Profile>, ImError> {
+        if query.is_empty() {
+            return Err(ImError::invalid("missing `account`"));
+        }
+        Ok(self.accounts.search_users(query, SEARCH_LIMIT).await?)
+    }
+}

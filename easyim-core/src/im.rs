@@ -1,0 +1,78 @@
+//! [`Im`]: the whole IM of one node: the engine (connections and messages) and the domain
+//! services (accounts, friends, groups, history), built on one [`Storage`].
+
+use std::sync::Arc;
+
+use crate::accounts::Accounts;
+use crate::auth::Auth;
+use crate::bus::{Bus, LocalBus};
+use crate::engine::{Engine, EngineConfig};
+use crate::friends::Friends;
+use crate::groups::Groups;
+use crate::history::History;
+use crate::storage::Storage;
+
+/// One easyim node with its whole domain. Cheap to clone.
+///
+/// A transport opens connections with [`Im::engine`] and serves everything else (sign-up,
+/// friends, groups, history) by calling the services with the acting user; every rule (who may
+/// read which history, who may invite) lives in the services, so each transport gets the same
+/// behaviour.
+#[derive(Debug, Clone)]
+pub struct Im {
+    engine: Engine,
+    accounts: Accounts,
+    friends: Friends,
+    groups: Groups,
+    history: History,
+}
+
+impl Im {
+    /// The IM on `storage` and `auth`, alone (no other nodes).
+    pub fn new(storage: Arc<dyn Storage>, auth: Arc<dyn Auth>, config: EngineConfig) -> Self {
+        Im::with_bus(storage, auth, config, Arc::new(LocalBus))
+    }
+
+    /// The IM that also reaches connections on other nodes through `bus`.
+    pub fn with_bus(
+        storage: Arc<dyn Storage>,
+        auth: Arc<dyn Auth>,
+        config: EngineConfig,
+        bus: Arc<dyn Bus>,
+    ) -> Self {
+        let engine = Engine::with_bus(storage.clone(), auth.clone(), config, bus);
+        let groups = Groups::new(storage.clone(), engine.clone());
+        Im {
+            accounts: Accounts::new(storage.clone(), auth, engine.clone()),
+            friends: Friends::new(storage.clone(), storage.clone(), engine.clone()),
+            history: History::new(storage.clone(), storage, groups.clone()),
+            groups,
+            engine,
+        }
+    }
+
+    /// The engine: connections, sessions, delivery.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Accounts and tokens.
+    pub fn accounts(&self) -> &Accounts {
+        &self.accounts
+    }
+
+    /// Friends and friend requests.
+    pub fn friends(&self) -> &Friends {
+        &self.friends
+    }
+
+    /// Groups and members.
+    pub fn groups(&self) -> &Groups {
+        &self.groups
+    }
+
+    /// Conversation history.
+    pub fn history(&self) -> &History {
+        &self.history
+    }
+}

@@ -1,0 +1,70 @@
+//! [`MessageStore`]: messages, per-member cursors (receipts), pending and history.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::types::{
+    Conversation, HistoryItem, HistoryPage, NewMessage, PendingMessage, Receipt, StoreOutcome,
+    StoredMessage, UserId,
+};
+
+/// Where messages and each recipient's cursor live: the one trait the engine (the message path)
+/// needs.
+#[async_trait]
+pub trait MessageStore: Send + Sync + 'static {
+    /// Stores a chat message in one atomic step, or explains why not.
+    ///
+    /// Checks, in this order: SINGLE: the recipient user exists (`NoUser`); GROUP: the group
+    /// exists (`NoGroup`) and the sender is a member (`NotMember`). Then idempotency on
+    /// (conversation, id): if the id is stored in the conversation already, by the same sender
+    /// it is `Duplicate` (nothing written), by another `IdTaken`. Otherwise the message gets the
+    /// next `conv_seq` of its conversation (1 for the first; gapless and unique even under
+    /// concurrent writers, on every node sharing the storage) and becomes pending for each
+    /// recipient, all in the same commit. The message's `timestamp` is stored as given.
+    async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome>;
+
+    /// Stores several chat messages in one step, each exactly as [`MessageStore::store_message`]
+    /// would, in the order given (so one sender's messages to a conversation get increasing
+    /// `conv_seq` in that order), and returns one outcome per message, in the same order.
+    /// Each message is atomic on its own; if the call fails, some of the messages may have been
+    /// stored, and the caller acks none of them (a resend is idempotent, so nothing is lost or
+    /// doubled).
+    ///
+    /// The engine hands over the messages a connection has sent back to back, so a storage that
+    /// can write them in one transaction (one round trip, one commit) should override this; the
+    /// default stores them one by one.
+    async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
+        let mut out = Vec::with_capacity(msgs.len());
+        for m in msgs {
+            out.push(self.store_message(m).await?);
+        }
+        Ok(out)
+    }
+
+    /// Records a cumulative receipt: `reader` has the message `id` of `conv` and every earlier
+    /// one addressed to it (`Read` implies `Arrived`). The reader's cursor in the conversation
+    /// only moves forward. Returns the named message, or `None` (nothing recorded) if it does
+    /// not exist in `conv` or `reader` was not one of its recipients (its sender, or not a
+    /// member of the group).
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> Result<Option<StoredMessage>>;
+
+    /// Messages pending for `user` (stored for it and not yet covered by an `Arrived` receipt),
+    /// whose `order` is above `after`, in increasing `order`, at most `limit`. `order` follows
+    /// commit order, so each conversation's messages come in increasing `conv_seq` and the
+    /// oldest come first. Start with `after = 0`.
+    async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>>;
+
+    /// A page of a conversation's history (the caller has checked who may read it), at most `limit` messages, ordered as [`HistoryPage`] says.
+    async fn history(
+        &self,
+        conv: Conversation,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<HistoryItem>>;
+}
