@@ -1,22 +1,28 @@
-//! easyim-core: the transport-agnostic IM engine.
+//! easyim-core: the transport-agnostic IM: connections and delivery, and the whole domain
+//! (accounts, friends, groups, history) behind storage and auth traits.
 //!
-//! The core drives IM connections without knowing sockets, SQL or HTTP. A transport turns a
-//! connection into a stream of decoded [`Msg`](easyim_proto::Msg) and writes the frames the
-//! core queues for it; storage and identity come in through the [`Storage`] and [`Auth`]
-//! traits.
+//! An embedder builds an [`Im`] on a [`Storage`] and an [`Auth`], opens a connection with
+//! `im.engine().open()` for each client of its own transport, and serves everything else by
+//! calling the services with the acting user: [`Im::accounts`], [`Im::friends`],
+//! [`Im::groups`], [`Im::history`]. Every rule lives here, so each transport behaves alike.
 //!
-//! - `engine`: [`Engine`], the entry point: it owns the hub, the storage and the auth, and runs
-//!   one [`Connection::run`] per connection.
-//! - `session`: login, heartbeats, messages, receipts and the errors of protocol.md section 6.
+//! - `im`: [`Im`], the node with its services.
+//! - `accounts`, `friends`, `groups`, `history`: the domain services and their rules; each
+//!   answers typed results or an [`ImError`].
+//! - `engine`: [`Engine`], one node's connections: it runs one [`Connection::run`] per
+//!   connection.
+//! - `session`: login, heartbeats, messages, receipts and the errors of the wire protocol.
 //! - `hub`: who is online where, and delivery to their connections.
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
-//! - `storage`, `types`: the [`Storage`] trait and the records it exchanges.
+//! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
+//!   [`FriendStore`], [`GroupStore`]) and [`Storage`], all of them; `types`: the records they
+//!   exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
-//! - `auth`: the [`Auth`] trait, [`JwtAuth`], password hashing.
-//! - `ids`: snowflake ids.
-//! - `metrics`: counters the server exports.
-//! - `testkit` (feature `testkit`): the storage conformance kit.
+//! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
+//! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
+//! - `ids`: snowflake ids. `metrics`: counters the server exports.
+//! - `testkit` (feature `testkit`): the storage conformance kit, one entry point per trait.
 
 mod accounts;
 mod auth;

@@ -1,6 +1,7 @@
 //! The `easyim` binary: `easyim` runs the server; `--init` prepares the folder; `--stop` asks
 //! a running server on this machine to stop.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context as _;
@@ -62,7 +63,10 @@ fn init_logs(json: bool, level: &str) {
     let filter = EnvFilter::try_from_default_env()
         .or_else(|_| EnvFilter::try_new(level))
         .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colours only for a terminal: `easyim > log.txt` or a pipe to a collector gets plain text.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal());
     if json {
         builder.json().init();
     } else {
