@@ -95,7 +95,7 @@ impl Friends {
 
     /// Accounts whose login name contains `query`, at most [`SEARCH_LIMIT`]. `Invalid` for an
     /// empty query.
-    pub async fn search(&self, _me: UserId, query: &str) -> Result<Vec<Profile>, ImError> {
+    pub async fn search(&self, query: &str) -> Result<Vec<Profile>, ImError> {
         if query.is_empty() {
             return Err(ImError::invalid("missing `account`"));
         }
