@@ -82,7 +82,8 @@ impl Accounts {
     }
 
     /// Creates an account and signs it in. `Invalid` for an empty or over-long account name or
-    /// password, `Conflict(Account)` if the name is taken.
+    /// password, `Conflict(Account)` if the name is taken, `Busy` when too many password
+    /// hashes wait already.
     #[instrument(skip_all, fields(account = %r.account))]
     pub async fn register(&self, r: Registration) -> Result<SignedIn, ImError> {
         let Registration {
@@ -136,9 +137,13 @@ impl Accounts {
     }
 
     /// Signs in with a password: one `Unauthorized` for an unknown account and a wrong
-    /// password, taking the same time for both.
+    /// password, taking the same time for both. `Busy` when too many hashes wait already.
     #[instrument(skip_all, fields(account = %account))]
     pub async fn login(&self, account: &str, password: String) -> Result<SignedIn, ImError> {
+        // No account has a longer one, and hashing megabytes is a cheap attack.
+        if password.len() > MAX_PASSWORD {
+            return Err(ImError::Unauthorized("wrong account or password"));
+        }
         let user = self.store.user_by_account(account).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
         let matches = self.hasher.verify(password, hash).await?;

@@ -29,6 +29,9 @@ pub(crate) enum ApiError {
     /// 503: storage does not answer (only `/healthz` reports it so).
     #[error("storage unavailable")]
     Unavailable,
+    /// 503: too busy right now (too many password hashes waiting); the text says so.
+    #[error("{0}")]
+    Busy(&'static str),
     /// 500: a failure of ours. The text goes to the log only, never to the client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -47,7 +50,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Status(s, _) => *s,
         }
@@ -75,7 +78,7 @@ impl From<ImError> for ApiError {
             ImError::Forbidden(text) => ApiError::Forbidden(text),
             ImError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             ImError::Conflict(c) => ApiError::Conflict(c.to_string()),
-            ImError::Busy(_) => ApiError::Unavailable,
+            ImError::Busy(text) => ApiError::Busy(text),
             e @ (ImError::Storage(_) | ImError::Hash(_)) => ApiError::Internal(e.to_string()),
             // A kind added later: a failure of ours until it is mapped.
             e => ApiError::Internal(e.to_string()),
@@ -86,9 +89,21 @@ impl From<ImError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %self, "HTTP API call failed");
+        match &self {
+            // A refusal under load is expected and may come by the thousand: no error lines.
+            ApiError::Busy(_) => tracing::debug!("HTTP API call refused: busy"),
+            _ if status.is_server_error() => {
+                tracing::error!(status = status.as_u16(), error = %self, "HTTP API call failed")
+            }
+            _ => {}
         }
-        super::envelope(status, &self.public_msg(), super::view::Empty {})
+        let mut res = super::envelope(status, &self.public_msg(), super::view::Empty {});
+        if matches!(self, ApiError::Busy(_)) {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        res
     }
 }
