@@ -105,9 +105,12 @@
 
   // ---- HTTP API ------------------------------------------------------------
 
-  async function api(method, path, args = {}) {
+  // The token travels in the Authorization header, never in a URL (URLs end up in logs and
+  // browser history).
+  async function api(method, path, args = {}, token = S.me && S.me.token) {
     let url = API + path;
     const opts = { method, headers: {} };
+    if (token) opts.headers.Authorization = `Bearer ${token}`;
     if (method === 'GET') url += `?${new URLSearchParams(args)}`;
     else { opts.headers['Content-Type'] = 'application/json'; opts.body = JSON.stringify(args); }
     log('http', `${method} ${path} ${JSON.stringify(mask(args))}`);
@@ -126,7 +129,6 @@
     }
     return body.data || {};
   }
-  const authed = (args = {}) => ({ access_token: S.me.token, ...args });
 
   // ---- account -------------------------------------------------------------
 
@@ -411,7 +413,7 @@
 
   async function loadHistory(conv, extra = {}) {
     const data = await api('GET', '/api/messages',
-      authed({ chat_type: conv.chatType, peer_id: conv.peer, limit: 50, ...extra }));
+      { chat_type: conv.chatType, peer_id: conv.peer, limit: 50, ...extra });
     conv.loaded = true;
     for (const f of data.items || []) {
       const status = num(f.status);
@@ -533,7 +535,7 @@
   // ---- friends, groups, requests ------------------------------------------
 
   async function loadFriends() {
-    const items = (await api('GET', '/api/user/friends', authed())).items || [];
+    const items = (await api('GET', '/api/user/friends', {})).items || [];
     for (const u of items) S.names.set(str(u.id), u.nickname || u.account);
     renderList('#friends', items, (u) => el('li', {}, el('button', { type: 'button', class: 'peer',
       'data-id': str(u.id), onclick: () => openConv(0, str(u.id)) },
@@ -542,7 +544,7 @@
   }
 
   async function loadGroups() {
-    const items = (await api('GET', '/api/groups', authed())).items || [];
+    const items = (await api('GET', '/api/groups', {})).items || [];
     for (const g of items) S.groupNames.set(str(g.id), g.name);
     renderList('#groups', items, (g) => el('li', {}, el('button', { type: 'button', class: 'peer',
       'data-id': str(g.id), onclick: () => openConv(1, str(g.id)) },
@@ -551,9 +553,9 @@
   }
 
   async function loadRequests() {
-    const items = ((await api('GET', '/api/user/friend/requests', authed())).items || [])
+    const items = ((await api('GET', '/api/user/friend/requests', {})).items || [])
       .filter((r) => !num(r.status));
-    const act = (path, id) => api('POST', path, authed({ id })).then(refreshLists, fail);
+    const act = (path, id) => api('POST', path, { id }).then(refreshLists, fail);
     renderList('#requests', items, (r) => el('li', { 'data-id': str(r.id) },
       el('span', { text: `from #${r.from_user_id}${r.msg ? `: ${r.msg}` : ''} ` }),
       el('button', { type: 'button', class: 'small accept', text: 'accept',
@@ -582,7 +584,7 @@
   onClick('#logout', async () => {
     const token = S.me && S.me.token;
     signedOut();
-    if (token) await api('POST', '/api/user/logout', { access_token: token });
+    if (token) await api('POST', '/api/user/logout', {}, token);
   });
   onClick('#connect', () => (S.ws ? disconnect() : connect()));
   onClick('#copy-id', async () => {
@@ -597,7 +599,7 @@
   onSubmit('#friend-form', async () => {
     const to = $('#friend-id').value.trim();
     if (!to) return;
-    const data = await api('POST', '/api/user/friend/add', authed({ to_user_id: to }));
+    const data = await api('POST', '/api/user/friend/add', { to_user_id: to });
     $('#friend-id').value = '';
     notice(`friend request ${data.id || ''} sent to #${to}`);
   });
@@ -605,7 +607,7 @@
     const name = $('#group-name').value.trim();
     if (!name) return notice('the group needs a name', 'error');
     const members = $('#group-members').value.split(/[\s,]+/).filter(Boolean);
-    const data = await api('POST', '/api/group/create', authed({ name, member_ids: members }));
+    const data = await api('POST', '/api/group/create', { name, member_ids: members });
     $('#group-name').value = '';
     $('#group-members').value = '';
     S.groupNames.set(str(data.id), name);

@@ -100,11 +100,13 @@ async function startServer() {
 // ---- page helpers ------------------------------------------------------------
 
 const pageErrors = [];
+const requestUrls = [];
 async function openConsole(browser, base, label) {
   const context = await browser.newContext({ viewport: { width: 1360, height: 820 } });
   const page = await context.newPage();
   page.setDefaultTimeout(TIMEOUT);
   page.on('pageerror', (e) => pageErrors.push(`${label}: ${e.message}`));
+  page.on('request', (r) => requestUrls.push(r.url()));
   await page.goto(base);
   return page;
 }
@@ -236,6 +238,13 @@ try {
       assert(log.includes('"access_token":"***"'), 'token shown masked');
       assert(!log.includes(await token(page)), 'token not in the raw log');
     }
+  });
+
+  await test('tokens travel in headers, never in a URL', async () => {
+    const tokens = [await token(a), await token(b)];
+    const leaks = requestUrls.filter((u) => u.includes('access_token') || tokens.some((t) => u.includes(t)));
+    assert(requestUrls.some((u) => u.includes('/api/')), 'API requests were seen');
+    assert(leaks.length === 0, `URLs with a token: ${leaks.join(', ')}`);
   });
 
   await test('the raw frame debugger sends any frame and shows the error', async () => {
