@@ -155,7 +155,8 @@ impl Decoder for FramedCodec {
             });
         }
         if src.len() < 4 + len {
-            src.reserve(4 + len - src.len());
+            // No reserve for the announced length: a peer that announces 64 KiB and sends
+            // nothing more must not pin 64 KiB; the buffer grows as bytes arrive.
             return Ok(None);
         }
         src.advance(4);

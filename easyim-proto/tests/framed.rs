@@ -270,3 +270,16 @@ fn truncated_frame_at_end_of_stream_is_an_error() {
         .unwrap()
         .is_none());
 }
+
+#[test]
+fn an_announced_length_reserves_nothing_until_the_bytes_arrive() {
+    // A header that announces 64 KiB, then silence: the buffer must not grow to 64 KiB (a peer
+    // could pin that much per connection before login with four bytes).
+    let mut codec = FramedCodec::new(65_536, FormatPolicy::Auto);
+    let mut buf = BytesMut::with_capacity(16);
+    buf.extend_from_slice(&65_536u32.to_be_bytes());
+    let before = buf.capacity();
+    assert!(codec.decode(&mut buf).unwrap().is_none());
+    assert_eq!(buf.capacity(), before, "nothing reserved for the announced length");
+    assert_eq!(buf.len(), 4, "the header is kept");
+}
