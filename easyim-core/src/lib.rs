@@ -16,7 +16,8 @@
 //! - `auth`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `ids`: snowflake ids.
 //! - `metrics`: counters the server exports.
-//! - `testkit` (feature `testkit`): the storage conformance kit.
+//! - `testkit` (feature `testkit`): the storage conformance kit (all of it, or one storage
+//!   trait at a time) and `testkit::Client`, an in-process engine client for tests.
 
 mod accounts;
 mod auth;
