@@ -9,7 +9,9 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
-use argon2::password_hash::{rand_core::OsRng, rand_core::RngCore, Output, PasswordHash, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, rand_core::RngCore, Output, PasswordHash, SaltString,
+};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{mpsc, oneshot};
 
@@ -206,7 +208,10 @@ fn verify(password: &str, hash: Option<&str>, blocks: &mut Vec<Block>) -> bool {
     };
     let parsed = (|| {
         let algorithm = Algorithm::try_from(phc.algorithm).ok()?;
-        let version = phc.version.map_or(Ok(Version::V0x13), Version::try_from).ok()?;
+        let version = phc
+            .version
+            .map_or(Ok(Version::V0x13), Version::try_from)
+            .ok()?;
         let params = Params::try_from(&phc).ok()?;
         let expected = phc.hash?;
         let mut salt = [0u8; 64];
@@ -217,11 +222,17 @@ fn verify(password: &str, hash: Option<&str>, blocks: &mut Vec<Block>) -> bool {
         return false;
     };
     if params.m_cost() > MAX_M_COST {
-        tracing::warn!(m_cost = params.m_cost(), "a stored password hash asks for too much memory");
+        tracing::warn!(
+            m_cost = params.m_cost(),
+            "a stored password hash asks for too much memory"
+        );
         return false;
     }
     let mut out = vec![0u8; expected.len()];
-    compute(algorithm, version, params, password, &salt, &mut out, blocks).is_ok()
+    compute(
+        algorithm, version, params, password, &salt, &mut out, blocks,
+    )
+    .is_ok()
         && Output::new(&out).is_ok_and(|o| o == expected)
 }
 
@@ -234,13 +245,22 @@ mod tests {
     async fn hashes_verify_both_ways_with_the_standard_argon2() {
         let h = Hasher::new(1, 4);
         let ours = h.hash("pw one".into()).await.unwrap();
-        assert!(verify_password("pw one", &ours), "argon2's own verifier accepts ours");
+        assert!(
+            verify_password("pw one", &ours),
+            "argon2's own verifier accepts ours"
+        );
         assert!(!verify_password("pw two", &ours));
         let theirs = hash_password("pw three").unwrap();
-        assert!(h.verify("pw three".into(), Some(theirs.clone())).await.unwrap());
+        assert!(h
+            .verify("pw three".into(), Some(theirs.clone()))
+            .await
+            .unwrap());
         assert!(!h.verify("pw four".into(), Some(theirs)).await.unwrap());
         assert!(!h.verify("pw".into(), None).await.unwrap());
-        assert!(!h.verify("pw".into(), Some("not a hash".into())).await.unwrap());
+        assert!(!h
+            .verify("pw".into(), Some("not a hash".into()))
+            .await
+            .unwrap());
     }
 
     #[tokio::test]

@@ -22,7 +22,8 @@
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
 //! - `ids`: snowflake ids. `metrics`: counters the server exports.
-//! - `testkit` (feature `testkit`): the storage conformance kit, one entry point per trait.
+//! - `testkit` (feature `testkit`): the storage conformance kit (all of it, or one storage
+//!   trait at a time) and `testkit::Client`, an in-process engine client for tests.
 
 mod accounts;
 mod auth;

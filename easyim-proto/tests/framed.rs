@@ -280,6 +280,10 @@ fn an_announced_length_reserves_nothing_until_the_bytes_arrive() {
     buf.extend_from_slice(&65_536u32.to_be_bytes());
     let before = buf.capacity();
     assert!(codec.decode(&mut buf).unwrap().is_none());
-    assert_eq!(buf.capacity(), before, "nothing reserved for the announced length");
+    assert_eq!(
+        buf.capacity(),
+        before,
+        "nothing reserved for the announced length"
+    );
     assert_eq!(buf.len(), 4, "the header is kept");
 }

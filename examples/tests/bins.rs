@@ -1,10 +1,11 @@
 //! The example binaries start: `embed --check-only` runs the storage conformance kit against
-//! the example's own storage, and `chat --help` parses its flags.
+//! the example's own storage and then the whole domain (accounts, friends, groups, messages,
+//! history) through its JSON-lines transport in process, and `chat --help` parses its flags.
 
 use std::process::Command;
 
 #[test]
-fn embed_storage_passes_the_conformance_kit() {
+fn embed_passes_the_conformance_kit_and_the_domain_check() {
     let out = Command::new(env!("CARGO_BIN_EXE_embed"))
         .arg("--check-only")
         .output()

@@ -1,200 +1,22 @@
-//! Run with:
-//!
-//! ```text
-//! cargo run -p easyim-examples --bin embed -- --listen 127.0.0.1:7000
-//! cargo run -p easyim-examples --bin embed -- --check-only   # the conformance kit, then exit
-//! ```
-//!
-//! Then, in two terminals, paste the login lines it prints into `nc 127.0.0.1 7000`.
-//!
-//! Embedding easyim-core in your own service: this is the path a team takes to put easyim in
-//! front of its own database and its own wire. Three pieces:
-//!
-//! 1. [`TableStorage`], a `Storage` of its own. It keeps its data the way a relational schema
-//!    would (a `users` table, a `messages` table in commit order, an `inbox` table with one row
-//!    per pending message and recipient, a `receipts` table with each reader's furthest
-//!    receipt per conversation), here as ordered maps under one mutex. Replace the maps by SQL
-//!    and the mutex by a transaction and you have a database-backed storage; every method is
-//!    one transaction.
-//! 2. The storage conformance kit (`easyim_core::testkit::run_all`), run at startup against
-//!    fresh instances, so a storage that breaks a contract never serves traffic.
-//! 3. A transport of its own: JSON lines over TCP, one `Msg` per line, feeding
-//!    [`Connection::run`] and writing what the [`Outbox`] yields.
+//! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use anyhow::Context as _;
 use async_trait::async_trait;
-use clap::Parser;
 use easyim_core::{
-    random_secret, AccountStore, Auth, Conflict, Conversation, Engine, EngineConfig, Entity,
-    FriendRequest, FriendStore, Group, GroupId, GroupStore, HistoryItem, HistoryPage, Im, JwtAuth,
-    MessageStore, NewMessage, Outbox, PendingMessage, Profile, Receipt, Registration,
-    RequestStatus, Result, Storage, StorageError, StoreOutcome, StoredMessage, User, UserId,
+    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupId,
+    GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Profile,
+    Receipt, RequestStatus, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
-use easyim_proto::{
-    ChatType, Format, FormatPolicy, LinesCodec, MsgStatus, DEFAULT_MAX_FRAME_BYTES,
-};
-use futures::{SinkExt, StreamExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
-use tokio_util::codec::{FramedRead, FramedWrite};
-use tokio_util::task::TaskTracker;
-
-/// Most connections served at once; the accept loop waits for a free slot beyond that.
-const MAX_CONNECTIONS: usize = 1024;
-
-/// An embedded easyim node with its own storage and a JSON-lines transport.
-#[derive(Debug, Parser)]
-struct Args {
-    /// Where the JSON-lines transport listens.
-    #[arg(long, default_value = "127.0.0.1:7000")]
-    listen: SocketAddr,
-    /// Run the storage conformance kit against `TableStorage`, then exit.
-    #[arg(long)]
-    check_only: bool,
-}
-
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
-
-    // A storage that breaks a contract must not serve: the kit panics naming each failed check.
-    easyim_core::testkit::run_all(|| async {
-        Arc::new(TableStorage::default()) as Arc<dyn Storage>
-    })
-    .await;
-    println!("storage conformance: TableStorage passes every check");
-    if args.check_only {
-        return Ok(());
-    }
-
-    let storage: Arc<dyn Storage> = Arc::new(TableStorage::default());
-    let secret = storage.server_secret(&random_secret()).await?;
-    let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), secret, 7200, 2_592_000));
-    let im = Im::new(storage, auth, EngineConfig::default());
-
-    let alice = create_user(&im, "alice").await?;
-    let bob = create_user(&im, "bob").await?;
-
-    let listener = TcpListener::bind(args.listen)
-        .await
-        .with_context(|| format!("binding {}", args.listen))?;
-    let addr = listener.local_addr()?;
-    println!(
-        "JSON lines on {addr}; in two terminals run `nc {} {}` and paste:",
-        addr.ip(),
-        addr.port()
-    );
-    for (me, peer) in [(&alice, &bob), (&bob, &alice)] {
-        println!("\n# as {} (id {}):", me.0, me.1);
-        println!(
-            r#"{{"msg_type":4,"to_user_id":"KEEP_ALIVE","from_user_id":"{}","access_token":"{}","content":"nc"}}"#,
-            me.1, me.2
-        );
-        println!(
-            r#"{{"id":"{}-1","seq":1,"from_user_id":"{}","to_user_id":"{}","chat_type":0,"msg_type":0,"status":1,"content":"hi {}"}}"#,
-            me.0, me.1, peer.1, peer.0
-        );
-    }
-
-    serve(im.engine().clone(), listener).await;
-    Ok(())
-}
-
-/// Registers `account` (password = account name) and returns its name, id and access token.
-async fn create_user(im: &Im, account: &str) -> anyhow::Result<(String, UserId, String)> {
-    let signed_in = im
-        .accounts()
-        .register(Registration::new(account, account, ""))
-        .await?;
-    Ok((
-        account.to_owned(),
-        signed_in.profile.id,
-        signed_in.access.token,
-    ))
-}
-
-/// Accepts connections until Ctrl-C, then stops the engine (every session gets `E_SHUTDOWN`)
-/// and waits a little for the connections to finish.
-async fn serve(engine: Engine, listener: TcpListener) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
-    let tracker = TaskTracker::new();
-    loop {
-        let permit = tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            p = slots.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let socket = tokio::select! {
-            _ = tokio::signal::ctrl_c() => break,
-            r = listener.accept() => match r {
-                Ok((socket, _)) => socket,
-                Err(e) => {
-                    // Out of file descriptors and the like: back off instead of spinning.
-                    eprintln!("accept: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        let engine = engine.clone();
-        tracker.spawn(async move {
-            serve_lines(engine, socket).await;
-            drop(permit);
-        });
-    }
-    println!("stopping");
-    engine.shutdown();
-    tracker.close();
-    let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
-}
-
-/// One JSON-lines connection: decoded lines go to the session, the outbox goes to the socket.
-async fn serve_lines(engine: Engine, socket: TcpStream) {
-    let (r, w) = socket.into_split();
-    let (conn, outbox) = engine.open();
-    let frames = FramedRead::new(
-        r,
-        LinesCodec::new(DEFAULT_MAX_FRAME_BYTES, FormatPolicy::Json),
-    )
-    .map(|r| r.map(|(msg, _format)| msg));
-    let writer = write_lines(FramedWrite::new(w, LinesCodec::default()), outbox);
-    tokio::join!(conn.run(frames), writer);
-}
-
-/// Writes the outbox as JSON lines until the session is done, then closes the write side so
-/// the peer sees the end. A peer that stops reading is dropped when the engine aborts it.
-async fn write_lines<W>(mut sink: FramedWrite<W, LinesCodec>, mut outbox: Outbox)
-where
-    W: tokio::io::AsyncWrite + Unpin,
-{
-    while let Some(frame) = outbox.recv().await {
-        let payload = frame.payload(Format::Json).clone();
-        let written = tokio::select! {
-            _ = outbox.aborted() => false,
-            r = sink.send(payload) => r.is_ok(),
-        };
-        if !written {
-            return;
-        }
-    }
-    let _ = SinkExt::<bytes::Bytes>::close(&mut sink).await;
-}
-
-// ---- the storage ------------------------------------------------------------------------------
+use easyim_proto::{ChatType, MsgStatus};
 
 /// A `Storage` laid out like a relational schema, kept in memory.
 ///
 /// One mutex stands for the database's transactions: each method takes it once, checks
 /// everything before it writes anything, and so commits all of its step or nothing.
 #[derive(Debug, Default)]
-pub struct TableStorage {
+pub(crate) struct TableStorage {
     db: Mutex<Tables>,
 }
 

@@ -1,0 +1,237 @@
+//! [`FailingStorage`]: a storage that fails on demand, for testing what sits on top of one.
+
+use crate::error::StorageError;
+use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
+use crate::types::{
+    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
+    PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
+};
+
+/// Wraps any [`Storage`](crate::Storage) and makes it fail on demand with [`StorageError::Unavailable`], as a
+/// lost disk or database would: every call ([`FailingStorage::fail_all`]) or only the message
+/// writes ([`FailingStorage::fail_messages`]). For testing what sits on top of a storage: the
+/// engine must answer `E_INTERNAL`, ack nothing and recover by itself; the API must answer 500
+/// and `/healthz` 503.
+#[derive(Debug, Default)]
+pub struct FailingStorage<S> {
+    inner: S,
+    all: std::sync::atomic::AtomicBool,
+    messages: std::sync::atomic::AtomicBool,
+    /// The text of the injected error (so a test can check it never reaches a client).
+    reason: &'static str,
+}
+
+impl<S> FailingStorage<S> {
+    /// Wraps `inner`; it works until told to fail.
+    pub fn new(inner: S) -> Self {
+        FailingStorage {
+            inner,
+            all: Default::default(),
+            messages: Default::default(),
+            reason: "injected storage failure",
+        }
+    }
+
+    /// The same, with `reason` as the error text.
+    pub fn with_reason(inner: S, reason: &'static str) -> Self {
+        FailingStorage {
+            reason,
+            ..FailingStorage::new(inner)
+        }
+    }
+
+    /// The wrapped storage.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    /// Makes every call fail (true), or work again (false).
+    pub fn fail_all(&self, on: bool) {
+        self.all.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes `store_message` and `store_messages` fail (true), or work again (false).
+    pub fn fail_messages(&self, on: bool) {
+        self.messages.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn check(&self) -> crate::Result<()> {
+        if self.all.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StorageError::unavailable_msg(self.reason));
+        }
+        Ok(())
+    }
+
+    fn check_messages(&self) -> crate::Result<()> {
+        self.check()?;
+        if self.messages.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StorageError::unavailable_msg(self.reason));
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: AccountStore> AccountStore for FailingStorage<S> {
+    async fn create_user(&self, user: User) -> crate::Result<User> {
+        self.check()?;
+        self.inner.create_user(user).await
+    }
+
+    async fn user(&self, id: UserId) -> crate::Result<Option<User>> {
+        self.check()?;
+        self.inner.user(id).await
+    }
+
+    async fn user_by_account(&self, account: &str) -> crate::Result<Option<User>> {
+        self.check()?;
+        self.inner.user_by_account(account).await
+    }
+
+    async fn set_user_secret(&self, id: UserId, secret: &str) -> crate::Result<()> {
+        self.check()?;
+        self.inner.set_user_secret(id, secret).await
+    }
+
+    async fn search_users(&self, query: &str, limit: usize) -> crate::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.search_users(query, limit).await
+    }
+
+    async fn server_secret(&self, candidate: &str) -> crate::Result<String> {
+        self.check()?;
+        self.inner.server_secret(candidate).await
+    }
+
+    async fn ping(&self) -> crate::Result<()> {
+        self.check()?;
+        self.inner.ping().await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: FriendStore> FriendStore for FailingStorage<S> {
+    async fn create_friend_request(
+        &self,
+        id: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> crate::Result<FriendRequest> {
+        self.check()?;
+        self.inner.create_friend_request(id, from, to, msg).await
+    }
+
+    async fn friend_requests(&self, to: UserId) -> crate::Result<Vec<FriendRequest>> {
+        self.check()?;
+        self.inner.friend_requests(to).await
+    }
+
+    async fn answer_friend_request(
+        &self,
+        id: u64,
+        to: UserId,
+        accept: bool,
+    ) -> crate::Result<FriendRequest> {
+        self.check()?;
+        self.inner.answer_friend_request(id, to, accept).await
+    }
+
+    async fn friends(&self, user: UserId) -> crate::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.friends(user).await
+    }
+
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.remove_friend(user, friend).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: GroupStore> GroupStore for FailingStorage<S> {
+    async fn create_group(
+        &self,
+        id: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> crate::Result<Group> {
+        self.check()?;
+        self.inner.create_group(id, name, owner, members).await
+    }
+
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> crate::Result<()> {
+        self.check()?;
+        self.inner.add_members(group, users).await
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.remove_member(group, user).await
+    }
+
+    async fn group(&self, id: GroupId) -> crate::Result<Option<Group>> {
+        self.check()?;
+        self.inner.group(id).await
+    }
+
+    async fn groups_of(&self, user: UserId) -> crate::Result<Vec<Group>> {
+        self.check()?;
+        self.inner.groups_of(user).await
+    }
+
+    async fn group_members(&self, group: GroupId) -> crate::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.group_members(group).await
+    }
+
+    async fn is_member(&self, group: GroupId, user: UserId) -> crate::Result<bool> {
+        self.check()?;
+        self.inner.is_member(group, user).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: MessageStore> MessageStore for FailingStorage<S> {
+    async fn store_message(&self, msg: NewMessage) -> crate::Result<StoreOutcome> {
+        self.check_messages()?;
+        self.inner.store_message(msg).await
+    }
+
+    async fn store_messages(&self, msgs: Vec<NewMessage>) -> crate::Result<Vec<StoreOutcome>> {
+        self.check_messages()?;
+        self.inner.store_messages(msgs).await
+    }
+
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> crate::Result<Option<StoredMessage>> {
+        self.check()?;
+        self.inner.record_receipt(reader, conv, id, receipt).await
+    }
+
+    async fn pending(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: usize,
+    ) -> crate::Result<Vec<PendingMessage>> {
+        self.check()?;
+        self.inner.pending(user, after, limit).await
+    }
+
+    async fn history(
+        &self,
+        conv: Conversation,
+        page: HistoryPage,
+        limit: usize,
+    ) -> crate::Result<Vec<HistoryItem>> {
+        self.check()?;
+        self.inner.history(conv, page, limit).await
+    }
+}

@@ -1,0 +1,203 @@
+//! The storage conformance kit: checks that a storage keeps the contracts its traits document;
+//! and [`Client`], an in-process engine client for embedders' tests.
+//!
+//! A team implementing [`Storage`] for its own database runs [`run_all`] from a test, giving it
+//! a function that opens a fresh, empty storage; every check gets its own. It panics naming each
+//! failed check and what was wrong. A backend written trait by trait is tested part by part,
+//! one entry point per trait:
+//!
+//! | entry point             | checks              | the storage must also implement  |
+//! |-------------------------|---------------------|----------------------------------|
+//! | [`run_account_store`]   | [`AccountStore`]    | nothing else                     |
+//! | [`run_friend_store`]    | [`FriendStore`]     | [`AccountStore`] (to make users) |
+//! | [`run_group_store`]     | [`GroupStore`]      | [`AccountStore`] (to make users) |
+//! | [`run_message_store`]   | [`MessageStore`]    | [`AccountStore`] and [`GroupStore`] (users and groups to write to) |
+//!
+//! Each check is also a public `check_*` function, to run one alone while fixing it.
+//!
+//! ```ignore
+//! #[tokio::test]
+//! async fn conformance() {
+//!     easyim_core::testkit::run_all(|| async {
+//!         Arc::new(MyStorage::open_empty().await) as Arc<dyn Storage>
+//!     })
+//!     .await;
+//! }
+//!
+//! #[tokio::test]
+//! async fn accounts_first() {
+//!     // Only `AccountStore` written so far.
+//!     easyim_core::testkit::run_account_store(|| async { Arc::new(MyAccounts::new()) }).await;
+//! }
+//! ```
+//!
+//! The checks spawn nothing: concurrency comes from `futures::future::join_all`, so they run
+//! on any executor. A backend that works on its own threads (a connection pool, a writer
+//! thread) then really sees concurrent calls. [`Client`] does spawn its session: it needs a
+//! tokio runtime.
+
+mod accounts;
+mod client;
+mod failing;
+mod friends;
+mod groups;
+mod messages;
+mod pending;
+mod receipts;
+mod support;
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+pub use accounts::{check_accounts, check_ping, check_search_users, check_server_secret};
+pub use client::{login_frame, Client, ClientError};
+pub use failing::FailingStorage;
+pub use friends::check_friends;
+pub use groups::check_groups;
+pub use messages::{
+    check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
+};
+pub use pending::{check_pending, check_pending_membership};
+pub use receipts::{check_history, check_receipts};
+
+use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
+
+/// One check: it panics with what was wrong.
+type Check<S> = fn(Arc<S>) -> BoxFuture<'static, ()>;
+
+/// A named list of checks, in the order they run.
+type Checks<S> = Vec<(&'static str, Check<S>)>;
+
+fn account_checks<S: AccountStore + ?Sized>() -> Checks<S> {
+    vec![
+        ("accounts", |s| check_accounts(s).boxed()),
+        ("search_users", |s| check_search_users(s).boxed()),
+        ("server_secret", |s| check_server_secret(s).boxed()),
+        ("ping", |s| check_ping(s).boxed()),
+    ]
+}
+
+fn friend_checks<S: AccountStore + FriendStore + ?Sized>() -> Checks<S> {
+    vec![("friends", |s| check_friends(s).boxed())]
+}
+
+fn group_checks<S: AccountStore + GroupStore + ?Sized>() -> Checks<S> {
+    vec![("groups", |s| check_groups(s).boxed())]
+}
+
+fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Checks<S> {
+    vec![
+        ("conv_seq", |s| check_conv_seq(s).boxed()),
+        ("store_rejections", |s| check_store_rejections(s).boxed()),
+        ("idempotency", |s| check_idempotency(s).boxed()),
+        ("concurrent_conv_seq", |s| {
+            check_concurrent_conv_seq(s).boxed()
+        }),
+        ("pending", |s| check_pending(s).boxed()),
+        ("pending_membership", |s| {
+            check_pending_membership(s).boxed()
+        }),
+        ("receipts", |s| check_receipts(s).boxed()),
+        ("history", |s| check_history(s).boxed()),
+    ]
+}
+
+/// Runs the [`AccountStore`] checks, each against a fresh storage from `make`, and panics
+/// listing the checks that failed and why (after running all of them). The storage needs no
+/// other trait.
+pub async fn run_account_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("AccountStore", &make, account_checks()).await;
+}
+
+/// Runs the [`FriendStore`] checks like [`run_account_store`]. The storage must also be an
+/// [`AccountStore`]: friends are between users, and the checks create them with
+/// [`AccountStore::create_user`] (whose own checks are [`run_account_store`]'s).
+pub async fn run_friend_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + FriendStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("FriendStore", &make, friend_checks()).await;
+}
+
+/// Runs the [`GroupStore`] checks like [`run_account_store`]. The storage must also be an
+/// [`AccountStore`]: members are users, which the checks create.
+pub async fn run_group_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + GroupStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("GroupStore", &make, group_checks()).await;
+}
+
+/// Runs the [`MessageStore`] checks like [`run_account_store`]. The storage must also be an
+/// [`AccountStore`] and a [`GroupStore`]: messages go to users and groups, which the checks
+/// create, and some checks change group membership to see `pending` follow it.
+pub async fn run_message_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + GroupStore + MessageStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("MessageStore", &make, message_checks()).await;
+}
+
+/// Runs every check of every trait, each against a fresh storage from `make`, and panics
+/// listing the checks that failed and why (after running all of them).
+pub async fn run_all<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<dyn Storage>>,
+{
+    let mut checks = account_checks::<dyn Storage>();
+    checks.extend(message_checks());
+    checks.extend(friend_checks());
+    checks.extend(group_checks());
+    run("storage", &make, checks).await;
+}
+
+/// Runs `checks`, each on a fresh storage, and panics with every failure at the end.
+async fn run<S, F, Fut>(what: &str, make: &F, checks: Checks<S>)
+where
+    S: ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    let mut failed = Vec::new();
+    for (name, check) in &checks {
+        let storage = make().await;
+        if let Err(panic) = AssertUnwindSafe(check(storage)).catch_unwind().await {
+            failed.push(format!("check_{name}: {}", panic_text(&*panic)));
+        }
+    }
+    if !failed.is_empty() {
+        panic!(
+            "{what} conformance: {} of {} checks failed:\n- {}",
+            failed.len(),
+            checks.len(),
+            failed.join("\n- ")
+        );
+    }
+}
+
+fn panic_text(panic: &(dyn Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panicked".to_owned()
+    }
+}
