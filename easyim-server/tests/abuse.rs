@@ -11,24 +11,20 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-mod binary;
-use binary::*;
+mod support;
+use support::*;
 
 fn is_error(v: &Value, code: &str) -> bool {
-    num(v, "msg_type") == 5 && text(v, "content").starts_with(&format!("{code}:"))
-}
-
-fn login_frame(uid: u64, token: &str) -> Value {
-    json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": uid.to_string(), "access_token": token})
+    num(v, "msg_type") == 5 && field(v, "content").starts_with(&format!("{code}:"))
 }
 
 /// A login with `token` as `uid` is refused with E_AUTH and the connection is closed.
 async fn im_login_refused(im: SocketAddr, uid: u64, token: &str, what: &str) {
-    let mut c = Client::connect(im).await;
-    c.send(&login_frame(uid, token)).await.unwrap();
-    let v = c.next().await.expect("an answer");
+    let mut c = Client::connect(im, Kind::Lines).await;
+    c.send_json(&login_json(uid, token)).await.unwrap();
+    let v = c.next_json().await.expect("an answer");
     assert!(is_error(&v, "E_AUTH"), "{what}: {v}");
-    assert!(c.next().await.is_none(), "{what}: closed after E_AUTH");
+    assert!(c.next_json().await.is_none(), "{what}: closed after E_AUTH");
 }
 
 /// An API call with `token` is 401.
@@ -43,60 +39,65 @@ async fn api_refused(api: SocketAddr, token: &str, what: &str) {
     assert_eq!(status, 401, "{what}: {v}");
 }
 
-async fn start(env: &[(&str, &str)]) -> (tempfile::TempDir, Proc) {
-    let dir = tempfile::tempdir().unwrap();
-    let p = spawn(dir.path(), env).await;
-    (dir, p)
-}
-
 // ---- senders and outsiders -----------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spoofed_sender_is_e_auth_kept_and_nothing_is_stored() {
-    let (_dir, srv) = start(&[]).await;
+    let (_dir, srv) = spawn_temp(&[]).await;
     let a = register(srv.api, "spoof-a").await;
     let b = register(srv.api, "spoof-b").await;
     let c = register(srv.api, "spoof-c").await;
-    let mut ca = Client::login(srv.im, &a).await;
-    let mut cc = Client::login(srv.im, &c).await;
+    let mut ca = Client::login(srv.im, Kind::Lines, &a).await;
+    let mut cc = Client::login(srv.im, Kind::Lines, &c).await;
     // A writes as B, to C.
-    ca.send(&chat("spoof-1", b.id, c.id, 0)).await.unwrap();
-    let v = ca.next().await.unwrap();
+    ca.send_json(&chat("spoof-1", b.uid(), c.uid(), 0))
+        .await
+        .unwrap();
+    let v = ca.next_json().await.unwrap();
     assert!(is_error(&v, "E_AUTH"), "{v}");
-    assert_eq!(text(&v, "id"), "spoof-1");
+    assert_eq!(field(&v, "id"), "spoof-1");
     // The connection stays and works; C got nothing; nothing was stored.
-    assert!(ca.sync(a.id, "hb").await.is_empty());
-    ca.send(&chat("real-1", a.id, c.id, 0)).await.unwrap();
-    assert_eq!(num(&ca.next().await.unwrap(), "conv_seq"), 1);
-    let got = cc.sync(c.id, "hb").await;
+    assert!(ca.sync(a.uid(), "hb").await.is_empty());
+    ca.send_json(&chat("real-1", a.uid(), c.uid(), 0))
+        .await
+        .unwrap();
+    assert_eq!(num(&ca.next_json().await.unwrap(), "conv_seq"), 1);
+    let got = cc.sync(c.uid(), "hb").await;
     assert_eq!(got.len(), 1, "{got:?}");
-    assert_eq!(text(&got[0], "id"), "real-1");
-    assert!(history(srv.api, &c.token, 0, b.id).await.is_empty());
-    assert_eq!(history(srv.api, &c.token, 0, a.id).await.len(), 1);
+    assert_eq!(field(&got[0], "id"), "real-1");
+    assert!(history(srv.api, &c.token, 0, b.uid()).await.is_empty());
+    assert_eq!(history(srv.api, &c.token, 0, a.uid()).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn outsiders_cannot_write_to_read_or_list_a_group_or_read_others_chats() {
-    let (_dir, srv) = start(&[]).await;
+    let (_dir, srv) = spawn_temp(&[]).await;
     let a = register(srv.api, "out-a").await;
     let b = register(srv.api, "out-b").await;
     let c = register(srv.api, "out-c").await;
-    let group = create_group(srv.api, &a, &[b.id]).await;
-    let mut ca = Client::login(srv.im, &a).await;
-    let mut cb = Client::login(srv.im, &b).await;
-    ca.send(&chat("g-1", a.id, group, 1)).await.unwrap();
-    assert_eq!(num(&ca.next().await.unwrap(), "conv_seq"), 1);
-    ca.send(&chat("d-1", a.id, b.id, 0)).await.unwrap();
-    assert_eq!(num(&ca.next().await.unwrap(), "conv_seq"), 1);
-    assert_eq!(cb.sync(b.id, "hb0").await.len(), 2);
+    let group: u64 = create_group(srv.api, &a, &[&b]).await.parse().unwrap();
+    let mut ca = Client::login(srv.im, Kind::Lines, &a).await;
+    let mut cb = Client::login(srv.im, Kind::Lines, &b).await;
+    ca.send_json(&chat("g-1", a.uid(), group, 1)).await.unwrap();
+    assert_eq!(num(&ca.next_json().await.unwrap(), "conv_seq"), 1);
+    ca.send_json(&chat("d-1", a.uid(), b.uid(), 0))
+        .await
+        .unwrap();
+    assert_eq!(num(&ca.next_json().await.unwrap(), "conv_seq"), 1);
+    assert_eq!(cb.sync(b.uid(), "hb0").await.len(), 2);
 
     // C writes to the group: E_NOT_MEMBER, the connection stays, B gets nothing.
-    let mut cc = Client::login(srv.im, &c).await;
-    cc.send(&chat("intruder", c.id, group, 1)).await.unwrap();
-    let v = cc.next().await.unwrap();
+    let mut cc = Client::login(srv.im, Kind::Lines, &c).await;
+    cc.send_json(&chat("intruder", c.uid(), group, 1))
+        .await
+        .unwrap();
+    let v = cc.next_json().await.unwrap();
     assert!(is_error(&v, "E_NOT_MEMBER"), "{v}");
-    assert!(cc.sync(c.id, "hb").await.is_empty(), "still connected");
-    assert!(cb.sync(b.id, "hb1").await.is_empty(), "nothing delivered");
+    assert!(cc.sync(c.uid(), "hb").await.is_empty(), "still connected");
+    assert!(
+        cb.sync(b.uid(), "hb1").await.is_empty(),
+        "nothing delivered"
+    );
     assert_eq!(history(srv.api, &a.token, 1, group).await.len(), 1);
 
     // C reads the group's history or its members: 403.
@@ -115,11 +116,11 @@ async fn outsiders_cannot_write_to_read_or_list_a_group_or_read_others_chats() {
     }
     // A 1:1 history always includes the caller: C asking for A or B sees its own (empty)
     // conversations, never A<->B.
-    for peer in [a.id, b.id] {
+    for peer in [a.uid(), b.uid()] {
         let items = history(srv.api, &c.token, 0, peer).await;
         assert!(items.is_empty(), "C sees {items:?}");
     }
-    assert_eq!(history(srv.api, &b.token, 0, a.id).await.len(), 1);
+    assert_eq!(history(srv.api, &b.token, 0, a.uid()).await.len(), 1);
 }
 
 // ---- tokens --------------------------------------------------------------------------------
@@ -175,10 +176,10 @@ fn base64url_round_trips() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_tampered_and_revoked_tokens_are_refused_on_im_and_api() {
-    let (_dir, srv) = start(&[]).await;
+    let (_dir, srv) = spawn_temp(&[]).await;
     let victim = register(srv.api, "tok-victim").await;
     let attacker = register(srv.api, "tok-attacker").await;
-    let claims = json!({"id": victim.id.to_string(), "grant_type": "access_token",
+    let claims = json!({"id": victim.uid().to_string(), "grant_type": "access_token",
                         "exp": now_s() + 3600, "iat": now_s()});
     let payload = b64url(claims.to_string().as_bytes());
     let none = format!("{}.{payload}.", b64url(br#"{"alg":"none","typ":"JWT"}"#));
@@ -193,8 +194,8 @@ async fn forged_tampered_and_revoked_tokens_are_refused_on_im_and_api() {
     let parts: Vec<&str> = attacker.token.split('.').collect();
     assert_eq!(parts.len(), 3, "a JWT");
     let mut p: Value = serde_json::from_slice(&unb64url(parts[1])).unwrap();
-    assert_eq!(p["id"], attacker.id.to_string(), "claims {p}");
-    p["id"] = json!(victim.id.to_string());
+    assert_eq!(p["id"], attacker.uid().to_string(), "claims {p}");
+    p["id"] = json!(victim.uid().to_string());
     let tampered = format!(
         "{}.{}.{}",
         parts[0],
@@ -206,13 +207,19 @@ async fn forged_tampered_and_revoked_tokens_are_refused_on_im_and_api() {
         ("wrong key", &wrong_key),
         ("tampered payload", &tampered),
     ] {
-        im_login_refused(srv.im, victim.id, token, what).await;
+        im_login_refused(srv.im, victim.uid(), token, what).await;
         api_refused(srv.api, token, what).await;
     }
     // The attacker's own token is fine, but not as the victim.
-    im_login_refused(srv.im, victim.id, &attacker.token, "someone else's token").await;
-    let mut ok = Client::login(srv.im, &attacker).await;
-    assert!(ok.sync(attacker.id, "hb").await.is_empty());
+    im_login_refused(
+        srv.im,
+        victim.uid(),
+        &attacker.token,
+        "someone else's token",
+    )
+    .await;
+    let mut ok = Client::login(srv.im, Kind::Lines, &attacker).await;
+    assert!(ok.sync(attacker.uid(), "hb").await.is_empty());
 
     // Revoked: after logout the old token is refused everywhere, and the live connection is
     // closed with E_AUTH_REVOKED.
@@ -224,30 +231,30 @@ async fn forged_tampered_and_revoked_tokens_are_refused_on_im_and_api() {
     )
     .await;
     assert_eq!(status, 200, "{v}");
-    let v = ok.next().await.expect("a notice");
+    let v = ok.next_json().await.expect("a notice");
     assert!(is_error(&v, "E_AUTH_REVOKED"), "{v}");
-    assert!(ok.next().await.is_none(), "closed");
-    im_login_refused(srv.im, attacker.id, &attacker.token, "revoked").await;
+    assert!(ok.next_json().await.is_none(), "closed");
+    im_login_refused(srv.im, attacker.uid(), &attacker.token, "revoked").await;
     api_refused(srv.api, &attacker.token, "revoked").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn expired_tokens_are_refused_on_im_and_api() {
-    let (_dir, srv) = start(&[("ACCESS_TOKEN_TTL", "1")]).await;
+    let (_dir, srv) = spawn_temp(&[("ACCESS_TOKEN_TTL", "1")]).await;
     let u = register(srv.api, "expiring").await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    im_login_refused(srv.im, u.id, &u.token, "expired").await;
+    im_login_refused(srv.im, u.uid(), &u.token, "expired").await;
     api_refused(srv.api, &u.token, "expired").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn secrets_are_random_per_folder_and_passwords_are_argon2id() {
-    let (dir1, s1) = start(&[]).await;
-    let (dir2, s2) = start(&[]).await;
+    let (dir1, s1) = spawn_temp(&[]).await;
+    let (dir2, s2) = spawn_temp(&[]).await;
     let u1 = register(s1.api, "folder-user").await;
     let u2 = register(s2.api, "folder-user").await;
     // A token of one folder's server means nothing to the other's.
-    im_login_refused(s2.im, u1.id, &u1.token, "token of another folder").await;
+    im_login_refused(s2.im, u1.uid(), &u1.token, "token of another folder").await;
     api_refused(s2.api, &u1.token, "token of another folder").await;
     api_refused(s1.api, &u2.token, "token of another folder").await;
 
@@ -307,16 +314,18 @@ async fn no_password_or_token_in_debug_logs() {
     .await;
     assert_eq!(status, 200, "{v}");
     let d = &v["data"];
-    let me = Account {
-        id: d["id"].as_str().unwrap().parse().unwrap(),
+    let me = User {
+        id: d["id"].as_str().unwrap().to_owned(),
         token: d["access_token"].as_str().unwrap().to_owned(),
     };
     let refresh = d["refresh_token"].as_str().unwrap().to_owned();
-    let mut c = Client::login(srv.im, &me).await;
-    c.send(&chat("logged-1", me.id, peer.id, 0)).await.unwrap();
-    assert_eq!(num(&c.next().await.unwrap(), "conv_seq"), 1);
+    let mut c = Client::login(srv.im, Kind::Lines, &me).await;
+    c.send_json(&chat("logged-1", me.uid(), peer.uid(), 0))
+        .await
+        .unwrap();
+    assert_eq!(num(&c.next_json().await.unwrap(), "conv_seq"), 1);
     // A wrong login, a bad token and a refresh get logged too.
-    im_login_refused(srv.im, me.id, "not.a.token", "garbage token").await;
+    im_login_refused(srv.im, me.uid(), "not.a.token", "garbage token").await;
     let (status, _) = http(
         srv.api,
         "POST",
@@ -375,7 +384,7 @@ async fn local_stop_refuses_a_non_loopback_peer() {
             return;
         }
     };
-    let (_dir, srv) = start(&[("SERVER_IP", "0.0.0.0")]).await;
+    let (_dir, srv) = spawn_temp(&[("SERVER_IP", "0.0.0.0")]).await;
     let outside = SocketAddr::new(ip, srv.api.port());
     if TcpStream::connect(outside).await.is_err() {
         eprintln!("cannot reach {outside}; tests/api.rs covers this");
@@ -406,9 +415,9 @@ async fn closed_within(s: &mut TcpStream, limit: Duration) -> Duration {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slowloris_is_closed_within_auth_timeout() {
-    let (_dir, srv) = start(&[("AUTH_TIMEOUT", "2")]).await;
+    let (_dir, srv) = spawn_temp(&[("AUTH_TIMEOUT", "2")]).await;
     let u = register(srv.api, "slow").await;
-    let frame = login_frame(u.id, &u.token).to_string() + "\n";
+    let frame = login_json(u.uid(), &u.token).to_string() + "\n";
     let mut framed = (frame.len() as u32 - 1).to_be_bytes().to_vec();
     framed.extend_from_slice(frame.trim_end().as_bytes());
     let http_req = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n".to_owned();
@@ -452,19 +461,19 @@ async fn slowloris_is_closed_within_auth_timeout() {
         t.await.unwrap();
     }
     // The server is fine.
-    let mut c = Client::login(srv.im, &u).await;
-    assert!(c.sync(u.id, "hb").await.is_empty());
+    let mut c = Client::login(srv.im, Kind::Lines, &u).await;
+    assert!(c.sync(u.uid(), "hb").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_past_max_connections_are_closed_at_once() {
-    let (_dir, srv) = start(&[("MAX_CONNECTIONS", "20")]).await;
+    let (_dir, srv) = spawn_temp(&[("MAX_CONNECTIONS", "20")]).await;
     let u = register(srv.api, "flood").await;
     // The readiness probes and the API calls above may hold a slot for a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut held = Vec::new();
     for _ in 0..20 {
-        held.push(Client::login(srv.im, &u).await);
+        held.push(Client::login(srv.im, Kind::Lines, &u).await);
     }
     // Extra connections, on both ports: accepted by the kernel, closed by the server at once.
     for i in 0..30 {
@@ -479,20 +488,20 @@ async fn connections_past_max_connections_are_closed_at_once() {
     }
     // The held ones are fine.
     for (i, c) in held.iter_mut().enumerate() {
-        assert!(c.sync(u.id, &format!("hb{i}")).await.is_empty());
+        assert!(c.sync(u.uid(), &format!("hb{i}")).await.is_empty());
     }
     // A slot freed is a slot usable again.
     drop(held.pop());
     let t0 = Instant::now();
     loop {
-        let mut c = Client::connect(srv.im).await;
-        if c.send(&login_frame(u.id, &u.token)).await.is_ok() {
-            if let Some(v) = tokio::time::timeout(Duration::from_secs(10), c.rx.recv())
+        let mut c = Client::connect(srv.im, Kind::Lines).await;
+        if c.send_json(&login_json(u.uid(), &u.token)).await.is_ok() {
+            if let Some(v) = tokio::time::timeout(Duration::from_secs(10), c.read_json())
                 .await
                 .ok()
                 .flatten()
             {
-                assert_eq!(text(&v, "content"), "SUCCESS", "{v}");
+                assert_eq!(field(&v, "content"), "SUCCESS", "{v}");
                 break;
             }
         }
@@ -503,18 +512,18 @@ async fn connections_past_max_connections_are_closed_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_over_rate_limit_are_dropped_and_the_connection_stays() {
-    let (_dir, srv) = start(&[("RATE_LIMIT", "5")]).await;
+    let (_dir, srv) = spawn_temp(&[("RATE_LIMIT", "5")]).await;
     let u = register(srv.api, "chatty").await;
     let peer = register(srv.api, "chatty-peer").await;
-    let mut c = Client::login(srv.im, &u).await;
+    let mut c = Client::login(srv.im, Kind::Lines, &u).await;
     for i in 0..30 {
-        c.send(&chat(&format!("burst-{i}"), u.id, peer.id, 0))
+        c.send_json(&chat(&format!("burst-{i}"), u.uid(), peer.uid(), 0))
             .await
             .unwrap();
     }
     let (mut acks, mut limited) = (0, 0);
     for _ in 0..30 {
-        let v = c.next().await.unwrap();
+        let v = c.next_json().await.unwrap();
         if is_error(&v, "E_RATE_LIMIT") {
             limited += 1;
         } else {
@@ -526,10 +535,10 @@ async fn frames_over_rate_limit_are_dropped_and_the_connection_stays() {
     assert!(limited >= 15, "{acks} acked, {limited} limited");
     assert!(acks >= 5);
     // Only what was acked is stored.
-    assert_eq!(history(srv.api, &u.token, 0, peer.id).await.len(), acks);
+    assert_eq!(history(srv.api, &u.token, 0, peer.uid()).await.len(), acks);
     // The connection stays: after a pause, frames go through again.
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert!(c.sync(u.id, "hb").await.is_empty());
+    assert!(c.sync(u.uid(), "hb").await.is_empty());
 }
 
 fn open_fds(pid: u32) -> usize {
@@ -588,13 +597,13 @@ async fn garbage(addr: SocketAddr, n: usize, batch: usize, seed: u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_garbage_connections_leave_no_fds_or_memory_behind() {
-    let (_dir, srv) = start(&[("AUTH_TIMEOUT", "5")]).await;
+    let (_dir, srv) = spawn_temp(&[("AUTH_TIMEOUT", "5")]).await;
     let pid = srv.child.id();
     let u = register(srv.api, "survivor").await;
     // Warm up, so that lazily made buffers and threads are in the baseline.
     garbage(srv.im, 300, 300, 1).await;
-    let mut c = Client::login(srv.im, &u).await;
-    assert!(c.sync(u.id, "hb").await.is_empty());
+    let mut c = Client::login(srv.im, Kind::Lines, &u).await;
+    assert!(c.sync(u.uid(), "hb").await.is_empty());
     drop(c);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (fd0, rss0) = (open_fds(pid), rss_kb(pid));
@@ -619,7 +628,7 @@ async fn ten_thousand_garbage_connections_leave_no_fds_or_memory_behind() {
     assert!(fd1 <= fd0 + 3, "open files {fd0} -> {fd1}");
     assert!(rss1 < rss0 + 20 * 1024, "RSS {rss0} kB -> {rss1} kB");
     // A normal login afterwards.
-    let mut c = Client::login(srv.im, &u).await;
-    assert!(c.sync(u.id, "hb").await.is_empty());
+    let mut c = Client::login(srv.im, Kind::Lines, &u).await;
+    assert!(c.sync(u.uid(), "hb").await.is_empty());
     assert_eq!(http(srv.api, "GET", "/healthz", None).await.0, 200);
 }

@@ -1,250 +1,18 @@
-//! The HTTP API end to end: the router served on a real socket (port 0), a tiny HTTP/1.1
-//! client, SQLite storage in a temporary folder.
+//! The HTTP API's handlers: envelopes, status codes, argument parsing, tokens, CORS and
+//! limits, with requests sent straight into the router (no socket) over SQLite in a temporary
+//! folder. The API over real sockets is in e2e.rs.
 
-use std::net::{IpAddr, SocketAddr};
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Request};
-use axum::middleware::Next;
 use easyim_core::testkit::FailingStorage;
-use easyim_core::{
-    Conversation, Engine, EngineConfig, Im, JwtAuth, MemoryStorage, NewMessage, Receipt, Storage,
-    StoreOutcome,
-};
+use easyim_core::{Conversation, Engine, MemoryStorage, NewMessage, Receipt, StoreOutcome};
 use easyim_proto::{ChatType, Msg, MsgType};
-use easyim_server::{api_router, ApiConfig, SqliteOptions, SqliteStorage};
+use easyim_server::ApiConfig;
 use serde_json::{json, Value};
-use tempfile::TempDir;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio_util::sync::CancellationToken;
-
-// ---- a server and a minimal HTTP client ----------------------------------------------------
-
-struct Srv {
-    addr: SocketAddr,
-    engine: Engine,
-    stop: CancellationToken,
-    _dir: Option<TempDir>,
-}
-
-struct Opts {
-    config: ApiConfig,
-    /// Pretend every request comes from this address.
-    peer: Option<IpAddr>,
-    storage: Option<Arc<dyn Storage>>,
-}
-
-impl Default for Opts {
-    fn default() -> Self {
-        Opts {
-            config: ApiConfig {
-                max_body_bytes: 1 << 20,
-                rate_limit: 0,
-            },
-            peer: None,
-            storage: None,
-        }
-    }
-}
-
-async fn start() -> Srv {
-    start_with(Opts::default()).await
-}
-
-async fn start_with(opts: Opts) -> Srv {
-    let (storage, dir): (Arc<dyn Storage>, _) = match opts.storage {
-        Some(s) => (s, None),
-        None => {
-            let dir = TempDir::new().unwrap();
-            let s = SqliteStorage::open(dir.path().join("api.db"), SqliteOptions::default())
-                .expect("open sqlite");
-            (Arc::new(s), Some(dir))
-        }
-    };
-    let auth = Arc::new(JwtAuth::new(
-        storage.clone(),
-        "test-secret",
-        7200,
-        2_592_000,
-    ));
-    let im = Im::new(storage, auth, EngineConfig::default());
-    let engine = im.engine().clone();
-    let stop = CancellationToken::new();
-    let mut app = api_router(im, opts.config, stop.clone());
-    if let Some(ip) = opts.peer {
-        app = app.layer(axum::middleware::from_fn(
-            move |mut req: Request, next: Next| async move {
-                req.extensions_mut()
-                    .insert(ConnectInfo(SocketAddr::new(ip, 40000)));
-                next.run(req).await
-            },
-        ));
-    }
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-        .unwrap();
-    });
-    Srv {
-        addr,
-        engine,
-        stop,
-        _dir: dir,
-    }
-}
-
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    /// Checks the status, the CORS header and the envelope, and returns the envelope.
-    fn envelope(&self, status: u16) -> Value {
-        assert_eq!(self.status, status, "status of {}", self.text());
-        assert_eq!(self.header("access-control-allow-origin"), Some("*"));
-        assert!(
-            self.header("content-type")
-                .is_some_and(|c| c.starts_with("application/json")),
-            "content type of {self:?}"
-        );
-        let v: Value = serde_json::from_slice(&self.body).expect("a JSON body");
-        let obj = v.as_object().expect("an object");
-        assert_eq!(obj.len(), 3, "envelope {v}");
-        assert_eq!(v["code"], status, "envelope {v}");
-        assert!(v["msg"].is_string(), "envelope {v}");
-        assert!(v["data"].is_object(), "envelope {v}");
-        if status >= 400 {
-            assert_eq!(v["data"], json!({}), "error envelope {v}");
-        }
-        v
-    }
-
-    /// The `data` of a 200 envelope.
-    fn data(&self) -> Value {
-        self.envelope(200)["data"].clone()
-    }
-}
-
-/// Sends `head` (without the final blank line) and `body`, with `Connection: close`, and reads
-/// the answer to EOF.
-async fn send(addr: SocketAddr, head: &str, body: &[u8]) -> Resp {
-    let mut s = TcpStream::connect(addr).await.unwrap();
-    let mut req = format!(
-        "{head}\r\nHost: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    req.extend_from_slice(body);
-    s.write_all(&req).await.unwrap();
-    let mut buf = Vec::new();
-    tokio::time::timeout(Duration::from_secs(20), s.read_to_end(&mut buf))
-        .await
-        .expect("response in time")
-        .unwrap();
-    parse(&buf)
-}
-
-fn parse(buf: &[u8]) -> Resp {
-    let end = buf
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of head");
-    let head = std::str::from_utf8(&buf[..end]).unwrap();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers: Vec<(String, String)> = lines
-        .map(|l| {
-            let (k, v) = l.split_once(':').unwrap();
-            (k.trim().to_owned(), v.trim().to_owned())
-        })
-        .collect();
-    let mut body = buf[end + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
-    if chunked {
-        let (mut out, mut rest) = (Vec::new(), &body[..]);
-        loop {
-            let nl = rest.windows(2).position(|w| w == b"\r\n").unwrap();
-            let size =
-                usize::from_str_radix(std::str::from_utf8(&rest[..nl]).unwrap(), 16).unwrap();
-            if size == 0 {
-                break;
-            }
-            out.extend_from_slice(&rest[nl + 2..nl + 2 + size]);
-            rest = &rest[nl + 4 + size..];
-        }
-        body = out;
-    }
-    Resp {
-        status,
-        headers,
-        body,
-    }
-}
-
-impl Srv {
-    async fn req(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Resp {
-        let mut head = format!("{method} {path} HTTP/1.1");
-        for (k, v) in headers {
-            head.push_str(&format!("\r\n{k}: {v}"));
-        }
-        send(self.addr, &head, body).await
-    }
-
-    async fn get(&self, path: &str) -> Resp {
-        self.req("GET", path, &[], b"").await
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Resp {
-        let body = body.to_string();
-        self.req(
-            "POST",
-            path,
-            &[("Content-Type", "application/json")],
-            body.as_bytes(),
-        )
-        .await
-    }
-
-    /// Registers `account` (password "pw-123456") and returns its data.
-    async fn register(&self, account: &str) -> Value {
-        self.post(
-            "/api/user/register",
-            json!({ "account": account, "password": "pw-123456" }),
-        )
-        .await
-        .data()
-    }
-}
+use support::{Api, ApiOpts};
 
 fn id_of(v: &Value) -> u64 {
     v["id"].as_str().expect("id as a string").parse().unwrap()
@@ -258,7 +26,7 @@ fn tok(v: &Value) -> String {
 
 #[tokio::test]
 async fn register_login_and_duplicates() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let d = srv.register("alice").await;
     for key in [
         "id",
@@ -353,7 +121,7 @@ async fn register_login_and_duplicates() {
 
 #[tokio::test]
 async fn check_and_refresh_tokens() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let d = srv.register("alice").await;
     let (access, refresh) = (tok(&d), d["refresh_token"].as_str().unwrap().to_owned());
 
@@ -451,7 +219,7 @@ async fn check_and_refresh_tokens() {
 
 #[tokio::test]
 async fn token_sources_and_401s() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let d = srv.register("alice").await;
     let access = tok(&d);
     let refresh = d["refresh_token"].as_str().unwrap();
@@ -554,7 +322,7 @@ async fn token_sources_and_401s() {
 
 #[tokio::test]
 async fn logout_closes_im_connections() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let d = srv.register("alice").await;
     let mut outbox = online(&srv.engine, &d).await;
     srv.post("/api/user/logout", json!({"access_token": tok(&d)}))
@@ -597,7 +365,7 @@ async fn online(engine: &Engine, user: &Value) -> easyim_core::Outbox {
 
 #[tokio::test]
 async fn search_users() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let a = srv.register("alice").await;
     srv.register("alfred").await;
     srv.register("bob").await;
@@ -626,7 +394,7 @@ async fn search_users() {
 
 #[tokio::test]
 async fn friend_requests_flow() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let a = srv.register("alice").await;
     let b = srv.register("bob").await;
     let c = srv.register("carol").await;
@@ -773,7 +541,7 @@ async fn friend_requests_flow() {
 
 #[tokio::test]
 async fn groups_and_members() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let a = srv.register("alice").await;
     let b = srv.register("bob").await;
     let c = srv.register("carol").await;
@@ -946,7 +714,7 @@ fn seqs(data: &Value) -> Vec<u64> {
 
 #[tokio::test]
 async fn history_pages() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let a = srv.register("alice").await;
     let b = srv.register("bob").await;
     let c = srv.register("carol").await;
@@ -1082,12 +850,12 @@ async fn history_pages() {
 
 #[tokio::test]
 async fn routing_errors_cors_and_limits() {
-    let srv = start_with(Opts {
+    let srv = Api::start_with(ApiOpts {
         config: ApiConfig {
             max_body_bytes: 1024,
             rate_limit: 0,
         },
-        ..Opts::default()
+        ..ApiOpts::default()
     })
     .await;
     srv.get("/api/no/such/route").await.envelope(404);
@@ -1137,7 +905,7 @@ async fn routing_errors_cors_and_limits() {
 
 #[tokio::test]
 async fn health_metrics_and_console() {
-    let srv = start().await;
+    let srv = Api::start().await;
     let h = srv.get("/healthz").await.data();
     assert_eq!(h, json!({"status": "ok"}));
 
@@ -1171,14 +939,14 @@ async fn health_metrics_and_console() {
 
 #[tokio::test]
 async fn local_stop_only_from_loopback() {
-    let srv = start().await;
+    let srv = Api::start().await;
     assert!(!srv.stop.is_cancelled());
     srv.post("/api/local/stop", json!({})).await.data();
     assert!(srv.stop.is_cancelled());
 
-    let remote = start_with(Opts {
+    let remote = Api::start_with(ApiOpts {
         peer: Some("10.1.2.3".parse().unwrap()),
-        ..Opts::default()
+        ..ApiOpts::default()
     })
     .await;
     remote
@@ -1191,12 +959,12 @@ async fn local_stop_only_from_loopback() {
 
 #[tokio::test]
 async fn register_and_login_are_rate_limited() {
-    let srv = start_with(Opts {
+    let srv = Api::start_with(ApiOpts {
         config: ApiConfig {
             max_body_bytes: 1 << 20,
             rate_limit: 2,
         },
-        ..Opts::default()
+        ..ApiOpts::default()
     })
     .await;
     let login = json!({"account": "nobody", "password": "x"});
@@ -1233,9 +1001,9 @@ async fn storage_failures_are_500_and_503_without_details() {
         MemoryStorage::new(),
         "disk on fire at /var/secret/path",
     ));
-    let srv = start_with(Opts {
+    let srv = Api::start_with(ApiOpts {
         storage: Some(flaky.clone()),
-        ..Opts::default()
+        ..ApiOpts::default()
     })
     .await;
     let a = srv.register("alice").await;

@@ -10,10 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
-mod binary;
-use binary::*;
+mod support;
+use support::*;
 
 /// Where the shared services are.
 struct Shared {
@@ -93,12 +92,11 @@ impl Node {
 }
 
 async fn node(shared: &Shared, node_id: u16) -> Node {
-    let dir = tempfile::tempdir().unwrap();
     let id = node_id.to_string();
     let mut env: Vec<(&str, &str)> = shared.pg.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("NATS_URL", &shared.nats));
     env.push(("DB_NODE_ID", &id));
-    let proc = spawn(dir.path(), &env).await;
+    let (dir, proc) = spawn_temp(&env).await;
     Node { proc, _dir: dir }
 }
 
@@ -106,7 +104,7 @@ async fn node(shared: &Shared, node_id: u16) -> Node {
 async fn until(c: &mut Client, what: &str, want: impl Fn(&Value) -> bool) -> Value {
     loop {
         let v = c
-            .next()
+            .next_json()
             .await
             .unwrap_or_else(|| panic!("connection closed while waiting for {what}"));
         if want(&v) {
@@ -116,7 +114,7 @@ async fn until(c: &mut Client, what: &str, want: impl Fn(&Value) -> bool) -> Val
 }
 
 fn is_delivery(v: &Value, id: &str) -> bool {
-    num(v, "msg_type") < 4 && text(v, "id") == id
+    num(v, "msg_type") < 4 && field(v, "id") == id
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,47 +126,50 @@ async fn one_to_one_and_group_across_nodes() {
     let bob = register(b.api(), "bob").await;
     let carol = register(a.api(), "carol").await;
 
-    let mut alice_a = Client::login(a.im(), &alice).await;
-    let mut alice_b = Client::login(b.im(), &alice).await;
-    let mut bob_b1 = Client::login(b.im(), &bob).await;
-    let mut bob_b2 = Client::login(b.im(), &bob).await;
+    let mut alice_a = Client::login(a.im(), Kind::Lines, &alice).await;
+    let mut alice_b = Client::login(b.im(), Kind::Lines, &alice).await;
+    let mut bob_b1 = Client::login(b.im(), Kind::Lines, &bob).await;
+    let mut bob_b2 = Client::login(b.im(), Kind::Lines, &bob).await;
 
     // 1:1 from node A to both of bob's devices on node B, and alice's other device on B.
     alice_a
-        .send(&chat("d-1", alice.id, bob.id, 0))
+        .send_json(&chat("d-1", alice.uid(), bob.uid(), 0))
         .await
         .unwrap();
-    let ack = until(&mut alice_a, "the ack", |v| text(v, "id") == "d-1").await;
+    let ack = until(&mut alice_a, "the ack", |v| field(v, "id") == "d-1").await;
     assert_eq!(num(&ack, "conv_seq"), 1, "{ack}");
     for c in [&mut bob_b1, &mut bob_b2, &mut alice_b] {
         let v = until(c, "d-1", |v| is_delivery(v, "d-1")).await;
-        assert_eq!(text(&v, "from_user_id"), alice.id.to_string());
+        assert_eq!(field(&v, "from_user_id"), alice.uid().to_string());
         assert_eq!(num(&v, "conv_seq"), 1);
     }
     // The receipt from node B reaches alice on node A.
     bob_b1
-        .send(
-            &json!({"id": "d-1", "status": 2, "from_user_id": bob.id.to_string(),
-                      "to_user_id": alice.id.to_string(), "chat_type": 0}),
+        .send_json(
+            &json!({"id": "d-1", "status": 2, "from_user_id": bob.uid().to_string(),
+                      "to_user_id": alice.uid().to_string(), "chat_type": 0}),
         )
         .await
         .unwrap();
     let r = until(&mut alice_a, "the receipt", |v| num(v, "status") == 2).await;
-    assert_eq!(text(&r, "from_user_id"), bob.id.to_string(), "{r}");
+    assert_eq!(field(&r, "from_user_id"), bob.uid().to_string(), "{r}");
 
     // A group: members on both nodes, several senders on both nodes; every member connection
     // gets every message, each conversation in conv_seq order.
-    let group = create_group(a.api(), &alice, &[bob.id, carol.id]).await;
-    let mut carol_a = Client::login(a.im(), &carol).await;
-    let mut carol_b = Client::login(b.im(), &carol).await;
+    let group: u64 = create_group(a.api(), &alice, &[&bob, &carol])
+        .await
+        .parse()
+        .unwrap();
+    let mut carol_a = Client::login(a.im(), Kind::Lines, &carol).await;
+    let mut carol_b = Client::login(b.im(), Kind::Lines, &carol).await;
     const N: usize = 10;
     for i in 0..N {
         alice_a
-            .send(&chat(&format!("ga-{i}"), alice.id, group, 1))
+            .send_json(&chat(&format!("ga-{i}"), alice.uid(), group, 1))
             .await
             .unwrap();
         bob_b2
-            .send(&chat(&format!("gb-{i}"), bob.id, group, 1))
+            .send_json(&chat(&format!("gb-{i}"), bob.uid(), group, 1))
             .await
             .unwrap();
     }
@@ -192,7 +193,7 @@ async fn one_to_one_and_group_across_nodes() {
             let seq = num(&v, "conv_seq");
             assert!(seq > last, "{name}: conv_seq order: {seq} after {last}");
             last = seq;
-            assert!(got.insert(text(&v, "id")), "{name}: twice: {v}");
+            assert!(got.insert(field(&v, "id")), "{name}: twice: {v}");
         }
         assert_eq!(got, want, "{name}");
     }
@@ -207,9 +208,9 @@ async fn logout_on_one_node_closes_connections_on_the_other() {
     let b = node(&shared, 2).await;
     let alice = register(a.api(), "alice").await;
     let bob = register(a.api(), "bob").await;
-    let mut alice_b1 = Client::login(b.im(), &alice).await;
-    let mut alice_b2 = Client::login(b.im(), &alice).await;
-    let mut bob_b = Client::login(b.im(), &bob).await;
+    let mut alice_b1 = Client::login(b.im(), Kind::Lines, &alice).await;
+    let mut alice_b2 = Client::login(b.im(), Kind::Lines, &alice).await;
+    let mut bob_b = Client::login(b.im(), Kind::Lines, &bob).await;
 
     let (status, v) = http(
         a.api(),
@@ -220,12 +221,12 @@ async fn logout_on_one_node_closes_connections_on_the_other() {
     .await;
     assert_eq!(status, 200, "logout: {v}");
     for c in [&mut alice_b1, &mut alice_b2] {
-        let v = c.next().await.expect("E_AUTH_REVOKED before the end");
-        assert!(text(&v, "content").starts_with("E_AUTH_REVOKED"), "{v}");
-        assert!(c.next().await.is_none(), "closed after E_AUTH_REVOKED");
+        let v = c.next_json().await.expect("E_AUTH_REVOKED before the end");
+        assert!(field(&v, "content").starts_with("E_AUTH_REVOKED"), "{v}");
+        assert!(c.next_json().await.is_none(), "closed after E_AUTH_REVOKED");
     }
     // Somebody else stays.
-    assert!(bob_b.sync(bob.id, "hb").await.is_empty());
+    assert!(bob_b.sync(bob.uid(), "hb").await.is_empty());
 }
 
 /// What the kill test knows: every id sent, and the acked ones.
@@ -233,19 +234,19 @@ type Acks = Arc<Mutex<HashMap<String, u64>>>;
 
 /// Sends to `to` flat out from `me` over `c` until the connection dies; records every ack.
 async fn flood(mut c: Client, me: u64, targets: Vec<(u64, u8)>, acks: Acks) {
-    let mut rx = std::mem::replace(&mut c.rx, mpsc::unbounded_channel().1);
+    let mut frames = c.take_frames();
     let reader = tokio::spawn(async move {
-        while let Some(v) = rx.recv().await {
-            if text(&v, "from_user_id") == me.to_string() && num(&v, "conv_seq") > 0 {
+        while let Some(v) = frames.read_json().await {
+            if field(&v, "from_user_id") == me.to_string() && num(&v, "conv_seq") > 0 {
                 acks.lock()
                     .unwrap()
-                    .insert(text(&v, "id"), num(&v, "conv_seq"));
+                    .insert(field(&v, "id"), num(&v, "conv_seq"));
             }
         }
     });
     for n in 0..100_000 {
         let (to, ct) = targets[n % targets.len()];
-        if c.send(&chat(&format!("k-{me}-{n}"), me, to, ct))
+        if c.send_json(&chat(&format!("k-{me}-{n}"), me, to, ct))
             .await
             .is_err()
         {
@@ -269,18 +270,21 @@ async fn a_killed_node_loses_no_acked_message() {
     let alice = register(a.api(), "alice").await;
     let bob = register(a.api(), "bob").await;
     let carol = register(a.api(), "carol").await;
-    let group = create_group(a.api(), &alice, &[bob.id, carol.id]).await;
+    let group: u64 = create_group(a.api(), &alice, &[&bob, &carol])
+        .await
+        .parse()
+        .unwrap();
 
     // alice writes on node A (to be killed) to bob and to the group; carol, a member, is on A
     // too; bob is on node B and reads live.
-    let mut bob_b = Client::login(b.im(), &bob).await;
-    let carol_a = Client::login(a.im(), &carol).await;
-    let alice_a = Client::login(a.im(), &alice).await;
+    let mut bob_b = Client::login(b.im(), Kind::Lines, &bob).await;
+    let carol_a = Client::login(a.im(), Kind::Lines, &carol).await;
+    let alice_a = Client::login(a.im(), Kind::Lines, &alice).await;
     let acks: Acks = Arc::default();
     let sender = tokio::spawn(flood(
         alice_a,
-        alice.id,
-        vec![(bob.id, 0), (group, 1)],
+        alice.uid(),
+        vec![(bob.uid(), 0), (group, 1)],
         acks.clone(),
     ));
     // Let some messages through, then SIGKILL node A in the middle of the stream.
@@ -298,13 +302,13 @@ async fn a_killed_node_loses_no_acked_message() {
 
     // bob, still on node B, and a fresh login of his on B: the fresh login replays everything
     // bob has not receipted, so every acked message must be in it.
-    let mut bob_b2 = Client::login(b.im(), &bob).await;
+    let mut bob_b2 = Client::login(b.im(), Kind::Lines, &bob).await;
     let replay: HashSet<String> = bob_b2
-        .sync(bob.id, "hb-bob")
+        .sync(bob.uid(), "hb-bob")
         .await
         .iter()
         .filter(|v| num(v, "msg_type") < 4)
-        .map(|v| text(v, "id"))
+        .map(|v| field(v, "id"))
         .collect();
     let missing: Vec<_> = acked
         .keys()
@@ -316,19 +320,19 @@ async fn a_killed_node_loses_no_acked_message() {
         "bob: acked but not pending: {missing:?}"
     );
     // Live, bob got a subset of them, each at most once.
-    let live = bob_b.sync(bob.id, "hb-live").await;
+    let live = bob_b.sync(bob.uid(), "hb-live").await;
     let mut seen = HashSet::new();
     for v in live.iter().filter(|v| num(v, "msg_type") < 4) {
-        assert!(seen.insert(text(v, "id")), "delivered twice live: {v}");
+        assert!(seen.insert(field(v, "id")), "delivered twice live: {v}");
     }
 
     // carol was on the killed node: she reconnects to node B and gets every acked group message.
-    let mut carol_b = Client::login(b.im(), &carol).await;
+    let mut carol_b = Client::login(b.im(), Kind::Lines, &carol).await;
     let replay: HashSet<String> = carol_b
-        .sync(carol.id, "hb-carol")
+        .sync(carol.uid(), "hb-carol")
         .await
         .iter()
-        .map(|v| text(v, "id"))
+        .map(|v| field(v, "id"))
         .collect();
     let group_acked: Vec<&String> = acked
         .keys()
@@ -348,6 +352,6 @@ async fn a_killed_node_loses_no_acked_message() {
     );
     // And alice, reconnecting to node B, finds her acked messages in the history.
     let history = history(b.api(), &alice.token, 1, group).await;
-    let stored: HashSet<String> = history.iter().map(|v| text(v, "id")).collect();
+    let stored: HashSet<String> = history.iter().map(|v| field(v, "id")).collect();
     assert!(group_acked.iter().all(|id| stored.contains(*id)));
 }

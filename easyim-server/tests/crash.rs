@@ -10,21 +10,20 @@ use std::time::{Duration, Instant};
 
 use easyim_core::testkit::FailingStorage;
 use easyim_core::Conversation;
-use easyim_server::{Server, Sources, SqliteOptions, SqliteStorage};
+use easyim_server::{SqliteOptions, SqliteStorage};
 use rand::Rng;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
 
 /// Messages a sender of the crash test may have in flight (sent, not acked yet).
 const WINDOW: usize = 64;
 
-mod binary;
-use binary::*;
+mod support;
+use support::*;
 
 fn conv_of(v: &Value) -> Conversation {
     let (from, to) = (
-        text(v, "from_user_id").parse::<u64>().unwrap(),
-        text(v, "to_user_id").parse::<u64>().unwrap(),
+        field(v, "from_user_id").parse::<u64>().unwrap(),
+        field(v, "to_user_id").parse::<u64>().unwrap(),
     );
     if num(v, "chat_type") == 1 {
         Conversation::Group(to)
@@ -49,27 +48,27 @@ type Book = Arc<Mutex<BTreeMap<String, Sent>>>;
 
 /// One sender: writes messages flat out (alternating its 1:1 peer and the group) while a
 /// second task records every ack, until the connection dies.
-async fn load(addr: SocketAddr, me: &Account, peer: u64, group: u64, round: usize, book: Book) {
-    let mut c = Client::login(addr, me).await;
-    let me_id = me.id;
+async fn load(addr: SocketAddr, me: &User, peer: u64, group: u64, round: usize, book: Book) {
+    let mut c = Client::login(addr, Kind::Lines, me).await;
+    let me_id = me.uid();
     let reader_book = book.clone();
     // At most WINDOW messages in flight: enough to keep the server busy, few enough that the
     // resends after the crash stay short.
     let window = Arc::new(tokio::sync::Semaphore::new(WINDOW));
     let reader_window = window.clone();
-    let mut rx = std::mem::replace(&mut c.rx, mpsc::unbounded_channel().1);
+    let mut frames = c.take_frames();
     let reader = tokio::spawn(async move {
         // Ends when the server dies and the connection closes.
-        while let Some(v) = rx.recv().await {
+        while let Some(v) = frames.read_json().await {
             let mt = num(&v, "msg_type");
             if mt == 5 {
                 panic!("an error during the load: {v}");
             }
-            if text(&v, "from_user_id") == me_id.to_string() && mt < 4 {
+            if field(&v, "from_user_id") == me_id.to_string() && mt < 4 {
                 let seq = num(&v, "conv_seq");
                 assert!(seq > 0, "ack without conv_seq: {v}");
                 let mut b = reader_book.lock().unwrap();
-                let s = b.get_mut(&text(&v, "id")).expect("an ack for a sent id");
+                let s = b.get_mut(&field(&v, "id")).expect("an ack for a sent id");
                 assert!(s.acked.is_none(), "acked twice: {v}");
                 s.acked = Some(seq);
                 reader_window.add_permits(1);
@@ -98,7 +97,7 @@ async fn load(addr: SocketAddr, me: &Account, peer: u64, group: u64, round: usiz
                 acked: None,
             },
         );
-        if c.send(&chat(&id, me_id, to, chat_type)).await.is_err() {
+        if c.send_json(&chat(&id, me_id, to, chat_type)).await.is_err() {
             break;
         }
     }
@@ -118,8 +117,12 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
     for i in 0..4 {
         users.push(register(server.api, &format!("crash{i}")).await);
     }
-    let ids: Vec<u64> = users.iter().map(|u| u.id).collect();
-    let group = create_group(server.api, &users[0], &ids).await;
+    let ids: Vec<u64> = users.iter().map(|u| u.uid()).collect();
+    let members: Vec<&User> = users.iter().collect();
+    let group: u64 = create_group(server.api, &users[0], &members)
+        .await
+        .parse()
+        .unwrap();
     let users = Arc::new(users);
     let book: Book = Arc::default();
     // Receipt cursors: (user, conversation) -> the conv_seq the user acknowledged.
@@ -132,7 +135,7 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
             let (users, book) = (users.clone(), book.clone());
             let addr = server.im;
             tasks.push(tokio::spawn(async move {
-                load(addr, &users[i], users[i ^ 1].id, group, round, book).await
+                load(addr, &users[i], users[i ^ 1].uid(), group, round, book).await
             }));
         }
         let delay = rand::thread_rng().gen_range(200..=1500);
@@ -154,7 +157,7 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
         for (i, u) in users.iter().enumerate() {
             let todo: Vec<(String, Sent)> = {
                 let b = book.lock().unwrap();
-                let mine = b.iter().filter(|(_, s)| s.from == u.id);
+                let mine = b.iter().filter(|(_, s)| s.from == u.uid());
                 let unacked = mine.clone().filter(|(_, s)| s.acked.is_none());
                 let acked = mine.filter(|(_, s)| s.acked.is_some()).take(3);
                 unacked
@@ -162,19 +165,21 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
                     .map(|(k, s)| (k.clone(), s.clone()))
                     .collect()
             };
-            let mut c = Client::login(server.im, u).await;
+            let mut c = Client::login(server.im, Kind::Lines, u).await;
             for (id, s) in &todo {
-                c.send(&chat(id, s.from, s.to, s.chat_type)).await.unwrap();
+                c.send_json(&chat(id, s.from, s.to, s.chat_type))
+                    .await
+                    .unwrap();
             }
             let mut want: HashMap<String, Option<u64>> =
                 todo.iter().map(|(k, s)| (k.clone(), s.acked)).collect();
             while !want.is_empty() {
-                let v = c.next().await.expect("acks of the resends");
+                let v = c.next_json().await.expect("acks of the resends");
                 assert_ne!(num(&v, "msg_type"), 5, "an error on resend: {v}");
-                if text(&v, "from_user_id") != u.id.to_string() {
+                if field(&v, "from_user_id") != u.uid().to_string() {
                     continue; // a pending delivery
                 }
-                let id = text(&v, "id");
+                let id = field(&v, "id");
                 let before = want.remove(&id).expect("one ack per resend");
                 let seq = num(&v, "conv_seq");
                 if let Some(b) = before {
@@ -197,15 +202,15 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
         // B. Each recipient logs in: exactly what it has not receipted is pending, in conv_seq
         // order per conversation; then it receipts the newest of each conversation.
         for u in users.iter() {
-            let mut c = Client::login(server.im, u).await;
-            let replay = c.sync(u.id, "hb-replay").await;
+            let mut c = Client::login(server.im, Kind::Lines, u).await;
+            let replay = c.sync(u.uid(), "hb-replay").await;
             let mut newest: HashMap<Conversation, (u64, Value)> = HashMap::new();
             let mut got = HashSet::new();
             for v in &replay {
                 assert_eq!(num(v, "msg_type"), 0, "only deliveries: {v}");
                 let conv = conv_of(v);
                 let seq = num(v, "conv_seq");
-                assert!(got.insert(text(v, "id")), "pushed twice at one login: {v}");
+                assert!(got.insert(field(v, "id")), "pushed twice at one login: {v}");
                 let e = newest.entry(conv).or_insert((0, Value::Null));
                 assert!(seq > e.0, "conv_seq order per conversation: {v}");
                 *e = (seq, v.clone());
@@ -214,11 +219,11 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
                 .iter()
                 .filter(|(_, s)| {
                     let recipient = match s.conv {
-                        Conversation::Group(_) => s.from != u.id,
-                        Conversation::Direct { .. } => s.to == u.id,
+                        Conversation::Group(_) => s.from != u.uid(),
+                        Conversation::Direct { .. } => s.to == u.uid(),
                     };
                     recipient
-                        && s.acked.unwrap() > cursors.get(&(u.id, s.conv)).copied().unwrap_or(0)
+                        && s.acked.unwrap() > cursors.get(&(u.uid(), s.conv)).copied().unwrap_or(0)
                 })
                 .map(|(k, _)| k.clone())
                 .collect();
@@ -227,23 +232,23 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
             assert!(
                 missing.is_empty() && extra.is_empty(),
                 "user {}: pending missing {missing:?}, unexpected {extra:?}",
-                u.id
+                u.uid()
             );
             for (conv, (seq, v)) in &newest {
                 let to = match conv {
                     Conversation::Group(g) => *g,
-                    Conversation::Direct { .. } => text(v, "from_user_id").parse().unwrap(),
+                    Conversation::Direct { .. } => field(v, "from_user_id").parse().unwrap(),
                 };
-                c.send(
-                    &json!({"id": text(v, "id"), "status": 2, "from_user_id": u.id.to_string(),
+                c.send_json(
+                    &json!({"id": field(v, "id"), "status": 2, "from_user_id": u.uid().to_string(),
                                "to_user_id": to.to_string(), "chat_type": num(v, "chat_type")}),
                 )
                 .await
                 .unwrap();
-                cursors.insert((u.id, *conv), *seq);
+                cursors.insert((u.uid(), *conv), *seq);
             }
             // The heartbeat's answer comes after the receipts were recorded.
-            let after = c.sync(u.id, "hb-receipts").await;
+            let after = c.sync(u.uid(), "hb-receipts").await;
             assert!(after.is_empty(), "nothing but the heartbeat: {after:?}");
         }
 
@@ -264,7 +269,7 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
             let mut seen = HashSet::new();
             for (i, v) in items.iter().enumerate() {
                 assert_eq!(num(v, "conv_seq"), i as u64 + 1, "gapless in {conv}: {v}");
-                let id = text(v, "id");
+                let id = field(v, "id");
                 assert!(seen.insert(id.clone()), "duplicate in {conv}: {v}");
                 assert_eq!(stored.get(&id), Some(&(i as u64 + 1)), "{conv}: {v}");
             }
@@ -284,7 +289,7 @@ async fn acked_messages_survive_sigkill_gapless_and_without_duplicates() {
 type Flaky = FailingStorage<SqliteStorage>;
 
 fn is_error(v: &Value, code: &str) -> bool {
-    num(v, "msg_type") == 5 && text(v, "content").starts_with(code)
+    num(v, "msg_type") == 5 && field(v, "content").starts_with(code)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,72 +299,74 @@ async fn storage_failure_is_e_internal_nothing_acked_and_recovers_by_itself() {
         SqliteStorage::open(dir.path().join("flaky.db"), SqliteOptions::default()).unwrap(),
         "disk I/O error (injected)",
     ));
-    let mut s = Sources::default();
-    for (k, v) in [
-        ("SERVER_IP", "127.0.0.1"),
-        ("SERVER_PORT", "0"),
-        ("API_SERVER_PORT", "0"),
-    ] {
-        s.set(k, v);
-    }
-    let server = Server::bind_with(s.config().unwrap(), storage.clone())
-        .await
-        .unwrap();
-    let (im, api) = (server.im_addr(), server.api_addr());
-    tokio::spawn(server.run(std::future::pending()));
+    let server = start_with_storage(storage.clone(), &[]).await;
+    let (im, api) = (server.im, server.api);
 
     let a = register(api, "flaky-a").await;
     let b = register(api, "flaky-b").await;
     let c = register(api, "flaky-c").await;
-    let group = create_group(api, &a, &[b.id, c.id]).await;
-    let mut ca = Client::login(im, &a).await;
-    let mut cb = Client::login(im, &b).await;
+    let group: u64 = create_group(api, &a, &[&b, &c]).await.parse().unwrap();
+    let mut ca = Client::login(im, Kind::Lines, &a).await;
+    let mut cb = Client::login(im, Kind::Lines, &b).await;
 
-    ca.send(&chat("m1", a.id, b.id, 0)).await.unwrap();
-    let ack = ca.next().await.unwrap();
-    assert_eq!((text(&ack, "id"), num(&ack, "conv_seq")), ("m1".into(), 1));
-    assert_eq!(text(&cb.next().await.unwrap(), "id"), "m1");
+    ca.send_json(&chat("m1", a.uid(), b.uid(), 0))
+        .await
+        .unwrap();
+    let ack = ca.next_json().await.unwrap();
+    assert_eq!((field(&ack, "id"), num(&ack, "conv_seq")), ("m1".into(), 1));
+    assert_eq!(field(&cb.next_json().await.unwrap(), "id"), "m1");
     assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
 
     // Storage goes away.
     storage.fail_all(true);
-    for (id, to, ct) in [("m2", b.id, 0), ("m3", b.id, 0), ("g1", group, 1)] {
-        ca.send(&chat(id, a.id, to, ct)).await.unwrap();
-        let v = ca.next().await.unwrap();
+    for (id, to, ct) in [("m2", b.uid(), 0), ("m3", b.uid(), 0), ("g1", group, 1)] {
+        ca.send_json(&chat(id, a.uid(), to, ct)).await.unwrap();
+        let v = ca.next_json().await.unwrap();
         assert!(is_error(&v, "E_INTERNAL"), "{id}: {v}");
-        assert_eq!(text(&v, "id"), id, "the error names the frame");
+        assert_eq!(field(&v, "id"), id, "the error names the frame");
     }
     // Both connections go on (a heartbeat is answered), and nothing reached the recipient.
-    assert!(ca.sync(a.id, "hb-a").await.is_empty());
-    assert!(cb.sync(b.id, "hb-b").await.is_empty(), "nothing delivered");
+    assert!(ca.sync(a.uid(), "hb-a").await.is_empty());
+    assert!(
+        cb.sync(b.uid(), "hb-b").await.is_empty(),
+        "nothing delivered"
+    );
     let (status, v) = http(api, "GET", "/healthz", None).await;
     assert_eq!(status, 503, "{v}");
     // A login needs storage too: refused with E_INTERNAL, the others are not disturbed.
-    let mut cc = Client::connect(im).await;
-    cc.send(&json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": c.id.to_string(), "access_token": c.token}))
+    let mut cc = Client::connect(im, Kind::Lines).await;
+    cc.send_json(&json!({"msg_type": 4, "to_user_id": "KEEP_ALIVE", "from_user_id": c.uid().to_string(), "access_token": c.token}))
         .await
         .unwrap();
-    let v = cc.next().await.unwrap();
+    let v = cc.next_json().await.unwrap();
     assert!(is_error(&v, "E_INTERNAL"), "{v}");
-    assert!(cc.next().await.is_none(), "closed");
+    assert!(cc.next_json().await.is_none(), "closed");
 
     // Storage comes back: no restart, the same connections, resends are stored gapless.
     storage.fail_all(false);
     assert_eq!(http(api, "GET", "/healthz", None).await.0, 200);
-    for (id, to, ct, seq) in [("m2", b.id, 0, 2), ("m3", b.id, 0, 3), ("g1", group, 1, 1)] {
-        ca.send(&chat(id, a.id, to, ct)).await.unwrap();
-        let v = ca.next().await.unwrap();
+    for (id, to, ct, seq) in [
+        ("m2", b.uid(), 0, 2),
+        ("m3", b.uid(), 0, 3),
+        ("g1", group, 1, 1),
+    ] {
+        ca.send_json(&chat(id, a.uid(), to, ct)).await.unwrap();
+        let v = ca.next_json().await.unwrap();
         assert_eq!(num(&v, "msg_type"), 0, "{id}: {v}");
-        assert_eq!((text(&v, "id"), num(&v, "conv_seq")), (id.to_owned(), seq));
-        assert_eq!(text(&cb.next().await.unwrap(), "id"), id, "delivered now");
+        assert_eq!((field(&v, "id"), num(&v, "conv_seq")), (id.to_owned(), seq));
+        assert_eq!(
+            field(&cb.next_json().await.unwrap(), "id"),
+            id,
+            "delivered now"
+        );
     }
-    let mut cc = Client::login(im, &c).await;
-    let replay = cc.sync(c.id, "hb-c").await;
+    let mut cc = Client::login(im, Kind::Lines, &c).await;
+    let replay = cc.sync(c.uid(), "hb-c").await;
     assert_eq!(replay.len(), 1);
-    assert_eq!(text(&replay[0], "id"), "g1");
-    let items = history(api, &a.token, 0, b.id).await;
+    assert_eq!(field(&replay[0], "id"), "g1");
+    let items = history(api, &a.token, 0, b.uid()).await;
     let seqs: Vec<u64> = items.iter().map(|v| num(v, "conv_seq")).collect();
-    let ids: Vec<String> = items.iter().map(|v| text(v, "id")).collect();
+    let ids: Vec<String> = items.iter().map(|v| field(v, "id")).collect();
     assert_eq!(seqs, [1, 2, 3]);
     assert_eq!(ids, ["m1", "m2", "m3"]);
 }

@@ -1,14 +1,14 @@
 //! The `easyim` server end to end over real sockets: every transport of the IM port, the error
 //! rows of protocol.md section 6, restarts on the same folder, and the `easyim` binary itself.
 
-mod common;
+mod support;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
 use easyim_proto::{ChatType, Msg, MsgStatus, MsgType};
 use serde_json::json;
+use support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
@@ -702,7 +702,7 @@ async fn logout_revokes_live_connections() {
         srv.api,
         "POST",
         "/api/user/logout",
-        Some(json!({"access_token": alice.token})),
+        Some(&json!({"access_token": alice.token})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -805,7 +805,7 @@ async fn restart_keeps_accounts_history_and_pending() {
         srv.api,
         "POST",
         "/api/user/login",
-        Some(json!({"account": "bob", "password": "pw-123456"})),
+        Some(&json!({"account": "bob", "password": "pw-123456"})),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -814,7 +814,7 @@ async fn restart_keeps_accounts_history_and_pending() {
         srv.api,
         "POST",
         "/api/user/register",
-        Some(json!({"account": "alice", "password": "x"})),
+        Some(&json!({"account": "alice", "password": "x"})),
     )
     .await;
     assert_eq!(status, 409);
@@ -850,61 +850,6 @@ async fn restart_keeps_accounts_history_and_pending() {
 
 // ---- the binary ------------------------------------------------------------------------
 
-const KEYS: &[&str] = &[
-    "SERVER_IP",
-    "SERVER_PORT",
-    "API_SERVER_PORT",
-    "SQLITE_PATH",
-    "DB_NAME",
-    "AUTH_TIMEOUT",
-    "SERVER_DROP_AFTER",
-    "MSG_FORMAT",
-    "MAX_CONNECTIONS",
-    "RATE_LIMIT",
-    "LOG_LEVEL",
-    "LOG_FORMAT",
-];
-
-/// `easyim` in `dir`, with none of the config keys inherited from the test's environment.
-fn easyim(dir: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_easyim"));
-    c.current_dir(dir).env_remove("RUST_LOG");
-    for k in KEYS {
-        c.env_remove(k);
-    }
-    c
-}
-
-/// A running `easyim` child, killed if a test fails half-way.
-struct Child(std::process::Child);
-
-impl Drop for Child {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts the binary in `dir` with the ports in `.env` and waits until it is healthy.
-async fn spawn_binary(
-    dir: &std::path::Path,
-) -> (Child, std::net::SocketAddr, std::net::SocketAddr) {
-    let (im, api) = (free_port(), free_port());
-    std::fs::write(
-        dir.join(".env"),
-        format!("SERVER_IP = 127.0.0.1\nSERVER_PORT = {im}\nAPI_SERVER_PORT = {api}\n"),
-    )
-    .unwrap();
-    let mut child = easyim(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let api_addr = ([127, 0, 0, 1], api).into();
-    wait_healthy(api_addr, &mut child).await;
-    (Child(child), ([127, 0, 0, 1], im).into(), api_addr)
-}
-
 #[tokio::test]
 async fn binary_first_run_and_config_precedence() {
     let dir = tempfile::tempdir().unwrap();
@@ -915,16 +860,22 @@ async fn binary_first_run_and_config_precedence() {
         format!("SERVER_PORT = {other}\nAPI_SERVER_PORT = \"{api}\" # from .env\n"),
     )
     .unwrap();
-    let child = easyim(dir.path())
+    let child = command(dir.path())
         .env("SERVER_IP", "127.0.0.1")
         .env("SERVER_PORT", im.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let mut child = Child(child);
     let api_addr = ([127, 0, 0, 1], api).into();
-    wait_healthy(api_addr, &mut child.0).await;
+    let mut p = Proc {
+        child,
+        im: ([127, 0, 0, 1], im).into(),
+        api: api_addr,
+    };
+    if let Err(status) = p.ready().await {
+        panic!("easyim exited early: {status}");
+    }
     let default = std::fs::read_to_string(dir.path().join("env.default")).unwrap();
     assert!(default.contains("SERVER_PORT = \"8888\""), "{default}");
     assert!(default.contains("API_SERVER_PORT = \"8889\""), "{default}");
@@ -940,14 +891,14 @@ async fn binary_first_run_and_config_precedence() {
     let e = c.recv().await;
     assert_error(&e, "E_SHUTDOWN", "", 0);
     c.expect_closed().await;
-    let status = wait_exit(&mut child.0, Duration::from_secs(20)).await;
+    let status = p.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
 }
 
 #[tokio::test]
 async fn binary_bad_value_names_the_key() {
     let dir = tempfile::tempdir().unwrap();
-    let out = easyim(dir.path())
+    let out = command(dir.path())
         .env("SERVER_PORT", "abc")
         .output()
         .unwrap();
@@ -961,7 +912,7 @@ async fn binary_bad_value_names_the_key() {
     assert!(text.contains("abc"), "{text}");
     // The same from .env.
     std::fs::write(dir.path().join(".env"), "MSG_FORMAT = xml\n").unwrap();
-    let out = easyim(dir.path()).output().unwrap();
+    let out = command(dir.path()).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("MSG_FORMAT"));
 }
@@ -969,7 +920,7 @@ async fn binary_bad_value_names_the_key() {
 #[tokio::test]
 async fn binary_help() {
     let dir = tempfile::tempdir().unwrap();
-    let out = easyim(dir.path()).arg("--help").output().unwrap();
+    let out = command(dir.path()).arg("--help").output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("--stop") && text.contains("--init"), "{text}");
@@ -978,28 +929,30 @@ async fn binary_help() {
 #[tokio::test]
 async fn binary_sigterm_sends_e_shutdown_and_exits_0() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, im, api) = spawn_binary(dir.path()).await;
+    let mut p = spawn(dir.path(), &[]).await;
+    let (im, api) = (p.im, p.api);
     let u = register(api, "alice").await;
     let mut c = Client::login(im, Kind::FramedProto, &u).await;
     let kill = Command::new("kill")
-        .args(["-TERM", &child.0.id().to_string()])
+        .args(["-TERM", &p.child.id().to_string()])
         .status()
         .unwrap();
     assert!(kill.success());
     let e = c.recv().await;
     assert_error(&e, "E_SHUTDOWN", "", 0);
     c.expect_closed().await;
-    let status = wait_exit(&mut child.0, Duration::from_secs(20)).await;
+    let status = p.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
 }
 
 #[tokio::test]
 async fn binary_stop_flag_stops_the_running_one() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, im, api) = spawn_binary(dir.path()).await;
+    let mut p = spawn(dir.path(), &[]).await;
+    let (im, api) = (p.im, p.api);
     let u = register(api, "alice").await;
     let mut c = Client::login(im, Kind::WsText, &u).await;
-    let out = easyim(dir.path()).arg("--stop").output().unwrap();
+    let out = command(dir.path()).arg("--stop").output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -1007,9 +960,9 @@ async fn binary_stop_flag_stops_the_running_one() {
     );
     assert_error(&c.recv().await, "E_SHUTDOWN", "", 0);
     c.expect_closed().await;
-    let status = wait_exit(&mut child.0, Duration::from_secs(20)).await;
+    let status = p.wait_exit(Duration::from_secs(20)).await;
     assert!(status.success(), "{status}");
     // With nothing running, --stop fails.
-    let out = easyim(dir.path()).arg("--stop").output().unwrap();
+    let out = command(dir.path()).arg("--stop").output().unwrap();
     assert!(!out.status.success());
 }
