@@ -37,7 +37,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-mod binary;
+mod support;
 
 const README: &str = include_str!("../../README.md");
 /// The walkthrough: this section of the README, up to the next one.
@@ -139,7 +139,7 @@ struct Walk<'a> {
 async fn the_readme_walkthrough_works_as_written() {
     let steps = walkthrough(README);
     let dir = tempfile::tempdir().unwrap();
-    let proc = binary::spawn(dir.path(), &[]).await;
+    let proc = support::spawn(dir.path(), &[]).await;
     let mut walk = Walk {
         dir: dir.path(),
         im: proc.im,
