@@ -50,7 +50,7 @@ impl Friends {
 
     /// Asks `to` to be `me`'s friend, with a short message. The target's connections (on every
     /// node) get a NOTIFY `FRIEND_REQUEST: <request id>`. An open request from `me` to `to` is
-    /// returned as it is. `Invalid` for oneself or an over-long message, `NotFound(User)`,
+    /// returned as it is, and the target is not told again. `Invalid` for oneself or an over-long message, `NotFound(User)`,
     /// `Conflict(AlreadyFriends)`.
     #[instrument(skip(self, msg))]
     pub async fn add(&self, me: UserId, to: UserId, msg: &str) -> Result<FriendRequest, ImError> {
@@ -62,12 +62,15 @@ impl Friends {
                 "`msg` must be at most {MAX_REQUEST_MSG} bytes"
             )));
         }
-        let request = self
-            .store
-            .create_friend_request(self.engine.next_id(), me, to, msg)
-            .await?;
-        let notice = frames::notice(&to.to_string(), format!("FRIEND_REQUEST: {}", request.id));
-        self.engine.notify(to, notice);
+        let id = self.engine.next_id();
+        let request = self.store.create_friend_request(id, me, to, msg).await?;
+        // One open request per pair: a repeated add gets the open one back, and the target is
+        // told once (repeating the notice would let anyone flood a user's connections).
+        if request.id == id {
+            let notice =
+                frames::notice(&to.to_string(), format!("FRIEND_REQUEST: {}", request.id));
+            self.engine.notify(to, notice);
+        }
         Ok(request)
     }
 

@@ -1,0 +1,53 @@
+//! The friends service through `Im`, with a live connection of the target.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use easyim_core::testkit::Client;
+use easyim_core::{
+    Auth, EngineConfig, Im, JwtAuth, MemoryStorage, Registration, SignedIn, Storage,
+};
+use easyim_proto::MsgType;
+
+fn im() -> Im {
+    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
+    let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), "secret", 3600, 86400));
+    Im::new(storage, auth, EngineConfig::default())
+}
+
+async fn register(im: &Im, account: &str) -> SignedIn {
+    im.accounts()
+        .register(Registration::new(account, "password", account))
+        .await
+        .expect("register")
+}
+
+/// A repeated friend request returns the open one and does not notify the target again, so
+/// nobody can flood a user's connections (and get them closed as slow) by repeating an add.
+#[tokio::test]
+async fn a_repeated_request_is_the_same_request_and_notifies_once() {
+    let im = im();
+    let alice = register(&im, "alice").await;
+    let bob = register(&im, "bob").await;
+    let (a, b) = (alice.profile.id, bob.profile.id);
+    let mut cb = Client::connect(im.engine()).with_wait(Duration::from_millis(300));
+    cb.login(b, &bob.access.token).await.expect("bob logs in");
+
+    let first = im.friends().add(a, b, "hi").await.unwrap();
+    for _ in 0..20 {
+        let again = im.friends().add(a, b, "hi again").await.unwrap();
+        assert_eq!(again.id, first.id, "the open request is returned");
+    }
+    let notice = cb.recv().await.expect("bob is told once");
+    assert_eq!(notice.msg_type, MsgType::Notify as i32);
+    assert_eq!(notice.content, format!("FRIEND_REQUEST: {}", first.id));
+    assert!(cb.recv().await.is_none(), "and only once");
+    assert_eq!(im.friends().requests(b).await.unwrap().len(), 1);
+
+    // Once answered, a new request is a new one, and is announced.
+    im.friends().answer(b, first.id, false).await.unwrap();
+    let second = im.friends().add(a, b, "please").await.unwrap();
+    assert_ne!(second.id, first.id);
+    let notice = cb.recv().await.expect("the new request is announced");
+    assert_eq!(notice.content, format!("FRIEND_REQUEST: {}", second.id));
+}
