@@ -187,6 +187,32 @@ pub(crate) fn exec(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
+/// Runs one job inside the open transaction, in its own savepoint if it asks for one. A job
+/// that fails (or panics) empties `cache` and, with a savepoint, has its own writes undone; an
+/// error is a statement of the savepoint itself failing, which [`run_batch`] handles.
+fn run_job(conn: &Connection, cache: &mut Cache, job: &mut dyn WriteJob) -> rusqlite::Result<()> {
+    let guarded = job.savepoint();
+    if guarded {
+        exec(conn, "SAVEPOINT job")?;
+    }
+    let ok = catch_unwind(AssertUnwindSafe(|| job.run(conn, cache))).unwrap_or_else(|_| {
+        tracing::error!("a SQLite write job panicked");
+        false
+    });
+    if !ok {
+        cache.clear();
+    }
+    if guarded {
+        if !ok && !conn.is_autocommit() {
+            exec(conn, "ROLLBACK TO job")?;
+        }
+        if !conn.is_autocommit() {
+            exec(conn, "RELEASE job")?;
+        }
+    }
+    Ok(())
+}
+
 /// Runs `batch` in one transaction and answers every job it ran; returns the jobs it did not
 /// get to (only when a failure ended the transaction early), to be run next.
 ///
@@ -213,29 +239,7 @@ fn run_batch(
         return Vec::new();
     }
     for i in 0..batch.len() {
-        let guarded = batch[i].savepoint();
-        let step = (|| {
-            if guarded {
-                exec(conn, "SAVEPOINT job")?;
-            }
-            let ok =
-                catch_unwind(AssertUnwindSafe(|| batch[i].run(conn, cache))).unwrap_or_else(|_| {
-                    tracing::error!("a SQLite write job panicked");
-                    false
-                });
-            if !ok {
-                cache.clear();
-            }
-            if guarded {
-                if !ok && !conn.is_autocommit() {
-                    exec(conn, "ROLLBACK TO job")?;
-                }
-                if !conn.is_autocommit() {
-                    exec(conn, "RELEASE job")?;
-                }
-            }
-            Ok::<_, rusqlite::Error>(())
-        })();
+        let step = run_job(conn, cache, batch[i].as_mut());
         // Some errors (I/O, a full disk) make SQLite roll back the whole transaction: the
         // jobs run so far are lost with it, and the rest go to a fresh transaction.
         let lost = match step {
