@@ -1,18 +1,22 @@
-//! The easyim server: the core wired to SQLite, TCP, WebSocket and HTTP.
+//! The easyim server: the core wired to its storage, TCP, WebSocket and HTTP.
 //!
 //! - `config`: [`Config`] from `env.default`, `.env`, the environment and flags.
-//! - `sqlite`: [`SqliteStorage`], the default [`easyim_core::Storage`].
 //! - `api`: the HTTP API of http-api.md as an axum router.
 //! - `transport`: framed TCP, JSON lines and WebSocket connections.
-//! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown.
+//! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown, and
+//!   [`open_storage`], which opens the storage `DB_DRIVER` names: [`SqliteStorage`] (the
+//!   default, from `easyim-storage-sqlite`) or `PgStorage` (from `easyim-storage-postgres`).
 
 mod api;
 mod config;
 mod server;
-mod sqlite;
 mod transport;
+
+/// The SQLite storage crate under the name the server's modules use for it
+/// (`crate::sqlite::Synchronous` in `config`).
+use easyim_storage_sqlite as sqlite;
 
 pub use api::{router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
+pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 pub use server::{open_storage, Server};
-pub use sqlite::{SqliteOptions, SqliteStorage, Synchronous};

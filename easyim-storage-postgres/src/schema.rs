@@ -7,7 +7,7 @@
 
 use deadpool_postgres::Object;
 
-use crate::DbError;
+use crate::error::DbError;
 
 /// The key of the advisory lock taken while migrating (`"easyim"` in ASCII). It is per
 /// database: nodes migrating different schemas of one database wait for each other, briefly.

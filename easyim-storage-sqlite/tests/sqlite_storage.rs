@@ -9,7 +9,7 @@ use easyim_core::{
     Receipt, Storage, StorageError, StoreOutcome, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
-use easyim_server::{SqliteOptions, SqliteStorage, Synchronous};
+use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 use tempfile::TempDir;
 
 fn user(id: UserId, account: &str) -> User {
@@ -547,7 +547,7 @@ async fn locked_database_fails_writes_then_recovers() {
 /// Throughput of concurrent 1:1 writes: `store_message` one at a time, then `store_messages`
 /// with batches of 32, each for synchronous NORMAL and FULL. Prints the figures, asserts no
 /// timing. Run with:
-/// `cargo test --release -p easyim-server --test sqlite_storage -- --ignored --nocapture`
+/// `cargo test --release -p easyim-storage-sqlite --test sqlite_storage -- --ignored --nocapture`
 #[tokio::test(flavor = "multi_thread")]
 #[ignore]
 async fn throughput() {

@@ -1,0 +1,102 @@
+//! [`GroupStore`] for [`PgStorage`]: groups and their members.
+
+use async_trait::async_trait;
+use easyim_core::{Conversation, Group, GroupId, GroupStore, Profile, UserId};
+
+use crate::error::Result;
+use crate::rows::{group_row, id, profile_row, rows};
+use crate::PgStorage;
+
+#[async_trait]
+impl GroupStore for PgStorage {
+    async fn create_group(
+        &self,
+        group: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> Result<Group> {
+        let members: Vec<i64> = members.iter().map(|&m| id(m)).collect();
+        let conv = Conversation::Group(group).key();
+        let row = self
+            .query_one(
+                "SELECT easyim_create_group($1, $2, $3, $4, $5)",
+                &[&id(group), &conv, &name, &id(owner), &members],
+            )
+            .await?;
+        Ok(Group {
+            id: group,
+            name: name.to_owned(),
+            owner,
+            member_count: row.get::<_, i64>(0) as u64,
+        })
+    }
+
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+        let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
+        let conv = Conversation::Group(group).key();
+        self.query(
+            "SELECT easyim_add_members($1, $2, $3)",
+            &[&id(group), &conv, &users],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        let conv = Conversation::Group(group).key();
+        self.query(
+            "SELECT easyim_remove_member($1, $2, $3)",
+            &[&id(group), &conv, &id(user)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn group(&self, group: GroupId) -> Result<Option<Group>> {
+        let row = self
+            .query_opt(
+                "SELECT g.id, g.name, g.owner,
+                        (SELECT count(*) FROM members n WHERE n.group_id = g.id)
+                 FROM chat_groups g WHERE g.id = $1",
+                &[&id(group)],
+            )
+            .await?;
+        Ok(row.as_ref().map(group_row))
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+        let found = self
+            .query(
+                "SELECT g.id, g.name, g.owner,
+                        (SELECT count(*) FROM members n WHERE n.group_id = g.id)
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.user_id = $1 ORDER BY g.id",
+                &[&id(user)],
+            )
+            .await?;
+        Ok(rows(found, group_row))
+    }
+
+    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+        let found = self
+            .query(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.group_id = $1 ORDER BY u.id",
+                &[&id(group)],
+            )
+            .await?;
+        Ok(rows(found, profile_row))
+    }
+
+    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
+        let row = self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM members WHERE group_id = $1 AND user_id = $2)",
+                &[&id(group), &id(user)],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+}

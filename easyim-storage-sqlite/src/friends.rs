@@ -1,0 +1,149 @@
+//! [`FriendStore`] for [`SqliteStorage`]: friend requests and friendships.
+
+use async_trait::async_trait;
+use easyim_core::{
+    Conflict, Entity, FriendRequest, FriendStore, Profile, RequestStatus, StorageError, UserId,
+};
+use rusqlite::{params, OptionalExtension};
+
+use crate::error::Result;
+use crate::rows::{are_friends, id, profile_row, request_row, user_exists};
+use crate::SqliteStorage;
+
+#[async_trait]
+impl FriendStore for SqliteStorage {
+    async fn create_friend_request(
+        &self,
+        request: u64,
+        from: UserId,
+        to: UserId,
+        msg: &str,
+    ) -> Result<FriendRequest> {
+        let msg = msg.to_owned();
+        self.write(move |c| {
+            let (from, to) = (id(from), id(to));
+            if !user_exists(c, to)? {
+                return Err(StorageError::NotFound(Entity::User).into());
+            }
+            if are_friends(c, from, to)? {
+                return Err(StorageError::Conflict(Conflict::AlreadyFriends).into());
+            }
+            let open = c
+                .prepare_cached(
+                    "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                     WHERE from_user = ?1 AND to_user = ?2 AND status = ?3
+                     ORDER BY seq DESC LIMIT 1",
+                )?
+                .query_row(params![from, to, RequestStatus::Open as i64], request_row)
+                .optional()?;
+            if let Some(open) = open {
+                return Ok(open);
+            }
+            let exists: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM friend_requests WHERE id = ?1)")?
+                .query_row([id(request)], |r| r.get(0))?;
+            if exists {
+                return Err(StorageError::Conflict(Conflict::Request).into());
+            }
+            c.prepare_cached(
+                "INSERT INTO friend_requests (id, from_user, to_user, msg, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                id(request),
+                from,
+                to,
+                msg,
+                RequestStatus::Open as i64
+            ])?;
+            Ok(FriendRequest {
+                id: request,
+                from: from as u64,
+                to: to as u64,
+                msg,
+                status: RequestStatus::Open,
+            })
+        })
+        .await
+    }
+
+    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                 WHERE to_user = ?1 ORDER BY seq DESC",
+            )?;
+            let rows = stmt.query_map([id(to)], request_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn answer_friend_request(
+        &self,
+        request: u64,
+        to: UserId,
+        accept: bool,
+    ) -> Result<FriendRequest> {
+        self.write(move |c| {
+            let found = c
+                .prepare_cached(
+                    "SELECT id, from_user, to_user, msg, status FROM friend_requests
+                     WHERE id = ?1 AND to_user = ?2",
+                )?
+                .query_row([id(request), id(to)], request_row)
+                .optional()?;
+            let Some(mut found) = found else {
+                return Err(StorageError::NotFound(Entity::Request).into());
+            };
+            if found.status != RequestStatus::Open {
+                return Err(StorageError::Conflict(Conflict::AlreadyAnswered).into());
+            }
+            found.status = if accept {
+                RequestStatus::Accepted
+            } else {
+                RequestStatus::Refused
+            };
+            c.prepare_cached("UPDATE friend_requests SET status = ?2 WHERE id = ?1")?
+                .execute([id(request), found.status as i64])?;
+            if accept {
+                let mut add = c.prepare_cached(
+                    "INSERT OR IGNORE INTO friends (user_id, friend_id) VALUES (?1, ?2)",
+                )?;
+                add.execute([id(found.from), id(found.to)])?;
+                add.execute([id(found.to), id(found.from)])?;
+            }
+            Ok(found)
+        })
+        .await
+    }
+
+    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM friends f JOIN users u ON u.id = f.friend_id
+                 WHERE f.user_id = ?1 ORDER BY u.id",
+            )?;
+            let rows = stmt.query_map([id(user)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "DELETE FROM friends WHERE (user_id = ?1 AND friend_id = ?2)
+                                            OR (user_id = ?2 AND friend_id = ?1)",
+                )?
+                .execute([id(user), id(friend)])?;
+            if n == 0 {
+                return Err(StorageError::NotFound(Entity::Friend).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+}

@@ -1,0 +1,147 @@
+//! [`GroupStore`] for [`SqliteStorage`]: groups and their members.
+
+use async_trait::async_trait;
+use easyim_core::{
+    Conflict, Conversation, Entity, Group, GroupId, GroupStore, Profile, StorageError, UserId,
+};
+use rusqlite::{params, Connection};
+
+use crate::cache::Cache;
+use crate::error::Result;
+use crate::rows::{group_by_id, group_exists, group_row, id, is_member, profile_row};
+use crate::SqliteStorage;
+
+/// Makes `users` members of `group` (current members stay as they are), each new member's
+/// cursor starting at the group's last message so that only later messages are pending.
+fn join_group(
+    c: &Connection,
+    cache: &mut Cache,
+    group: i64,
+    users: &[i64],
+) -> rusqlite::Result<()> {
+    cache.forget_group(group);
+    let conv = cache.conv_or_create(c, Conversation::Group(group as u64))?;
+    let mut add =
+        c.prepare_cached("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?1, ?2)")?;
+    let mut cursor = c.prepare_cached(
+        "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq) VALUES (?1, ?2, ?3, ?3)",
+    )?;
+    for &user in users {
+        if add.execute([group, user])? > 0 {
+            cursor.execute([user, conv.id, conv.last_seq])?;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl GroupStore for SqliteStorage {
+    async fn create_group(
+        &self,
+        group: GroupId,
+        name: &str,
+        owner: UserId,
+        members: &[UserId],
+    ) -> Result<Group> {
+        let name = name.to_owned();
+        let mut all = vec![id(owner)];
+        all.extend(members.iter().map(|&m| id(m)));
+        all.sort_unstable();
+        all.dedup();
+        self.write_with(true, move |c, cache| {
+            if group_exists(c, id(group))? {
+                return Err(StorageError::Conflict(Conflict::Group).into());
+            }
+            for &user in &all {
+                if !cache.user_exists(c, user)? {
+                    return Err(StorageError::NotFound(Entity::User).into());
+                }
+            }
+            c.prepare_cached("INSERT INTO chat_groups (id, name, owner) VALUES (?1, ?2, ?3)")?
+                .execute(params![id(group), name, id(owner)])?;
+            join_group(c, cache, id(group), &all)?;
+            Ok(Group {
+                id: group,
+                name,
+                owner,
+                member_count: all.len() as u64,
+            })
+        })
+        .await
+    }
+
+    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+        let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
+        self.write_with(true, move |c, cache| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound(Entity::Group).into());
+            }
+            for &user in &users {
+                if !cache.user_exists(c, user)? {
+                    return Err(StorageError::NotFound(Entity::User).into());
+                }
+            }
+            join_group(c, cache, id(group), &users)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        self.write_with(true, move |c, cache| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound(Entity::Group).into());
+            }
+            cache.forget_group(id(group));
+            let n = c
+                .prepare_cached("DELETE FROM members WHERE group_id = ?1 AND user_id = ?2")?
+                .execute([id(group), id(user)])?;
+            if n == 0 {
+                return Err(StorageError::NotFound(Entity::Member).into());
+            }
+            // Without its cursor nothing of the group is pending for it any more.
+            if let Some(conv) = cache.conv(c, Conversation::Group(group))? {
+                c.prepare_cached("DELETE FROM cursors WHERE user_id = ?1 AND conv = ?2")?
+                    .execute([id(user), conv.id])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn group(&self, group: GroupId) -> Result<Option<Group>> {
+        self.read(move |c| Ok(group_by_id(c, id(group))?)).await
+    }
+
+    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT g.id, g.name, g.owner,
+                        (SELECT COUNT(*) FROM members n WHERE n.group_id = g.id)
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.user_id = ?1 ORDER BY g.id",
+            )?;
+            let rows = stmt.query_map([id(user)], group_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM members m JOIN users u ON u.id = m.user_id
+                 WHERE m.group_id = ?1 ORDER BY u.id",
+            )?;
+            let rows = stmt.query_map([id(group)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
+        self.read(move |c| Ok(is_member(c, id(group), id(user))?))
+            .await
+    }
+}

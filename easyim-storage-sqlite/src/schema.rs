@@ -1,0 +1,192 @@
+//! The schema and its migrations, and how the writer's and the readers' connections are opened
+//! (WAL and the other pragmas).
+
+use std::path::Path;
+use std::time::Duration;
+
+use easyim_core::StorageError;
+use rusqlite::{Connection, OpenFlags};
+
+use crate::error::DbError;
+use crate::options::Synchronous;
+
+/// How long a connection waits for a lock held by another connection or process.
+pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The schema, one entry per version (`PRAGMA user_version`); a later version appends an entry.
+const MIGRATIONS: &[&str] = &[
+    // 1: accounts, friends, groups, messages with a cursor per user and conversation.
+    "
+    CREATE TABLE users (
+        id            INTEGER PRIMARY KEY,
+        account       TEXT    NOT NULL UNIQUE,
+        nickname      TEXT    NOT NULL,
+        avatar        TEXT    NOT NULL,
+        password_hash TEXT    NOT NULL,
+        secret        TEXT    NOT NULL
+    );
+    CREATE TABLE settings (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    -- rowid `seq` keeps arrival order, so 'newest first' does not depend on the ids.
+    CREATE TABLE friend_requests (
+        seq       INTEGER PRIMARY KEY,
+        id        INTEGER NOT NULL UNIQUE,
+        from_user INTEGER NOT NULL,
+        to_user   INTEGER NOT NULL,
+        msg       TEXT    NOT NULL,
+        status    INTEGER NOT NULL
+    );
+    CREATE INDEX friend_requests_to ON friend_requests (to_user, seq);
+    CREATE INDEX friend_requests_pair ON friend_requests (from_user, to_user, status);
+    -- Both directions of each friendship.
+    CREATE TABLE friends (
+        user_id   INTEGER NOT NULL,
+        friend_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, friend_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE chat_groups (
+        id    INTEGER PRIMARY KEY,
+        name  TEXT    NOT NULL,
+        owner INTEGER NOT NULL
+    );
+    CREATE TABLE members (
+        group_id INTEGER NOT NULL REFERENCES chat_groups (id),
+        user_id  INTEGER NOT NULL REFERENCES users (id),
+        PRIMARY KEY (group_id, user_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX members_user ON members (user_id, group_id);
+    -- The last conv_seq handed out in each conversation ('d:low:high' or 'g:id').
+    CREATE TABLE convs (
+        conv     TEXT    PRIMARY KEY,
+        last_seq INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    -- gseq: commit order over all conversations (messages are never deleted, so the rowid only
+    -- grows); it is the `order` of pending messages.
+    CREATE TABLE messages (
+        gseq      INTEGER PRIMARY KEY,
+        conv      TEXT    NOT NULL,
+        conv_seq  INTEGER NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        from_user INTEGER NOT NULL,
+        to_id     INTEGER NOT NULL,
+        chat_type INTEGER NOT NULL,
+        msg_type  INTEGER NOT NULL,
+        content   TEXT    NOT NULL,
+        ts        INTEGER NOT NULL,
+        UNIQUE (conv, conv_seq),
+        UNIQUE (conv, msg_id)
+    );
+    -- A message of `conv` is pending for `user_id` while its conv_seq > arrived_seq.
+    CREATE TABLE cursors (
+        user_id     INTEGER NOT NULL,
+        conv        TEXT    NOT NULL,
+        arrived_seq INTEGER NOT NULL,
+        read_seq    INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conv)
+    ) WITHOUT ROWID;
+    ",
+    // 2: conversations get an integer id, which messages and cursors refer to instead of the
+    // text key (smaller rows and indexes, cheaper comparisons). `convs` no longer counts:
+    // messages are never deleted, so a conversation's last conv_seq is its largest stored one
+    // (one step down the (conv, conv_seq) index). The old tables are copied and dropped.
+    "
+    CREATE TABLE convs_v2 (
+        id  INTEGER PRIMARY KEY,
+        key TEXT    NOT NULL UNIQUE
+    );
+    INSERT INTO convs_v2 (key)
+        SELECT conv FROM convs UNION SELECT conv FROM cursors UNION SELECT conv FROM messages;
+    CREATE TABLE messages_v2 (
+        gseq      INTEGER PRIMARY KEY,
+        conv      INTEGER NOT NULL,
+        conv_seq  INTEGER NOT NULL,
+        msg_id    TEXT    NOT NULL,
+        from_user INTEGER NOT NULL,
+        to_id     INTEGER NOT NULL,
+        chat_type INTEGER NOT NULL,
+        msg_type  INTEGER NOT NULL,
+        content   TEXT    NOT NULL,
+        ts        INTEGER NOT NULL
+    );
+    INSERT INTO messages_v2 (gseq, conv, conv_seq, msg_id, from_user, to_id, chat_type,
+                             msg_type, content, ts)
+        SELECT m.gseq, c.id, m.conv_seq, m.msg_id, m.from_user, m.to_id, m.chat_type,
+               m.msg_type, m.content, m.ts
+        FROM messages m JOIN convs_v2 c ON c.key = m.conv
+        ORDER BY m.gseq;
+    CREATE TABLE cursors_v2 (
+        user_id     INTEGER NOT NULL,
+        conv        INTEGER NOT NULL,
+        arrived_seq INTEGER NOT NULL,
+        read_seq    INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conv)
+    ) WITHOUT ROWID;
+    INSERT INTO cursors_v2 (user_id, conv, arrived_seq, read_seq)
+        SELECT k.user_id, c.id, k.arrived_seq, k.read_seq
+        FROM cursors k JOIN convs_v2 c ON c.key = k.conv;
+    DROP TABLE messages;
+    DROP TABLE cursors;
+    DROP TABLE convs;
+    ALTER TABLE convs_v2 RENAME TO convs;
+    ALTER TABLE messages_v2 RENAME TO messages;
+    ALTER TABLE cursors_v2 RENAME TO cursors;
+    CREATE UNIQUE INDEX messages_conv_seq ON messages (conv, conv_seq);
+    CREATE UNIQUE INDEX messages_conv_msg_id ON messages (conv, msg_id);
+    ",
+];
+
+pub(crate) fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(DbError::Storage(StorageError::unavailable_msg(format!(
+            "cannot use WAL (journal_mode is {mode})"
+        ))));
+    }
+    conn.pragma_update(None, "synchronous", synchronous.pragma())?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    // The writer's working set (the tails of the message indexes of every busy conversation)
+    // stays in its page cache: 64 MiB instead of the default 2 MiB.
+    conn.pragma_update(None, "cache_size", -65536)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    // Checkpoints (which fsync) run on a thread of their own (see `Checkpointer`), so that no
+    // commit waits for one; the writer checkpoints itself only if that thread falls far behind
+    // (64 MiB of WAL).
+    conn.pragma_update(None, "wal_autocheckpoint", 16384)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = MIGRATIONS.len() as i64;
+    if version > current {
+        return Err(DbError::Storage(StorageError::unavailable_msg(format!(
+            "the database has schema version {version}, newer than this server's {current}"
+        ))));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "SQLite schema migrated");
+    }
+    Ok(())
+}
+
+pub(crate) fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_ONLY
+            | OpenFlags::SQLITE_OPEN_URI
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
