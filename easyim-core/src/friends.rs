@@ -67,8 +67,7 @@ impl Friends {
         // One open request per pair: a repeated add gets the open one back, and the target is
         // told once (repeating the notice would let anyone flood a user's connections).
         if request.id == id {
-            let notice =
-                frames::notice(&to.to_string(), format!("FRIEND_REQUEST: {}", request.id));
+            let notice = frames::notice(&to.to_string(), format!("FRIEND_REQUEST: {}", request.id));
             self.engine.notify(to, notice);
         }
         Ok(request)

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use easyim_proto::FormatPolicy;
 
-use crate::sqlite::Synchronous;
+use easyim_storage_sqlite::Synchronous;
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]

@@ -12,10 +12,6 @@ mod config;
 mod server;
 mod transport;
 
-/// The SQLite storage crate under the name the server's modules use for it
-/// (`crate::sqlite::Synchronous` in `config`).
-use easyim_storage_sqlite as sqlite;
-
 pub use api::{router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
