@@ -9,10 +9,12 @@
 
 mod api;
 mod config;
+mod error;
 mod server;
 mod transport;
 
 pub use api::{router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
+pub use error::ServerError;
 pub use server::{open_storage, Server};

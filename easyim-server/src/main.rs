@@ -55,7 +55,8 @@ fn main() -> anyhow::Result<()> {
     }
     rt.block_on(async {
         let server = Server::bind(config).await?;
-        server.run(shutdown_signal()).await
+        server.run(shutdown_signal()).await?;
+        Ok(())
     })
 }
 

@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::api::{router as api_router, ApiConfig};
 use crate::config::{Config, DbDriver};
+use crate::error::ServerError;
 use crate::transport::{serve_stream, serve_websocket, Framing};
 use crate::{SqliteOptions, SqliteStorage};
 
@@ -76,19 +77,22 @@ pub struct Server {
 impl Server {
     /// Opens the configured storage (and creates or migrates its schema) and binds both ports
     /// (port 0 picks a free one).
-    pub async fn bind(config: Config) -> anyhow::Result<Server> {
+    pub async fn bind(config: Config) -> Result<Server, ServerError> {
         let storage = open_storage(&config).await?;
         Self::bind_with(config, storage).await
     }
 
     /// Binds both ports over a given storage; joins the cluster's bus if `NATS_URL` is set.
-    pub async fn bind_with(config: Config, storage: Arc<dyn Storage>) -> anyhow::Result<Server> {
+    pub async fn bind_with(
+        config: Config,
+        storage: Arc<dyn Storage>,
+    ) -> Result<Server, ServerError> {
         // The signing secret is made at random on first start and kept in storage, so every
         // node sharing the storage signs alike and no secret is ever a constant in the code.
         let secret = storage
             .server_secret(&easyim_core::random_secret())
             .await
-            .map_err(|e| anyhow::anyhow!("reading the server secret: {e}"))?;
+            .map_err(ServerError::Secret)?;
         let auth = Arc::new(JwtAuth::new(
             storage.clone(),
             secret,
@@ -101,7 +105,7 @@ impl Server {
             let (bus, subscriber) =
                 NatsBus::connect(NatsOptions::new(&config.nats_url, config.node_id))
                     .await
-                    .map_err(|e| anyhow::anyhow!("NATS_URL: {e}"))?;
+                    .map_err(ServerError::Nats)?;
             (Arc::new(bus), Some(subscriber))
         };
         let im = Im::with_bus(
@@ -116,20 +120,9 @@ impl Server {
             },
             bus,
         );
-        let im_listener = TcpListener::bind((config.ip, config.port))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!("binding SERVER_PORT {}:{}: {e}", config.ip, config.port)
-            })?;
-        let api_listener = TcpListener::bind((config.ip, config.api_port))
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "binding API_SERVER_PORT {}:{}: {e}",
-                    config.ip,
-                    config.api_port
-                )
-            })?;
+        let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
+        let api_listener =
+            bind("API_SERVER_PORT", SocketAddr::new(config.ip, config.api_port)).await?;
         Ok(Server {
             im_addr: im_listener.local_addr()?,
             api_addr: api_listener.local_addr()?,
@@ -169,7 +162,10 @@ impl Server {
 
     /// Serves until `shutdown` resolves or the stop token is cancelled, then stops gracefully:
     /// no new connections, `E_SHUTDOWN` to live ones, in-flight storage steps finished.
-    pub async fn run(self, shutdown: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServerError> {
         let Server {
             im_listener,
             api_listener,
@@ -236,7 +232,7 @@ impl Server {
 
 /// Opens the storage `DB_DRIVER` names, creating or migrating its schema: SQLite in
 /// `SQLITE_PATH`, or PostgreSQL from the `DB_*` settings.
-pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
+pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerError> {
     if config.db_driver == DbDriver::Postgres {
         let pg = &config.postgres;
         let storage = PgStorage::connect(PgConfig {
@@ -249,14 +245,9 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
             ..PgConfig::default()
         })
         .await
-        .map_err(|e| {
-            anyhow::anyhow!(
-                "opening PostgreSQL {}@{}:{}/{}: {e}",
-                pg.user,
-                pg.host,
-                pg.port,
-                pg.dbname
-            )
+        .map_err(|source| ServerError::Postgres {
+            target: format!("{}@{}:{}/{}", pg.user, pg.host, pg.port, pg.dbname),
+            source,
         })?;
         return Ok(Arc::new(storage));
     }
@@ -267,8 +258,22 @@ pub async fn open_storage(config: &Config) -> anyhow::Result<Arc<dyn Storage>> {
             ..SqliteOptions::default()
         },
     )
-    .map_err(|e| anyhow::anyhow!("opening {}: {e}", config.sqlite_path.display()))?;
+    .map_err(|source| ServerError::Sqlite {
+        path: config.sqlite_path.clone(),
+        source,
+    })?;
     Ok(Arc::new(storage))
+}
+
+/// Binds one of the two ports, naming its setting when that fails.
+async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            setting,
+            addr,
+            source,
+        })
 }
 
 /// Accepts connections until the server stops. Over `MAX_CONNECTIONS`, a new connection is

@@ -22,7 +22,7 @@ pub struct TestServer {
     pub im: SocketAddr,
     pub api: SocketAddr,
     pub stop: CancellationToken,
-    pub handle: JoinHandle<anyhow::Result<()>>,
+    pub handle: JoinHandle<Result<(), easyim_server::ServerError>>,
 }
 
 /// Starts a server over SQLite in a fresh folder with extra settings.
