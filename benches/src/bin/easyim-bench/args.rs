@@ -48,6 +48,15 @@ pub(crate) struct Args {
     /// Target messages per second over all senders (0: flat out).
     #[arg(long, default_value_t = 0.0)]
     pub(crate) rate: f64,
+    /// direct and group: microseconds a slow receiving connection spends after each frame it
+    /// reads during the load (phones on bad networks); 0: read at full speed. Senders always
+    /// read at full speed, and every connection does while draining.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) read_delay_us: u64,
+    /// direct and group: the fraction of the receiving connections that are slow
+    /// (`--read-delay-us`).
+    #[arg(long, default_value_t = 1.0)]
+    pub(crate) slow_fraction: f64,
     /// group: number of groups.
     #[arg(long, default_value_t = 1)]
     pub(crate) groups: usize,

@@ -6,8 +6,7 @@
 //! or delivered twice. After the drain, every acked message must have been delivered exactly
 //! once to every connection it is for, with the conv_seq of its ack; nothing delivered that
 //! was never acked or to a connection it was not for. A connection the server closed misses
-//! what came after (it stays pending for its next login): its missing deliveries are not
-//! counted.
+//! what came after legitimately: its missing deliveries are counted apart, not as violations.
 
 use std::collections::HashMap;
 
@@ -211,6 +210,8 @@ pub(crate) struct Tally {
     pub(crate) acked: u64,
     /// Acked deliveries that never reached a connection that stayed open (violations).
     pub(crate) missing: u64,
+    /// Acked deliveries that never reached a connection the server closed (legitimate).
+    pub(crate) missing_disconnected: u64,
 }
 
 /// Compares every expected delivery with the acks; counts violations into `problems`.
@@ -243,7 +244,7 @@ pub(crate) fn tally(
                 match (a, g) {
                     (0, 0) => {}
                     // Stays pending for the next login.
-                    (_, 0) if c.closed => {}
+                    (_, 0) if c.closed => t.missing_disconnected += 1,
                     (_, 0) => {
                         t.missing += 1;
                         first_missing.get_or_insert(format!("{s}-{n} to user {}", c.user));

@@ -84,15 +84,34 @@ async fn connect_all(target: &Target, conns: &[Conn]) -> Result<Vec<(Tx, Rx)>> {
     Ok(halves)
 }
 
+/// Which connections read slowly: `--slow-fraction` of those that only receive, spread
+/// evenly (senders read at full speed, so that acks keep their meaning).
+fn slow_readers(args: &Args, conns: &[Conn]) -> Vec<bool> {
+    let f = args.slow_fraction.clamp(0.0, 1.0);
+    let mut k = 0.0;
+    conns
+        .iter()
+        .map(|c| {
+            if args.read_delay_us == 0 || c.sends.is_some() {
+                return false;
+            }
+            k += 1.0;
+            ((k * f).floor() - ((k - 1.0) * f).floor()) >= 1.0
+        })
+        .collect()
+}
+
 /// Starts a read loop per connection and a write loop per sender.
 fn start_loops(args: &Args, ctx: &Arc<Ctx>, conns: &[Conn], halves: Vec<(Tx, Rx)>) -> Loops {
     let n_senders = conns.iter().filter(|c| c.sends.is_some()).count().max(1);
     let per_sender_rate = args.rate / n_senders as f64;
+    let delay = Duration::from_micros(args.read_delay_us);
+    let slow = slow_readers(args, conns);
     let mut loops = Loops {
         readers: Vec::new(),
         writers: Vec::new(),
     };
-    for (c, (tx, rx)) in conns.iter().zip(halves) {
+    for ((c, (tx, rx)), slow) in conns.iter().zip(halves).zip(slow) {
         let w = c
             .sends
             .as_ref()
@@ -100,6 +119,7 @@ fn start_loops(args: &Args, ctx: &Arc<Ctx>, conns: &[Conn], halves: Vec<(Tx, Rx)
         let spec = ReadSpec {
             me: c.user.id.clone(),
             sends: w.clone(),
+            delay: slow.then_some(delay),
         };
         loops
             .readers
@@ -201,7 +221,7 @@ pub(crate) async fn run_messages(
     r.put("fanout", avg_fanout);
     r.put("window_s", window_secs);
     r.put("sent", total_sent as f64);
-    let checked = check(&ctx, &conns, ends);
+    let checked = check(args, &ctx, &conns, ends);
     r.put("acked", checked.acked as f64);
     r.put("delivered", checked.delivered as f64);
     r.put("acked_per_s", a1 as f64 / window_secs);
@@ -218,20 +238,24 @@ pub(crate) async fn run_messages(
 struct Checked {
     acked: u64,
     delivered: u64,
-    /// Latencies.
+    /// Latencies, then slow readers, disconnects and missing deliveries.
     figures: Vec<(&'static str, f64)>,
 }
 
 /// The final checks over what every connection saw.
-fn check(ctx: &Ctx, conns: &[Conn], ends: Vec<ReadEnd>) -> Checked {
+fn check(args: &Args, ctx: &Ctx, conns: &[Conn], ends: Vec<ReadEnd>) -> Checked {
+    let slow = slow_readers(args, conns);
     let mut send_logs: HashMap<u32, SendLog> = HashMap::new();
     let mut ack_lat = Hist::new();
     let mut lat = Hist::new();
-    let mut closed_conns = 0u64;
+    let (mut disconnects, mut unexpected) = (0u64, 0u64);
     let mut logs = Vec::new();
-    for (c, end) in conns.iter().zip(ends) {
+    for ((c, end), slow) in conns.iter().zip(ends).zip(&slow) {
         if end.closed {
-            closed_conns += 1;
+            disconnects += 1;
+            if !slow {
+                unexpected += 1;
+            }
         }
         lat.merge(&end.check.log.lat);
         if let (Some(sl), Some((idx, _, _))) = (end.check.send_log, &c.sends) {
@@ -251,9 +275,9 @@ fn check(ctx: &Ctx, conns: &[Conn], ends: Vec<ReadEnd>) -> Checked {
         })
         .collect();
     let t = checker::tally(&received, &send_logs, &ctx.problems);
-    if closed_conns > 0 {
+    if unexpected > 0 {
         ctx.problems.error(format!(
-            "{closed_conns} connections closed during the run (their missing deliveries are not counted)"
+            "{unexpected} connections closed during the run (their missing deliveries are not counted)"
         ));
     }
     let delivered: u64 = logs
@@ -267,6 +291,10 @@ fn check(ctx: &Ctx, conns: &[Conn], ends: Vec<ReadEnd>) -> Checked {
         ("latency_p99_ms", lat.q_ms(0.99)),
         ("latency_p999_ms", lat.q_ms(0.999)),
         ("latency_max_ms", lat.q_ms(1.0)),
+        ("slow_receivers", slow.iter().filter(|&&s| s).count() as f64),
+        ("disconnects", disconnects as f64),
+        ("missing", t.missing as f64),
+        ("missing_disconnected", t.missing_disconnected as f64),
     ];
     Checked {
         acked: t.acked,

@@ -1,10 +1,12 @@
 //! A logged-in connection's read loop in the message scenarios: acks of its own messages (if
-//! it sends), deliveries from others, checked as they come.
+//! it sends), deliveries from others, checked as they come, read slowly if asked to.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::Semaphore;
+use tokio::time::Instant;
 
 use crate::checker::{ConnCheck, Seen};
 use crate::messages::Ctx;
@@ -17,6 +19,8 @@ pub(crate) struct ReadSpec {
     pub(crate) me: String,
     /// Its sender number and window (released by each ack), if it sends.
     pub(crate) sends: Option<(u32, Arc<Semaphore>)>,
+    /// Time to spend after each frame while the load runs (a slow reader), if any.
+    pub(crate) delay: Option<Duration>,
 }
 
 /// What a read loop leaves: the checks and whether the server closed the connection.
@@ -26,13 +30,41 @@ pub(crate) struct ReadEnd {
     pub(crate) closed: bool,
 }
 
-/// Reads and checks frames until the run ends or the server closes the connection (an
-/// error).
+/// Paces a slow reader: on average `delay` per frame. The debt is slept off once it passes
+/// a millisecond, because the timer cannot sleep less than that.
+#[derive(Debug)]
+struct Pacer {
+    delay: Duration,
+    due: Instant,
+}
+
+impl Pacer {
+    /// Waits out one frame's delay; returns at once when the load stops (the drain reads at
+    /// full speed, so that what was delivered can be counted).
+    async fn frame(&mut self, ctx: &Ctx) {
+        let now = Instant::now();
+        self.due = self.due.max(now) + self.delay;
+        if self.due > now + Duration::from_millis(1) {
+            tokio::select! {
+                _ = tokio::time::sleep_until(self.due) => {}
+                _ = ctx.stop_send.cancelled() => {}
+            }
+        }
+    }
+}
+
+/// Reads and checks frames until the run ends or the server closes the connection. A close
+/// is an error unless the connection is a slow reader (the server may drop slow consumers).
 pub(crate) async fn read_loop(ctx: Arc<Ctx>, spec: ReadSpec, mut rx: Rx) -> ReadEnd {
     let me = spec.me;
     let own_sender = spec.sends.as_ref().map(|s| s.0);
     let window = spec.sends.map(|s| s.1);
     let mut check = ConnCheck::new(me.clone(), own_sender, ctx.size);
+    let mut pacer = spec.delay.map(|delay| Pacer {
+        delay,
+        due: Instant::now(),
+    });
+    let close_is_error = pacer.is_none();
     let mut closed = false;
     loop {
         let m = tokio::select! {
@@ -47,10 +79,12 @@ pub(crate) async fn read_loop(ctx: Arc<Ctx>, spec: ReadSpec, mut rx: Rx) -> Read
             Some(Ok(m)) => m,
             end => {
                 closed = true;
-                ctx.problems.error(match end {
-                    Some(Err(e)) => format!("user {me}: read: {e:#}"),
-                    _ => format!("user {me}: connection closed by the server"),
-                });
+                if close_is_error {
+                    ctx.problems.error(match end {
+                        Some(Err(e)) => format!("user {me}: read: {e:#}"),
+                        _ => format!("user {me}: connection closed by the server"),
+                    });
+                }
                 break;
             }
         };
@@ -66,6 +100,11 @@ pub(crate) async fn read_loop(ctx: Arc<Ctx>, spec: ReadSpec, mut rx: Rx) -> Read
                 ctx.live.delivered.fetch_add(1, Relaxed);
             }
             Seen::Other => {}
+        }
+        if let Some(p) = pacer.as_mut() {
+            if !ctx.stop_send.is_cancelled() {
+                p.frame(&ctx).await;
+            }
         }
     }
     ReadEnd { check, closed }
