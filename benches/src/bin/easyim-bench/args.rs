@@ -24,10 +24,10 @@ pub(crate) struct Args {
     /// over `--im` and these, round robin, so senders and recipients sit on different nodes.
     #[arg(long, value_delimiter = ',')]
     pub(crate) nodes: Vec<SocketAddr>,
-    /// The server's process id: RSS (idle) and CPU use are read from /proc/<pid>.
+    /// The server's process id: RSS (idle, accounts) and CPU use are read from /proc/<pid>.
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
-    /// direct, group, idle or login.
+    /// direct, group, idle, login or accounts.
     #[arg(long, value_enum, default_value = "direct")]
     pub(crate) scenario: Scenario,
     /// pb (framed protobuf), json (framed JSON) or ws (WebSocket, binary protobuf).
@@ -78,6 +78,12 @@ pub(crate) struct Args {
     /// login: concurrent open-login-close loops.
     #[arg(long, default_value_t = 64)]
     pub(crate) workers: usize,
+    /// accounts: accounts to register, then to log in over HTTP.
+    #[arg(long, default_value_t = 2000)]
+    pub(crate) accounts: usize,
+    /// accounts: concurrent requests per burst (each burst finishes before the next starts).
+    #[arg(long, default_value_t = 64)]
+    pub(crate) burst: usize,
     /// Concurrent registrations while seeding (password hashing is slow).
     #[arg(long, default_value_t = 16)]
     pub(crate) seed_concurrency: usize,
@@ -104,6 +110,8 @@ pub(crate) enum Scenario {
     Idle,
     /// Connect, log in, close, in a loop.
     Login,
+    /// Sign-up then login bursts over HTTP, with the server's memory.
+    Accounts,
 }
 
 /// How the baseline forwarder misbehaves (the checker must catch it).

@@ -1,17 +1,19 @@
 //! `easyim-bench`: the end-to-end load generator.
 //!
 //! Drives a running easyim server (`--server`) and/or a bare in-process tokio forwarder of the
-//! same frames (`--baseline`) with one scenario (`direct`, `group`, `idle`, `login`), checks
-//! what it receives (every acked message delivered exactly once per recipient connection, the
-//! delivered copy equal to the acked one, `conv_seq` strictly increasing per conversation per
-//! connection) and reports throughput, latency and violations. Exits non-zero on any violation or error. See BENCHMARKS.md.
+//! same frames (`--baseline`) with one scenario (`direct`, `group`, `idle`, `login`,
+//! `accounts`), checks what it receives (every acked message delivered exactly once per
+//! recipient connection, the delivered copy equal to the acked one, `conv_seq` strictly
+//! increasing per conversation per connection) and reports throughput, latency and
+//! violations. Exits non-zero on any violation or error. See BENCHMARKS.md.
 //!
 //! Modules: `args` (the command line), `transport` (connect and log in), `http` and `seed`
 //! (users and groups through the API), `baseline` (the bare forwarder), `messages` with
 //! `sender`, `receiver` and `checker` (the message scenarios' run and checks), one module per
-//! scenario (`direct`, `group`, `idle`, `login`), `hist`, `procfs`, `problems`
+//! scenario (`direct`, `group`, `idle`, `login`, `accounts`), `hist`, `procfs`, `problems`
 //! and `report` (what is measured and how it is printed).
 
+mod accounts;
 mod args;
 mod baseline;
 mod checker;
@@ -61,6 +63,7 @@ async fn run_one(
         }
         Scenario::Idle => idle::run(args, &target, seeder, pid, label).await,
         Scenario::Login => login::run(args, &target, seeder, pid, label).await,
+        Scenario::Accounts => bail!("the accounts scenario runs over HTTP only"),
     }
 }
 
@@ -70,11 +73,15 @@ fn preflight(args: &Args) -> Result<()> {
     if args.baseline && args.transport == Transport::Ws {
         bail!("the baseline forwarder speaks framed TCP only (--transport pb or json)");
     }
+    if args.baseline && args.scenario == Scenario::Accounts {
+        bail!("--scenario accounts measures the server's HTTP API: it has no --baseline");
+    }
     let fds_needed = match args.scenario {
         Scenario::Direct => args.pairs * 2,
         Scenario::Group => args.groups * args.members,
         Scenario::Idle => args.conns,
         Scenario::Login => args.workers,
+        Scenario::Accounts => args.burst,
     } * if args.baseline { 2 } else { 1 }
         + 64;
     if let Some((soft, hard)) = procfs::open_files_limit() {
@@ -89,6 +96,9 @@ fn preflight(args: &Args) -> Result<()> {
 
 /// The server run, if asked for.
 async fn run_server(args: &Args, tag: &str) -> Result<Report> {
+    if args.scenario == Scenario::Accounts {
+        return accounts::run(args, tag, args.server_pid).await;
+    }
     let seeder = ApiSeeder {
         api: args.api,
         concurrency: args.seed_concurrency,

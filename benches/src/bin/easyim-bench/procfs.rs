@@ -29,6 +29,11 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     status_kib(pid, "VmRSS:")
 }
 
+/// The peak resident memory of a process so far (VmHWM), in KiB.
+pub(crate) fn hwm_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmHWM:")
+}
+
 /// The soft and hard limits of open descriptors of this process.
 pub(crate) fn open_files_limit() -> Option<(u64, u64)> {
     let s = std::fs::read_to_string("/proc/self/limits").ok()?;

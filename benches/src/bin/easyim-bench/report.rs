@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use crate::args::Args;
+use crate::args::{Args, Scenario};
 
 /// What one run measured and found.
 #[derive(Debug, Default)]
@@ -59,10 +59,17 @@ fn fmt(v: f64) -> String {
 
 /// Prints the runs side by side, each metric on a line, then errors and violations.
 pub(crate) fn print_table(args: &Args, runs: &[(&str, Report)]) {
-    println!(
-        "scenario {:?}, transport {:?}, duration {} s",
-        args.scenario, args.transport, args.duration
-    );
+    if args.scenario == Scenario::Accounts {
+        println!(
+            "scenario {:?}, {} accounts in bursts of {}",
+            args.scenario, args.accounts, args.burst
+        );
+    } else {
+        println!(
+            "scenario {:?}, transport {:?}, duration {} s",
+            args.scenario, args.transport, args.duration
+        );
+    }
     let mut header = format!("{:<34}", "metric");
     for (name, _) in runs {
         header += &format!("{name:>14}");
