@@ -144,25 +144,34 @@ fn start_loops(args: &Args, ctx: &Arc<Ctx>, conns: &[Conn], halves: Vec<(Tx, Rx)
 }
 
 /// Waits for every ack, then for the deliveries of every acked message, at most `secs`;
-/// gives up earlier once nothing arrived for 2 s (a closed connection's never come).
-async fn drain(ctx: &Ctx, total_sent: u64, avg_fanout: f64, secs: f64) {
+/// gives up earlier once nothing arrived for 2 s (a closed connection's never come). Warns
+/// when time ran out while frames were still arriving: what is missing then may only be late
+/// (a generator that fell behind), not lost.
+async fn drain(ctx: &Ctx, label: &str, total_sent: u64, avg_fanout: f64, secs: f64) {
     let drain_until = Instant::now() + Duration::from_secs_f64(secs);
     let mut last = (0, 0);
     let mut stable_since = Instant::now();
-    while Instant::now() < drain_until {
+    loop {
         let acked = ctx.live.acked.load(Relaxed);
         let delivered = ctx.live.delivered.load(Relaxed);
         if acked == total_sent && delivered as f64 >= acked as f64 * avg_fanout {
-            break;
+            return;
         }
         if (acked, delivered) != last {
             last = (acked, delivered);
             stable_since = Instant::now();
         } else if stable_since.elapsed() > Duration::from_secs(2) {
+            return;
+        }
+        if Instant::now() >= drain_until {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    eprintln!(
+        "[{label}] warning: acks or deliveries still arriving after the {secs} s drain: \
+         missing ones may only be late (raise --drain)"
+    );
 }
 
 /// Runs a message scenario over `conns` and reports what it measured and found.
@@ -205,7 +214,7 @@ pub(crate) async fn run_messages(
     let n_senders = conns.iter().filter(|c| c.sends.is_some()).count().max(1);
     let fanout: u64 = conns.iter().map(|c| c.expects.len() as u64).sum();
     let avg_fanout = fanout as f64 / n_senders as f64;
-    drain(&ctx, total_sent, avg_fanout, args.drain).await;
+    drain(&ctx, label, total_sent, avg_fanout, args.drain).await;
     ctx.stop_recv.cancel();
     progress.abort();
     if std::io::stderr().is_terminal() {

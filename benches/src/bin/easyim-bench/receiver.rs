@@ -12,6 +12,10 @@ use crate::checker::{ConnCheck, Seen};
 use crate::messages::Ctx;
 use crate::transport::Rx;
 
+/// The least debt a slow reader sleeps off at once (a 5 ms burst is nothing next to a bad
+/// network's round trip).
+const SLEEP_MIN: Duration = Duration::from_millis(5);
+
 /// How one connection reads.
 #[derive(Debug)]
 pub(crate) struct ReadSpec {
@@ -31,7 +35,9 @@ pub(crate) struct ReadEnd {
 }
 
 /// Paces a slow reader: on average `delay` per frame. The debt is slept off once it passes
-/// a millisecond, because the timer cannot sleep less than that.
+/// `SLEEP_MIN`: the timer cannot sleep less than a millisecond, and a timer wake-up every
+/// frame or two would make the generator, not the server, the bound of a run with hundreds
+/// of slow readers.
 #[derive(Debug)]
 struct Pacer {
     delay: Duration,
@@ -44,7 +50,7 @@ impl Pacer {
     async fn frame(&mut self, ctx: &Ctx) {
         let now = Instant::now();
         self.due = self.due.max(now) + self.delay;
-        if self.due > now + Duration::from_millis(1) {
+        if self.due > now + SLEEP_MIN {
             tokio::select! {
                 _ = tokio::time::sleep_until(self.due) => {}
                 _ = ctx.stop_send.cancelled() => {}
