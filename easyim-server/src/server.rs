@@ -121,8 +121,11 @@ impl Server {
             bus,
         );
         let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
-        let api_listener =
-            bind("API_SERVER_PORT", SocketAddr::new(config.ip, config.api_port)).await?;
+        let api_listener = bind(
+            "API_SERVER_PORT",
+            SocketAddr::new(config.ip, config.api_port),
+        )
+        .await?;
         Ok(Server {
             im_addr: im_listener.local_addr()?,
             api_addr: api_listener.local_addr()?,
