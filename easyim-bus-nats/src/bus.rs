@@ -16,6 +16,7 @@ use crate::wire::{self, Kind, Origin};
 
 /// How a node joins the bus.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct NatsOptions {
     /// `NATS_URL`: one server, or several separated by commas (a NATS cluster).
     pub url: String,

@@ -39,6 +39,7 @@ use self::error::ApiError;
 
 /// Settings of the HTTP API.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ApiConfig {
     /// `MAX_BODY_BYTES`: the largest request body accepted (413 above it).
     pub max_body_bytes: usize,
@@ -53,6 +54,20 @@ impl Default for ApiConfig {
             max_body_bytes: 1 << 20,
             rate_limit: 0,
         }
+    }
+}
+
+impl ApiConfig {
+    /// The same settings with `MAX_BODY_BYTES` = `bytes`.
+    pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
+        self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The same settings with `API_RATE_LIMIT` = `per_second` (0: no limit).
+    pub fn with_rate_limit(mut self, per_second: u32) -> Self {
+        self.rate_limit = per_second;
+        self
     }
 }
 

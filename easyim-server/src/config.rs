@@ -151,6 +151,7 @@ const KEYS: &[(&str, &str, &str)] = &[
 
 /// The server's settings, every one of them validated.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// `SERVER_IP`.
     pub ip: IpAddr,
@@ -210,6 +211,7 @@ pub enum DbDriver {
 
 /// Where the PostgreSQL database is. `Debug` hides the password, so the config can be logged.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PgSettings {
     /// `DB_HOST`.
     pub host: String,

@@ -238,29 +238,27 @@ impl Server {
 pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerError> {
     if config.db_driver == DbDriver::Postgres {
         let pg = &config.postgres;
-        let storage = PgStorage::connect(PgConfig {
-            host: pg.host.clone(),
-            port: pg.port,
-            dbname: pg.dbname.clone(),
-            user: pg.user.clone(),
-            password: pg.password.clone(),
-            schema: pg.schema.clone(),
-            ..PgConfig::default()
-        })
-        .await
-        .map_err(|source| ServerError::Postgres {
-            target: format!("{}@{}:{}/{}", pg.user, pg.host, pg.port, pg.dbname),
-            source,
-        })?;
+        let mut pg_config = PgConfig::default();
+        pg_config.host = pg.host.clone();
+        pg_config.port = pg.port;
+        pg_config.dbname = pg.dbname.clone();
+        pg_config.user = pg.user.clone();
+        pg_config.password = pg.password.clone();
+        pg_config.schema = pg.schema.clone();
+        let storage =
+            PgStorage::connect(pg_config)
+                .await
+                .map_err(|source| ServerError::Postgres {
+                    target: format!("{}@{}:{}/{}", pg.user, pg.host, pg.port, pg.dbname),
+                    source,
+                })?;
         return Ok(Arc::new(storage));
     }
-    let storage = SqliteStorage::open(
-        &config.sqlite_path,
-        SqliteOptions {
-            synchronous: config.sqlite_synchronous,
-            ..SqliteOptions::default()
-        },
-    )
+    let storage = SqliteStorage::open(&config.sqlite_path, {
+        let mut options = SqliteOptions::default();
+        options.synchronous = config.sqlite_synchronous;
+        options
+    })
     .map_err(|source| ServerError::Sqlite {
         path: config.sqlite_path.clone(),
         source,

@@ -851,10 +851,9 @@ async fn history_pages() {
 #[tokio::test]
 async fn routing_errors_cors_and_limits() {
     let srv = Api::start_with(ApiOpts {
-        config: ApiConfig {
-            max_body_bytes: 1024,
-            rate_limit: 0,
-        },
+        config: ApiConfig::default()
+            .with_max_body_bytes(1024)
+            .with_rate_limit(0),
         ..ApiOpts::default()
     })
     .await;
@@ -960,10 +959,9 @@ async fn local_stop_only_from_loopback() {
 #[tokio::test]
 async fn register_and_login_are_rate_limited() {
     let srv = Api::start_with(ApiOpts {
-        config: ApiConfig {
-            max_body_bytes: 1 << 20,
-            rate_limit: 2,
-        },
+        config: ApiConfig::default()
+            .with_max_body_bytes(1 << 20)
+            .with_rate_limit(2),
         ..ApiOpts::default()
     })
     .await;

@@ -11,6 +11,7 @@ use crate::POOL_TIMEOUT;
 /// Where [`PgStorage::connect`](crate::PgStorage::connect) finds the database, and how many
 /// connections it keeps.
 #[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PgConfig {
     /// Host name or IP address; a path starting with `/` is a Unix socket directory.
     pub host: String,

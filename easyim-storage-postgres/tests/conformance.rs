@@ -281,21 +281,17 @@ async fn concurrent_migrations() {
 /// An unreachable database is `Unavailable`, not a panic or a hang.
 #[tokio::test]
 async fn unreachable_database_is_unavailable() {
-    let config = PgConfig {
-        host: "127.0.0.1".to_owned(),
-        port: 1, // nothing listens there
-        pool_size: 1,
-        ..PgConfig::default()
-    };
+    let mut config = PgConfig::default();
+    config.host = "127.0.0.1".to_owned();
+    config.port = 1; // nothing listens there
+    config.pool_size = 1;
     match PgStorage::connect(config).await {
         Err(easyim_core::StorageError::Unavailable(_)) => {}
         Err(e) => panic!("want Unavailable, got {e:?}"),
         Ok(_) => panic!("connected to port 1?"),
     }
-    let bad = PgConfig {
-        schema: Some("Robert'); DROP TABLE users;--".to_owned()),
-        ..PgConfig::default()
-    };
+    let mut bad = PgConfig::default();
+    bad.schema = Some("Robert'); DROP TABLE users;--".to_owned());
     assert!(matches!(
         PgStorage::connect(bad).await,
         Err(easyim_core::StorageError::Unavailable(_))

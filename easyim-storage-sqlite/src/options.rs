@@ -51,6 +51,7 @@ impl FromStr for Synchronous {
 
 /// How [`SqliteStorage::open`](crate::SqliteStorage::open) sets up the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SqliteOptions {
     /// What a commit (and so an ack) survives; see [`Synchronous`].
     pub synchronous: Synchronous,

@@ -562,13 +562,10 @@ async fn throughput() {
 /// at a time (1: `store_message`, else `store_messages`).
 async fn throughput_of(sync: Synchronous, batch: usize) {
     let dir = TempDir::new().unwrap();
-    let s = Arc::new(open(
-        &dir,
-        SqliteOptions {
-            synchronous: sync,
-            read_connections: 4,
-        },
-    ));
+    let mut options = SqliteOptions::default();
+    options.synchronous = sync;
+    options.read_connections = 4;
+    let s = Arc::new(open(&dir, options));
     let (tasks, per_task) = (50u64, 2000u64);
     for u in 1..=tasks + 1 {
         s.create_user(user(u, &format!("u{u}"))).await.unwrap();

@@ -107,10 +107,9 @@ pub struct ApiOpts {
 impl Default for ApiOpts {
     fn default() -> Self {
         ApiOpts {
-            config: ApiConfig {
-                max_body_bytes: 1 << 20,
-                rate_limit: 0,
-            },
+            config: ApiConfig::default()
+                .with_max_body_bytes(1 << 20)
+                .with_rate_limit(0),
             peer: None,
             storage: None,
         }
