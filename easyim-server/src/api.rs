@@ -46,6 +46,10 @@ pub struct ApiConfig {
     /// `API_RATE_LIMIT`: requests per second per client IP on register and login (burst the
     /// same), so that password guessing and account spam stay slow; 0 is no limit.
     pub rate_limit: u32,
+    /// The key `POST /api/local/stop` must carry (header `X-Easyim-Stop-Key`); the server
+    /// writes it, owner-only, to `LOCAL_STOP_FILE` for `--stop`. None: nobody may stop the
+    /// server over HTTP.
+    pub stop_key: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -53,6 +57,7 @@ impl Default for ApiConfig {
         ApiConfig {
             max_body_bytes: 1 << 20,
             rate_limit: 0,
+            stop_key: None,
         }
     }
 }
@@ -61,6 +66,12 @@ impl ApiConfig {
     /// The same settings with `MAX_BODY_BYTES` = `bytes`.
     pub fn with_max_body_bytes(mut self, bytes: usize) -> Self {
         self.max_body_bytes = bytes;
+        self
+    }
+
+    /// The same settings with the key that `POST /api/local/stop` must carry.
+    pub fn with_stop_key(mut self, key: impl Into<String>) -> Self {
+        self.stop_key = Some(key.into());
         self
     }
 
@@ -76,6 +87,8 @@ impl ApiConfig {
 pub(crate) struct AppState {
     im: Im,
     stop: CancellationToken,
+    /// What `POST /api/local/stop` must carry (see [`ApiConfig::stop_key`]).
+    stop_key: Option<Arc<str>>,
     limiter: Arc<rate::RateLimiter>,
     http: Arc<HttpCounters>,
 }
@@ -111,6 +124,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
     let state = AppState {
         im,
         stop,
+        stop_key: config.stop_key.map(Arc::from),
         limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
         http: Arc::default(),
     };

@@ -79,13 +79,13 @@ const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "RATE_LIMIT",
-        "0",
-        "Frames per second per IM connection, 0 for no limit",
+        "200",
+        "Frames per second per IM connection (burst the same; E_RATE_LIMIT above), 0 for no limit",
     ),
     (
         "API_RATE_LIMIT",
-        "0",
-        "Register/login requests per second per client IP, 0 for no limit",
+        "10",
+        "Register/login requests per second per client IP (burst the same; 429 above), 0 for no limit",
     ),
     (
         "MAX_CONNECTIONS",
@@ -112,6 +112,11 @@ const KEYS: &[(&str, &str, &str)] = &[
         "SQLITE_PATH",
         "",
         "SQLite database file (default <DB_NAME>.db in the working directory)",
+    ),
+    (
+        "LOCAL_STOP_FILE",
+        "easyim.stop",
+        "Where the running server keeps the key --stop needs (written owner-only at start)",
     ),
     (
         "SQLITE_SYNCHRONOUS",
@@ -190,6 +195,8 @@ pub struct Config {
     pub nats_url: String,
     /// `SQLITE_PATH`, or `<DB_NAME>.db`.
     pub sqlite_path: PathBuf,
+    /// `LOCAL_STOP_FILE`: the key `POST /api/local/stop` needs, written owner-only at start.
+    pub local_stop_file: PathBuf,
     /// `SQLITE_SYNCHRONOUS`.
     pub sqlite_synchronous: Synchronous,
     /// `DB_NODE_ID`.
@@ -383,6 +390,7 @@ impl Sources {
             postgres,
             nats_url: self.get("NATS_URL").trim().to_owned(),
             sqlite_path,
+            local_stop_file: PathBuf::from(self.get("LOCAL_STOP_FILE").trim()),
             sqlite_synchronous: self.parse("SQLITE_SYNCHRONOUS", "normal or full")?,
             node_id,
             log_json,
@@ -443,6 +451,8 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_secs(300));
         assert_eq!(c.db_driver, DbDriver::Sqlite);
         assert!(c.nats_url.is_empty());
+        // Safe by default: both rate limits are on, at values no honest client reaches.
+        assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
     }
 
     #[test]

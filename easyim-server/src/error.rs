@@ -45,6 +45,15 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The local stop key could not be written (`LOCAL_STOP_FILE`).
+    #[error("writing the local stop key to {path}")]
+    StopFile {
+        /// `LOCAL_STOP_FILE`.
+        path: PathBuf,
+        /// What the file system answered.
+        #[source]
+        source: std::io::Error,
+    },
     /// Any other I/O failure of the listeners.
     #[error("server I/O")]
     Io(#[from] std::io::Error),

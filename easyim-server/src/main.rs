@@ -46,7 +46,7 @@ fn main() -> anyhow::Result<()> {
         .build()
         .context("starting the runtime")?;
     if cli.stop {
-        return rt.block_on(stop_running(config.api_port));
+        return rt.block_on(stop_running(config.api_port, &config.local_stop_file));
     }
     if cli.init {
         rt.block_on(easyim_server::open_storage(&config))?;
@@ -99,9 +99,16 @@ async fn shutdown_signal() {
     }
 }
 
-/// `--stop`: POST /api/local/stop on the local API port, as the original did.
-async fn stop_running(api_port: u16) -> anyhow::Result<()> {
+/// `--stop`: POST /api/local/stop on the local API port, as the original did, with the key the
+/// running server wrote to `LOCAL_STOP_FILE` (only its owner can read it).
+async fn stop_running(api_port: u16, key_file: &Path) -> anyhow::Result<()> {
     use http_body_util::{BodyExt, Empty};
+    let key = std::fs::read_to_string(key_file).with_context(|| {
+        format!(
+            "reading the stop key {} (is easyim running from this folder, as this user?)",
+            key_file.display()
+        )
+    })?;
     let stream = tokio::net::TcpStream::connect(("127.0.0.1", api_port))
         .await
         .with_context(|| format!("no easyim server answers on 127.0.0.1:{api_port}"))?;
@@ -110,6 +117,7 @@ async fn stop_running(api_port: u16) -> anyhow::Result<()> {
     tokio::spawn(conn);
     let req = hyper::Request::post("/api/local/stop")
         .header("host", format!("127.0.0.1:{api_port}"))
+        .header("x-easyim-stop-key", key.trim())
         .body(Empty::<bytes::Bytes>::new())?;
     let resp = sender.send_request(req).await?;
     let status = resp.status();

@@ -180,14 +180,17 @@ impl Server {
             bus,
         } = self;
         let engine = im.engine().clone();
-        let routes = api_router(
-            im,
-            ApiConfig {
-                max_body_bytes: config.max_body_bytes,
-                rate_limit: config.api_rate_limit,
-            },
-            stop.clone(),
-        );
+        let stop_key = easyim_core::random_secret();
+        write_owner_only(&config.local_stop_file, stop_key.as_bytes()).map_err(|source| {
+            ServerError::StopFile {
+                path: config.local_stop_file.clone(),
+                source,
+            }
+        })?;
+        let mut api_config = ApiConfig::default().with_stop_key(stop_key);
+        api_config.max_body_bytes = config.max_body_bytes;
+        api_config.rate_limit = config.api_rate_limit;
+        let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
         let ws = WsState {
             engine: engine.clone(),
@@ -228,6 +231,8 @@ impl Server {
         {
             warn!("connections still open after the grace period; stopping anyway");
         }
+        // The key is for this run only.
+        let _ = std::fs::remove_file(&config.local_stop_file);
         info!("stopped");
         Ok(())
     }
@@ -264,6 +269,26 @@ pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerErr
         source,
     })?;
     Ok(Arc::new(storage))
+}
+
+/// Writes `data` to `path`, readable and writable by the owner only (0600), replacing what was
+/// there.
+pub(crate) fn write_owner_only(path: &std::path::Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        options.mode(0o600);
+        // An older file keeps its mode on open: make sure it is the owner's only.
+        if let Ok(meta) = std::fs::metadata(path) {
+            let mut perms = meta.permissions();
+            perms.set_mode(0o600);
+            std::fs::set_permissions(path, perms)?;
+        }
+    }
+    options.open(path)?.write_all(data)
 }
 
 /// Binds one of the two ports, naming its setting when that fails.

@@ -390,12 +390,20 @@ async fn local_stop_refuses_a_non_loopback_peer() {
         eprintln!("cannot reach {outside}; tests/api.rs covers this");
         return;
     }
-    let (status, v) = http(outside, "POST", "/api/local/stop", None).await;
-    assert_eq!(status, 403, "{v}");
+    let key = std::fs::read_to_string(_dir.path().join("easyim.stop")).unwrap();
+    let key = key.as_str();
+    let stop = |addr| async move {
+        let headers = [("X-Easyim-Stop-Key", key)];
+        request(addr, "POST", "/api/local/stop", &headers, b"").await
+    };
+    let r = stop(outside).await;
+    assert_eq!(r.status, 403, "even with the key: {}", r.text());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(http(srv.api, "GET", "/healthz", None).await.0, 200);
     let (status, v) = http(srv.api, "POST", "/api/local/stop", None).await;
-    assert_eq!(status, 200, "from loopback: {v}");
+    assert_eq!(status, 403, "from loopback without the key: {v}");
+    let r = stop(srv.api).await;
+    assert_eq!(r.status, 200, "from loopback with the key: {}", r.text());
 }
 
 // ---- floods --------------------------------------------------------------------------------

@@ -936,22 +936,42 @@ async fn health_metrics_and_console() {
     }
 }
 
+/// POST /api/local/stop, with the stop key header if `key` is given.
+async fn stop(srv: &Api, key: Option<&str>) -> support::Resp {
+    let headers: Vec<(&str, &str)> = key
+        .map(|k| vec![("X-Easyim-Stop-Key", k)])
+        .unwrap_or_default();
+    srv.req("POST", "/api/local/stop", &headers, b"").await
+}
+
+/// POST /api/local/stop needs both: a loopback peer, and the key the server wrote owner-only
+/// (any web page in a local browser can POST to loopback; it cannot read the file).
 #[tokio::test]
-async fn local_stop_only_from_loopback() {
-    let srv = Api::start().await;
-    assert!(!srv.stop.is_cancelled());
-    srv.post("/api/local/stop", json!({})).await.data();
+async fn local_stop_only_from_loopback_with_the_key() {
+    let key = "the-stop-key";
+    let with_key = |peer: Option<std::net::IpAddr>| ApiOpts {
+        config: ApiConfig::default().with_stop_key(key),
+        peer,
+        ..ApiOpts::default()
+    };
+    let srv = Api::start_with(with_key(None)).await;
+    stop(&srv, None).await.envelope(403);
+    stop(&srv, Some("the-stop-kex")).await.envelope(403);
+    stop(&srv, Some("the")).await.envelope(403);
+    assert!(
+        !srv.stop.is_cancelled(),
+        "no stop without the key, even from loopback"
+    );
+    stop(&srv, Some(key)).await.data();
     assert!(srv.stop.is_cancelled());
 
-    let remote = Api::start_with(ApiOpts {
-        peer: Some("10.1.2.3".parse().unwrap()),
-        ..ApiOpts::default()
-    })
-    .await;
-    remote
-        .post("/api/local/stop", json!({}))
-        .await
-        .envelope(403);
+    // A server with no key cannot be stopped over HTTP at all.
+    let keyless = Api::start().await;
+    stop(&keyless, Some(key)).await.envelope(403);
+    assert!(!keyless.stop.is_cancelled());
+
+    let remote = Api::start_with(with_key(Some("10.1.2.3".parse().unwrap()))).await;
+    stop(&remote, Some(key)).await.envelope(403);
     assert!(!remote.stop.is_cancelled());
     remote.get("/api/local/stop").await.envelope(405);
 }

@@ -885,9 +885,25 @@ async fn binary_first_run_and_config_precedence() {
     let mut c = Client::login(([127, 0, 0, 1], im).into(), Kind::Lines, &u).await;
     c.assert_alive(&u).await;
     assert!(TcpStream::connect(("127.0.0.1", other)).await.is_err());
-    // Stop it over the API, from loopback: exit 0.
-    let (status, body) = http(api_addr, "POST", "/api/local/stop", None).await;
-    assert_eq!((status, body["code"].as_u64()), (200, Some(200)));
+    // The stop key is the owner's only.
+    let key_file = dir.path().join("easyim.stop");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{mode:o}");
+    }
+    // Stop it over the API, from loopback, with the key: exit 0.
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    let r = request(
+        api_addr,
+        "POST",
+        "/api/local/stop",
+        &[("X-Easyim-Stop-Key", key.as_str())],
+        b"",
+    )
+    .await;
+    assert_eq!((r.status, r.json()["code"].as_u64()), (200, Some(200)));
     let e = c.recv().await;
     assert_error(&e, "E_SHUTDOWN", "", 0);
     c.expect_closed().await;

@@ -26,10 +26,9 @@
 //! use easyim_core::Storage;
 //! use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 //!
-//! let storage = SqliteStorage::open(
-//!     "easyim.db",
-//!     SqliteOptions { synchronous: Synchronous::Full, ..SqliteOptions::default() },
-//! )?;
+//! let mut options = SqliteOptions::default();
+//! options.synchronous = Synchronous::Full;
+//! let storage = SqliteStorage::open("easyim.db", options)?;
 //! let storage: Arc<dyn Storage> = Arc::new(storage);
 //! # Ok(())
 //! # }

@@ -3,7 +3,7 @@
 use std::net::IpAddr;
 
 use axum::extract::State;
-use axum::http::{header, Extensions};
+use axum::http::{header, Extensions, HeaderMap};
 use axum::response::{IntoResponse, Response};
 
 use super::error::ApiError;
@@ -37,14 +37,42 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
-/// POST `/api/local/stop`: starts a graceful stop, from a loopback address only.
-pub(crate) async fn stop(State(state): State<AppState>, ext: Extensions) -> ApiResult {
+/// The header that carries the local stop key.
+pub(crate) const STOP_KEY_HEADER: &str = "x-easyim-stop-key";
+
+/// POST `/api/local/stop`: starts a graceful stop, from a loopback address and with the key
+/// the server wrote to its `LOCAL_STOP_FILE` (readable by its owner only). Loopback alone is
+/// not enough: any web page open in a local browser can POST to loopback.
+pub(crate) async fn stop(
+    State(state): State<AppState>,
+    ext: Extensions,
+    headers: HeaderMap,
+) -> ApiResult {
     if !peer_ip(&ext).is_some_and(is_loopback) {
         return Err(ApiError::Forbidden("only allowed from a loopback address"));
+    }
+    let given = headers
+        .get(STOP_KEY_HEADER)
+        .map(|v| v.as_bytes())
+        .unwrap_or_default();
+    let matches = state
+        .stop_key
+        .as_deref()
+        .is_some_and(|key| constant_time_eq(key.as_bytes(), given));
+    if !matches {
+        return Err(ApiError::Forbidden(
+            "the stop key (LOCAL_STOP_FILE) is missing or wrong",
+        ));
     }
     tracing::info!("stop requested over the HTTP API");
     state.stop.cancel();
     ok(Empty {})
+}
+
+/// Equality that takes as long for every mismatch of the same length, so timing tells nothing
+/// of how much of a guess was right.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Loopback, including an IPv4 loopback address mapped into IPv6 (a dual-stack listener).

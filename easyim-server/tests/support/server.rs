@@ -53,9 +53,20 @@ async fn boot(
         "SQLITE_PATH",
         dir.path().join("easyim.db").to_string_lossy().into_owned(),
     );
+    s.set(
+        "LOCAL_STOP_FILE",
+        dir.path()
+            .join("easyim.stop")
+            .to_string_lossy()
+            .into_owned(),
+    );
     s.set("SERVER_IP", "127.0.0.1");
     s.set("SERVER_PORT", "0");
     s.set("API_SERVER_PORT", "0");
+    // The tests measure behaviour, not the limits (on by default); those that test a limit
+    // set it.
+    s.set("RATE_LIMIT", "0");
+    s.set("API_RATE_LIMIT", "0");
     for (k, v) in settings {
         s.set(k, *v);
     }

@@ -22,6 +22,7 @@ const KEYS: &[&str] = &[
     "MSG_FORMAT",
     "MAX_CONNECTIONS",
     "RATE_LIMIT",
+    "API_RATE_LIMIT",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "RUST_LOG",
@@ -120,7 +121,12 @@ pub async fn spawn(dir: &Path, env: &[(&str, &str)]) -> Proc {
         let (p1, p2) = (free_port(), free_port());
         std::fs::write(
             dir.join(".env"),
-            format!("SERVER_IP = 127.0.0.1\nSERVER_PORT = {p1}\nAPI_SERVER_PORT = {p2}\n"),
+            // The limits are on by default; the tests measure other things (those that test a
+            // limit set it in `env`, which wins over `.env`).
+            format!(
+                "SERVER_IP = 127.0.0.1\nSERVER_PORT = {p1}\nAPI_SERVER_PORT = {p2}\n\
+                 RATE_LIMIT = 0\nAPI_RATE_LIMIT = 0\n"
+            ),
         )
         .unwrap();
         let log = std::fs::OpenOptions::new()
