@@ -137,7 +137,31 @@ const MIGRATIONS: &[&str] = &[
     ",
 ];
 
+/// Creates the database file readable and writable by its owner only (0600) if it does not
+/// exist yet: it holds password hashes and the token signing secret. SQLite gives the `-wal`
+/// and `-shm` files it creates the database file's permissions.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    if path.as_os_str().is_empty() || path == Path::new(":memory:") {
+        return Ok(());
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 pub(crate) fn open_writer(path: &Path, synchronous: Synchronous) -> Result<Connection, DbError> {
+    create_owner_only(path).map_err(|e| {
+        DbError::Storage(StorageError::unavailable(
+            format!("cannot create {}", path.display()),
+            e,
+        ))
+    })?;
     let mut conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
