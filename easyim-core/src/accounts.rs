@@ -56,6 +56,15 @@ pub struct SignedIn {
     pub refresh: IssuedToken,
 }
 
+/// What a refresh buys: the token asked for, and the refresh token to use next time.
+#[derive(Debug, Clone)]
+pub struct Refreshed {
+    /// The token of the kind asked for.
+    pub token: IssuedToken,
+    /// The next refresh token of the family (the one presented is spent).
+    pub refresh: IssuedToken,
+}
+
 /// Accounts and their tokens. Cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
@@ -177,23 +186,30 @@ impl Accounts {
         Ok(self.auth.verify(token).await?)
     }
 
-    /// A new token of kind `grant`, bought with a refresh token. With `reset_secret`, every
-    /// older token of the user is revoked first (and its connections closed).
+    /// A new token of kind `grant`, bought with a refresh token, which is spent: the answer
+    /// carries the refresh token to use next time (rotation). A refresh token presented again
+    /// revokes every token of its user (see [`Auth::rotate`]). With `reset_secret`, every older
+    /// token of the user is revoked first (and its connections closed).
     pub async fn refresh(
         &self,
         refresh_token: &str,
         grant: Grant,
         reset_secret: bool,
-    ) -> Result<IssuedToken, ImError> {
-        let claims = self.auth.verify(refresh_token).await?;
-        if claims.grant != Grant::Refresh {
-            return Err(ImError::Unauthorized("not a refresh token"));
-        }
+    ) -> Result<Refreshed, ImError> {
+        let (claims, mut next) = self.auth.rotate(refresh_token).await?;
         if reset_secret {
             self.engine.revoke(claims.user).await?;
             tracing::info!(user = claims.user, "secret reset");
+            next = self.auth.issue(claims.user, Grant::Refresh).await?;
         }
-        Ok(self.auth.issue(claims.user, grant).await?)
+        let token = match grant {
+            Grant::Access => self.auth.issue(claims.user, Grant::Access).await?,
+            Grant::Refresh => next.clone(),
+        };
+        Ok(Refreshed {
+            token,
+            refresh: next,
+        })
     }
 
     /// Revokes every token of `user` and closes its connections on every node.

@@ -79,6 +79,12 @@ pub trait Auth: Send + Sync + 'static {
 
     /// Invalidates every token `user` holds now. Tokens issued afterwards are valid.
     async fn revoke(&self, user: UserId) -> Result<(), AuthError>;
+
+    /// Spends a refresh token: its claims, and the next refresh token of the same family
+    /// (rotation: each refresh token is good once). A refresh token presented a second time is
+    /// a replay (it leaked, or its holder's copy did): every token of the user is revoked, and
+    /// the answer is `InvalidToken`. Any other token is `InvalidToken`.
+    async fn rotate(&self, refresh_token: &str) -> Result<(Claims, IssuedToken), AuthError>;
 }
 
 /// The JWT claims on the wire: `id`, `grant_type` and `exp` as http-api.md says.
@@ -88,6 +94,12 @@ struct JwtClaims {
     grant_type: String,
     exp: u64,
     iat: u64,
+    /// Refresh tokens: the family (one per sign-in) and its generation; the storage keeps each
+    /// family's current generation, so a spent token is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    gen: Option<u64>,
 }
 
 /// HS256 JWTs signed with the server secret joined to a per-user secret, so that rotating the
@@ -132,11 +144,16 @@ impl JwtAuth {
         key.extend_from_slice(user_secret.as_bytes());
         key
     }
-}
 
-#[async_trait]
-impl Auth for JwtAuth {
-    async fn issue(&self, user: UserId, grant: Grant) -> Result<IssuedToken, AuthError> {
+    /// A token of kind `grant` for `user`; a refresh token in `family` (a new one if none) at
+    /// `generation`.
+    async fn issue_in(
+        &self,
+        user: UserId,
+        grant: Grant,
+        family: Option<u64>,
+        generation: u64,
+    ) -> Result<IssuedToken, AuthError> {
         let account = self
             .storage
             .user(user)
@@ -152,6 +169,20 @@ impl Auth for JwtAuth {
             grant_type: grant.as_str().to_owned(),
             exp: now + ttl,
             iat: now,
+            fam: None,
+            gen: None,
+        };
+        let claims = match grant {
+            Grant::Access => claims,
+            Grant::Refresh => JwtClaims {
+                fam: Some(
+                    family
+                        .unwrap_or_else(|| rand::thread_rng().next_u64())
+                        .to_string(),
+                ),
+                gen: Some(generation),
+                ..claims
+            },
         };
         let token = jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -165,7 +196,8 @@ impl Auth for JwtAuth {
         })
     }
 
-    async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+    /// The claims of an authentic, unexpired token, with its raw JWT claims.
+    async fn decode(&self, token: &str) -> Result<(Claims, JwtClaims), AuthError> {
         let invalid = |why: &str| AuthError::InvalidToken(why.to_owned());
         // The signing key depends on the user, so read the (unverified) user id first; nothing
         // read here is trusted until the signature below checks out.
@@ -197,17 +229,66 @@ impl Auth for JwtAuth {
         .map_err(|e| AuthError::InvalidToken(e.kind_to_string()))?;
         let grant =
             Grant::parse(&data.claims.grant_type).ok_or_else(|| invalid("bad grant_type"))?;
-        Ok(Claims {
+        let claims = Claims {
             user,
             grant,
             exp: data.claims.exp,
-        })
+        };
+        Ok((claims, data.claims))
+    }
+}
+
+#[async_trait]
+impl Auth for JwtAuth {
+    async fn issue(&self, user: UserId, grant: Grant) -> Result<IssuedToken, AuthError> {
+        self.issue_in(user, grant, None, 0).await
+    }
+
+    async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        Ok(self.decode(token).await?.0)
     }
 
     async fn revoke(&self, user: UserId) -> Result<(), AuthError> {
         self.storage.set_user_secret(user, &random_secret()).await?;
         Ok(())
     }
+
+    async fn rotate(&self, refresh_token: &str) -> Result<(Claims, IssuedToken), AuthError> {
+        let (claims, raw) = self.decode(refresh_token).await?;
+        if claims.grant != Grant::Refresh {
+            return Err(AuthError::InvalidToken("not a refresh token".into()));
+        }
+        // A refresh token made before families existed is its own family, good once.
+        let family = match raw.fam.as_deref().map(str::parse::<u64>) {
+            Some(Ok(f)) => f,
+            Some(Err(_)) => return Err(AuthError::InvalidToken("bad family".into())),
+            None => fnv1a(refresh_token.as_bytes()),
+        };
+        let generation = raw.gen.unwrap_or(0);
+        if !self
+            .storage
+            .advance_refresh(claims.user, family, generation)
+            .await?
+        {
+            tracing::warn!(
+                user = claims.user,
+                "a spent refresh token was presented again; every token of the user is revoked"
+            );
+            self.revoke(claims.user).await?;
+            return Err(AuthError::InvalidToken("refresh token already used".into()));
+        }
+        let next = self
+            .issue_in(claims.user, Grant::Refresh, Some(family), generation + 1)
+            .await?;
+        Ok((claims, next))
+    }
+}
+
+/// 64-bit FNV-1a: a stable family number for a refresh token that names none.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 trait KindToString {

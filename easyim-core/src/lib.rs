@@ -43,7 +43,9 @@ mod session;
 pub mod storage;
 mod types;
 
-pub use accounts::{Accounts, Registration, SignedIn, MAX_ACCOUNT, MAX_NICKNAME, MAX_PASSWORD};
+pub use accounts::{
+    Accounts, Refreshed, Registration, SignedIn, MAX_ACCOUNT, MAX_NICKNAME, MAX_PASSWORD,
+};
 pub use auth::{
     hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth,
 };

@@ -43,6 +43,8 @@ struct State {
     users: BTreeMap<UserId, User>,
     accounts: HashMap<String, UserId>,
     server_secret: Option<String>,
+    /// Refresh-token families: (user, family) to generation.
+    refresh: HashMap<(UserId, u64), u64>,
     /// Friend requests in creation order (newest last), and where each is in that list.
     requests: Vec<FriendRequest>,
     request_index: HashMap<u64, usize>,
@@ -172,7 +174,18 @@ impl AccountStore for MemoryStorage {
             .get_mut(&id)
             .ok_or(StorageError::NotFound(Entity::User))?;
         user.secret = secret.to_owned();
+        st.refresh.retain(|(u, _), _| *u != id);
         Ok(())
+    }
+
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
+        let mut st = self.lock();
+        let at = st.refresh.entry((user, family)).or_insert(0);
+        if *at != generation {
+            return Ok(false);
+        }
+        *at += 1;
+        Ok(true)
     }
 
     async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {

@@ -48,6 +48,9 @@ impl AccountStore for CaseBlindAccounts {
     async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()> {
         self.0.set_user_secret(id, secret).await
     }
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
+        self.0.advance_refresh(user, family, generation).await
+    }
     async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {
         self.0.search_users(query, limit).await
     }
@@ -60,7 +63,7 @@ impl AccountStore for CaseBlindAccounts {
 }
 
 #[tokio::test]
-#[should_panic(expected = "AccountStore conformance: 1 of 4 checks failed:\n- check_accounts")]
+#[should_panic(expected = "AccountStore conformance: 1 of 5 checks failed:\n- check_accounts")]
 async fn run_account_store_catches_a_broken_account_store() {
     run_account_store(|| async { Arc::new(CaseBlindAccounts::default()) }).await;
 }

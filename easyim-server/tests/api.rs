@@ -153,20 +153,29 @@ async fn check_and_refresh_tokens() {
     assert_eq!(r["grant_type"], "access_token");
     assert_eq!(r["expires_in"], 7200);
     let new_access = r["token"].as_str().unwrap().to_owned();
+    // Rotation: the refresh token sent is spent; the answer carries the next one.
+    let next = r["refresh_token"].as_str().unwrap().to_owned();
+    assert_ne!(next, refresh);
     srv.get(&format!("/api/user/friends?access_token={new_access}"))
         .await
         .data();
     let r = srv
         .post(
             path,
-            json!({"refresh_token": refresh, "grant_type": "refresh_token"}),
+            json!({"refresh_token": next, "grant_type": "refresh_token"}),
         )
         .await
         .data();
     assert_eq!(r["grant_type"], "refresh_token");
     assert_eq!(r["expires_in"], 2_592_000);
+    assert_eq!(
+        r["token"], r["refresh_token"],
+        "the token asked for is the next refresh token"
+    );
+    let next = r["refresh_token"].as_str().unwrap().to_owned();
 
-    // An access token does not buy tokens; a bad grant_type is a 400 (after the token check).
+    // An access token does not buy tokens; a bad grant_type is a 400 (after the token check),
+    // and a refused call spends nothing.
     srv.post(
         path,
         json!({"refresh_token": access, "grant_type": "access_token"}),
@@ -176,43 +185,82 @@ async fn check_and_refresh_tokens() {
     srv.post(path, json!({"grant_type": "access_token"}))
         .await
         .envelope(401);
-    srv.post(path, json!({"refresh_token": refresh}))
+    srv.post(path, json!({"refresh_token": next}))
         .await
         .envelope(400);
     srv.post(
         path,
-        json!({"refresh_token": refresh, "grant_type": "password"}),
+        json!({"refresh_token": next, "grant_type": "password"}),
     )
     .await
     .envelope(400);
     srv.post(
         path,
-        json!({"refresh_token": refresh, "grant_type": "access_token", "reset_secret": "maybe"}),
+        json!({"refresh_token": next, "grant_type": "access_token", "reset_secret": "maybe"}),
     )
     .await
     .envelope(400);
 
-    // reset_secret: every older token dies, the new one works.
+    // reset_secret: every older token dies, the new ones work.
     let r = srv
         .post(
             path,
-            json!({"refresh_token": refresh, "grant_type": "access_token", "reset_secret": "1"}),
+            json!({"refresh_token": next, "grant_type": "access_token", "reset_secret": "1"}),
         )
         .await
         .data();
     let fresh = r["token"].as_str().unwrap().to_owned();
+    let fresh_refresh = r["refresh_token"].as_str().unwrap().to_owned();
     for old in [&access, &new_access] {
         srv.get(&format!("/api/user/friends?access_token={old}"))
             .await
             .envelope(401);
     }
+    srv.get(&format!("/api/user/friends?access_token={fresh}"))
+        .await
+        .data();
     srv.post(
         path,
-        json!({"refresh_token": refresh, "grant_type": "access_token"}),
+        json!({"refresh_token": fresh_refresh, "grant_type": "access_token"}),
     )
     .await
-    .envelope(401);
-    srv.get(&format!("/api/user/friends?access_token={fresh}"))
+    .data();
+}
+
+/// A refresh token is good once: presented again (a stolen copy, or the victim's after the
+/// thief used it), it is refused and every token of the user is revoked, so the thief's new
+/// tokens die too.
+#[tokio::test]
+async fn a_replayed_refresh_token_revokes_the_users_tokens() {
+    let srv = Api::start().await;
+    let d = srv.register("alice").await;
+    let (access, stolen) = (tok(&d), d["refresh_token"].as_str().unwrap().to_owned());
+    let path = "/api/user/refresh_token";
+    let body = |t: &str| json!({"refresh_token": t, "grant_type": "access_token"});
+    let thief = srv.post(path, body(&stolen)).await.data();
+    let thief_access = thief["token"].as_str().unwrap().to_owned();
+    let thief_refresh = thief["refresh_token"].as_str().unwrap().to_owned();
+    srv.get(&format!("/api/user/friends?access_token={thief_access}"))
+        .await
+        .data();
+
+    // The owner presents the same (spent) refresh token.
+    srv.post(path, body(&stolen)).await.envelope(401);
+    for t in [&access, &thief_access] {
+        srv.get(&format!("/api/user/friends?access_token={t}"))
+            .await
+            .envelope(401);
+    }
+    srv.post(path, body(&thief_refresh)).await.envelope(401);
+    // Signing in again works.
+    let again = srv
+        .post(
+            "/api/user/login",
+            json!({"account": "alice", "password": "pw-123456"}),
+        )
+        .await
+        .data();
+    srv.get(&format!("/api/user/friends?access_token={}", tok(&again)))
         .await
         .data();
 }

@@ -66,9 +66,11 @@ impl AccountStore for PgStorage {
     }
 
     async fn set_user_secret(&self, user: UserId, secret: &str) -> Result<()> {
+        // One statement: the families go with the old secret, atomically.
         let n = self
             .execute(
-                "UPDATE users SET secret = $2 WHERE id = $1",
+                "WITH forgotten AS (DELETE FROM refresh_families WHERE user_id = $1)
+                 UPDATE users SET secret = $2 WHERE id = $1",
                 &[&id(user), &secret],
             )
             .await?;
@@ -76,6 +78,27 @@ impl AccountStore for PgStorage {
             return Err(StorageError::NotFound(Entity::User));
         }
         Ok(())
+    }
+
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
+        // The UPDATE locks the family's row; a new family is inserted only at generation 0,
+        // and of two concurrent inserts ON CONFLICT lets one win.
+        let row = self
+            .query_one(
+                "WITH moved AS (
+                     UPDATE refresh_families SET generation = generation + 1
+                     WHERE user_id = $1 AND family = $2 AND generation = $3
+                     RETURNING 1),
+                 added AS (
+                     INSERT INTO refresh_families (user_id, family, generation)
+                     SELECT $1, $2, 1 WHERE $3 = 0 AND NOT EXISTS (SELECT 1 FROM moved)
+                     ON CONFLICT DO NOTHING
+                     RETURNING 1)
+                 SELECT EXISTS (SELECT 1 FROM moved) OR EXISTS (SELECT 1 FROM added)",
+                &[&id(user), &(family as i64), &to_i64(generation)],
+            )
+            .await?;
+        Ok(row.get(0))
     }
 
     async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {

@@ -27,7 +27,8 @@ const MIGRATION_LOCK: i64 = 0x6561_7379_696d;
 /// is one statement: one round trip, one transaction. They report the contract's `NotFound`
 /// and `Conflict` answers as errors with SQLSTATE `EI404` and `EI409` (the message names the
 /// object), which also rolls back whatever the call had written.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     id            bigint PRIMARY KEY,
     account       text   NOT NULL UNIQUE,
@@ -325,7 +326,17 @@ BEGIN
     END LOOP;
 END
 $fn$;
-"#];
+"#,
+    // 2: refresh-token families, each at a generation (a refresh token is good once).
+    r#"
+CREATE TABLE refresh_families (
+    user_id    bigint NOT NULL,
+    family     bigint NOT NULL,
+    generation bigint NOT NULL,
+    PRIMARY KEY (user_id, family)
+);
+"#,
+];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current
 /// version, in one transaction under an advisory lock. `schema` is a checked identifier.

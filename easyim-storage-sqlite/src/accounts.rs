@@ -5,7 +5,7 @@ use easyim_core::{AccountStore, Conflict, Entity, Profile, StorageError, User, U
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::Result;
-use crate::rows::{id, limit_i64, profile_row, user_exists, user_row, USER_COLUMNS};
+use crate::rows::{id, limit_i64, profile_row, to_i64, user_exists, user_row, USER_COLUMNS};
 use crate::SqliteStorage;
 
 #[async_trait]
@@ -69,7 +69,37 @@ impl AccountStore for SqliteStorage {
             if n == 0 {
                 return Err(StorageError::NotFound(Entity::User).into());
             }
+            c.prepare_cached("DELETE FROM refresh_families WHERE user_id = ?1")?
+                .execute(params![id(user)])?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
+        self.write(move |c| {
+            // One writer: the update, then (for a new family) the insert, cannot interleave
+            // with another call.
+            let (u, f, g) = (id(user), family as i64, to_i64(generation));
+            let moved = c
+                .prepare_cached(
+                    "UPDATE refresh_families SET generation = generation + 1
+                     WHERE user_id = ?1 AND family = ?2 AND generation = ?3",
+                )?
+                .execute(params![u, f, g])?;
+            if moved == 1 {
+                return Ok(true);
+            }
+            if generation != 0 {
+                return Ok(false);
+            }
+            let added = c
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO refresh_families (user_id, family, generation)
+                     VALUES (?1, ?2, 1)",
+                )?
+                .execute(params![u, f])?;
+            Ok(added == 1)
         })
         .await
     }

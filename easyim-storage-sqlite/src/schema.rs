@@ -135,6 +135,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE UNIQUE INDEX messages_conv_seq ON messages (conv, conv_seq);
     CREATE UNIQUE INDEX messages_conv_msg_id ON messages (conv, msg_id);
     ",
+    // 3: refresh-token families, each at a generation (a refresh token is good once).
+    "
+    CREATE TABLE refresh_families (
+        user_id    INTEGER NOT NULL,
+        family     INTEGER NOT NULL,
+        generation INTEGER NOT NULL,
+        PRIMARY KEY (user_id, family)
+    ) WITHOUT ROWID;
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

@@ -27,6 +27,8 @@ struct Tables {
     users: BTreeMap<UserId, User>,
     /// `settings (server_secret)`.
     server_secret: Option<String>,
+    /// `refresh_families (user, family PRIMARY KEY, generation)`.
+    refresh: HashMap<(UserId, u64), u64>,
     /// `friend_requests`, in insertion order (the row id).
     requests: Vec<FriendRequest>,
     /// `friends (user, friend)`, one row per direction.
@@ -127,7 +129,18 @@ impl AccountStore for TableStorage {
             .get_mut(&id)
             .ok_or(StorageError::NotFound(Entity::User))?;
         user.secret = secret.to_owned();
+        db.refresh.retain(|(u, _), _| *u != id);
         Ok(())
+    }
+
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
+        let mut db = self.db();
+        let at = db.refresh.entry((user, family)).or_insert(0);
+        let current = *at == generation;
+        if current {
+            *at += 1;
+        }
+        Ok(current)
     }
 
     async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {

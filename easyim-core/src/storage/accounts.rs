@@ -19,9 +19,16 @@ pub trait AccountStore: Send + Sync + 'static {
     /// The account with this exact login name, if any.
     async fn user_by_account(&self, account: &str) -> Result<Option<User>>;
 
-    /// Replaces a user's token secret (logout, reset). `NotFound("user")` if there is no such
-    /// user.
+    /// Replaces a user's token secret (logout, reset) and forgets its refresh-token families.
+    /// `NotFound(User)` if there is no such user.
     async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()>;
+
+    /// Moves `user`'s refresh-token family `family` from generation `generation` to the next and
+    /// answers true; answers false, changing nothing, when the family is at another generation
+    /// (that refresh token was used before: a replay). A family not seen yet is at generation 0.
+    /// Atomic: of two calls with the same generation, at most one answers true.
+    /// [`AccountStore::set_user_secret`] forgets all of the user's families.
+    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool>;
 
     /// Accounts whose login name contains `query` (case-sensitive substring), by id, at most
     /// `limit`.

@@ -143,3 +143,48 @@ pub async fn check_server_secret<S: AccountStore + ?Sized>(s: Arc<S>) {
 pub async fn check_ping<S: AccountStore + ?Sized>(s: Arc<S>) {
     ok(s.ping().await, "ping");
 }
+
+/// `advance_refresh`: each generation of a family advances once, also under concurrent calls;
+/// families are per user and independent; `set_user_secret` forgets the user's families.
+pub async fn check_refresh_families<S: AccountStore + ?Sized>(s: Arc<S>) {
+    let s = &*s;
+    add_user(s, 1, "one").await;
+    add_user(s, 2, "two").await;
+    let adv = |user, family, generation| async move {
+        ok(
+            s.advance_refresh(user, family, generation).await,
+            "advance_refresh",
+        )
+    };
+    assert!(adv(1, 7, 0).await, "a new family starts at generation 0");
+    assert!(!adv(1, 7, 0).await, "generation 0 is spent");
+    assert!(!adv(1, 7, 2).await, "a generation ahead is not current");
+    assert!(adv(1, 7, 1).await, "then 1");
+    assert!(
+        adv(1, 8, 0).await,
+        "another family of the same user is its own"
+    );
+    assert!(
+        adv(2, 7, 0).await,
+        "the same family number of another user is its own"
+    );
+    assert!(
+        !adv(1, 9, 3).await,
+        "a family never seen is at generation 0"
+    );
+    // Of many concurrent uses of one generation, exactly one wins.
+    let calls = (0..8).map(|_| adv(1, 7, 2));
+    let wins = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .filter(|w| *w)
+        .count();
+    assert_eq!(wins, 1, "concurrent uses of one refresh token: one wins");
+    // A new secret forgets the user's families (its tokens are dead anyway); not another's.
+    ok(s.set_user_secret(1, "new secret").await, "set_user_secret");
+    assert!(
+        adv(1, 7, 0).await,
+        "after set_user_secret the family is new"
+    );
+    assert!(!adv(2, 7, 0).await, "the other user's family is kept");
+}

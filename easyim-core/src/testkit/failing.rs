@@ -92,6 +92,15 @@ impl<S: AccountStore> AccountStore for FailingStorage<S> {
         self.check()?;
         self.inner.set_user_secret(id, secret).await
     }
+    async fn advance_refresh(
+        &self,
+        user: UserId,
+        family: u64,
+        generation: u64,
+    ) -> crate::Result<bool> {
+        self.check()?;
+        self.inner.advance_refresh(user, family, generation).await
+    }
 
     async fn search_users(&self, query: &str, limit: usize) -> crate::Result<Vec<Profile>> {
         self.check()?;

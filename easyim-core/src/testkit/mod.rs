@@ -54,7 +54,9 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
-pub use accounts::{check_accounts, check_ping, check_search_users, check_server_secret};
+pub use accounts::{
+    check_accounts, check_ping, check_refresh_families, check_search_users, check_server_secret,
+};
 pub use client::{login_frame, Client, ClientError};
 pub use failing::FailingStorage;
 pub use friends::check_friends;
@@ -79,6 +81,7 @@ fn account_checks<S: AccountStore + ?Sized>() -> Checks<S> {
         ("search_users", |s| check_search_users(s).boxed()),
         ("server_secret", |s| check_server_secret(s).boxed()),
         ("ping", |s| check_ping(s).boxed()),
+        ("refresh_families", |s| check_refresh_families(s).boxed()),
     ]
 }
 

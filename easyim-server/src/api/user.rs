@@ -60,11 +60,12 @@ pub(crate) async fn refresh_token(State(state): State<AppState>, p: Params) -> A
     let grant = Grant::parse(&grant_type)
         .ok_or_else(|| ApiError::bad("`grant_type` must be `access_token` or `refresh_token`"))?;
     let reset = p.opt_bool("reset_secret")?.unwrap_or(false);
-    let issued = state.im.accounts().refresh(&token, grant, reset).await?;
+    let refreshed = state.im.accounts().refresh(&token, grant, reset).await?;
     ok(NewToken {
         grant_type: grant.as_str(),
-        expires_in: issued.expires_in,
-        token: issued.token,
+        expires_in: refreshed.token.expires_in,
+        token: refreshed.token.token,
+        refresh_token: refreshed.refresh.token,
     })
 }
 

@@ -104,12 +104,14 @@ pub(crate) struct TokenInfo {
     pub(crate) expires_in: u64,
 }
 
-/// `refresh_token`: the new token.
+/// `refresh_token`: the new token, and the refresh token to use next time (the one sent is
+/// spent).
 #[derive(Debug, Serialize)]
 pub(crate) struct NewToken {
     pub(crate) grant_type: &'static str,
     pub(crate) expires_in: u64,
     pub(crate) token: String,
+    pub(crate) refresh_token: String,
 }
 
 /// A friend request addressed to the caller.
