@@ -50,6 +50,9 @@ pub struct ApiConfig {
     /// writes it, owner-only, to `LOCAL_STOP_FILE` for `--stop`. None: nobody may stop the
     /// server over HTTP.
     pub stop_key: Option<String>,
+    /// The longest a request may take, body included (`WRITE_TIMEOUT`): past it, 408, and a
+    /// body that trickles in cannot hold the connection.
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for ApiConfig {
@@ -58,6 +61,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1 << 20,
             rate_limit: 0,
             stop_key: None,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -86,6 +90,7 @@ impl ApiConfig {
 #[derive(Debug, Clone)]
 pub(crate) struct AppState {
     im: Im,
+    request_timeout: std::time::Duration,
     stop: CancellationToken,
     /// What `POST /api/local/stop` must carry (see [`ApiConfig::stop_key`]).
     stop_key: Option<Arc<str>>,
@@ -122,6 +127,7 @@ impl HttpCounters {
 /// Builds the HTTP API router. `stop` is cancelled by POST /api/local/stop (from loopback only).
 pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
     let state = AppState {
+        request_timeout: config.request_timeout,
         im,
         stop,
         stop_key: config.stop_key.map(Arc::from),
@@ -212,7 +218,13 @@ async fn shell(State(state): State<AppState>, req: Request, next: Next) -> Respo
         let method = req.method().clone();
         // The path only: the query may hold a token, which must never reach the log.
         let path = req.uri().path().to_owned();
-        let res = into_envelope(next.run(req).await);
+        let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+            Ok(res) => into_envelope(res),
+            Err(_) => {
+                tracing::debug!(%method, path, "HTTP request past its deadline");
+                ApiError::Status(StatusCode::REQUEST_TIMEOUT, "request timed out").into_response()
+            }
+        };
         if res.status().is_server_error() {
             tracing::warn!(%method, path, status = res.status().as_u16(), "HTTP API 5xx");
         }

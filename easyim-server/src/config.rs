@@ -53,6 +53,11 @@ const KEYS: &[(&str, &str, &str)] = &[
         "Seconds a logged-in connection may stay silent before E_IDLE",
     ),
     (
+        "WRITE_TIMEOUT",
+        "30",
+        "Seconds a peer may go without reading what the server writes before it is dropped; also the longest an HTTP request may take",
+    ),
+    (
         "AUTH_TIMEOUT",
         "10",
         "Seconds a new connection has to send its KEEP_ALIVE login frame",
@@ -166,6 +171,9 @@ pub struct Config {
     pub api_port: u16,
     /// `SERVER_DROP_AFTER`.
     pub idle_timeout: Duration,
+    /// `WRITE_TIMEOUT`: how long a write may make no progress (the peer does not read), and
+    /// the longest an HTTP request may take.
+    pub write_timeout: Duration,
     /// `AUTH_TIMEOUT`.
     pub auth_timeout: Duration,
     /// `MSG_FORMAT`.
@@ -376,6 +384,7 @@ impl Sources {
             port: self.parse("SERVER_PORT", "a port number")?,
             api_port: self.parse("API_SERVER_PORT", "a port number")?,
             idle_timeout: Duration::from_secs(self.positive("SERVER_DROP_AFTER")?),
+            write_timeout: Duration::from_secs(self.positive("WRITE_TIMEOUT")?),
             auth_timeout: Duration::from_secs(self.positive("AUTH_TIMEOUT")?),
             msg_format: self.parse("MSG_FORMAT", "auto, json or protobuf")?,
             max_frame_bytes: self.positive("MAX_FRAME_BYTES")? as usize,

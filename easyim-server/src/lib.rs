@@ -11,6 +11,7 @@ mod api;
 mod config;
 mod error;
 mod server;
+mod stall;
 mod transport;
 
 pub use api::{router as api_router, ApiConfig};

@@ -1,6 +1,7 @@
 //! The listeners and the server's life: accept, sniff the first byte, serve, shut down.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tracing::{debug, info, warn};
 use crate::api::{router as api_router, ApiConfig};
 use crate::config::{Config, DbDriver};
 use crate::error::ServerError;
+use crate::stall::Stall;
 use crate::transport::{serve_stream, serve_websocket, Framing};
 use crate::{SqliteOptions, SqliteStorage};
 
@@ -47,6 +49,8 @@ struct Ctx {
 #[derive(Clone)]
 struct Slot {
     _permit: Arc<OwnedSemaphorePermit>,
+    /// Set when the connection becomes a WebSocket (its socket's read timeout then stops).
+    upgraded: Arc<AtomicBool>,
 }
 
 /// The state of the middleware that takes WebSocket upgrades on any path.
@@ -190,6 +194,7 @@ impl Server {
         let mut api_config = ApiConfig::default().with_stop_key(stop_key);
         api_config.max_body_bytes = config.max_body_bytes;
         api_config.rate_limit = config.api_rate_limit;
+        api_config.request_timeout = config.write_timeout;
         let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
         let ws = WsState {
@@ -331,6 +336,7 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, im_port: bool) {
         let c = ctx.clone();
         let slot = Slot {
             _permit: Arc::new(permit),
+            upgraded: Arc::default(),
         };
         ctx.tracker.spawn(async move {
             if im_port {
@@ -364,12 +370,21 @@ async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
 /// One HTTP/1 connection: API requests, and WebSocket upgrades on any path.
 async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let http = ctx.http.clone();
+    let upgraded = slot.upgraded.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             req.extensions_mut().insert(slot.clone());
             http.clone().oneshot(req.map(axum::body::Body::new))
         });
+    // A peer that stops reading, or sends a head or body that never ends, fails its socket
+    // instead of holding its place forever.
+    let stream = Stall::new(
+        stream,
+        ctx.config.auth_timeout,
+        ctx.config.write_timeout,
+        upgraded,
+    );
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(ctx.config.auth_timeout)
@@ -413,6 +428,9 @@ async fn websocket_or_http(State(ws): State<WsState>, req: Request, next: Next) 
             up.max_message_size(max_frame)
                 .max_frame_size(max_frame)
                 .on_upgrade(move |socket| async move {
+                    if let Some(slot) = &slot {
+                        slot.upgraded.store(true, Ordering::Relaxed);
+                    }
                     serve_websocket(engine, socket, policy).await;
                     drop((token, slot));
                 })
