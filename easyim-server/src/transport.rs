@@ -209,15 +209,7 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
                 }, if !room && in_tx.is_some() => {}
                 f = outbox.recv() => {
                     let Some(f) = f else { break };
-                    let mut ok = ws.feed(ws_message(&f, binary)).await.is_ok();
-                    while ok {
-                        match outbox.try_recv() {
-                            Some(f) => ok = ws.feed(ws_message(&f, binary)).await.is_ok(),
-                            None => break,
-                        }
-                    }
-                    let flushed = ok && matches!(tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await, Ok(Ok(())));
-                    if !flushed {
+                    if !write_ws(&mut ws, &mut outbox, &f, binary).await {
                         // End the session's input, and keep draining so that it is never
                         // blocked on a dead socket.
                         drop(in_tx.take());
@@ -230,6 +222,22 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
         let _ = tokio::time::timeout(Duration::from_secs(5), ws.send(Message::Close(None))).await;
     };
     tokio::join!(session, pump);
+}
+
+/// Writes `first` and what else is queued now to the WebSocket, then flushes once within
+/// `WRITE_TIMEOUT`; false if the socket failed.
+async fn write_ws(ws: &mut WebSocket, outbox: &mut Outbox, first: &Encoded, binary: bool) -> bool {
+    let mut ok = ws.feed(ws_message(first, binary)).await.is_ok();
+    while ok {
+        match outbox.try_recv() {
+            Some(f) => ok = ws.feed(ws_message(&f, binary)).await.is_ok(),
+            None => break,
+        }
+    }
+    ok && matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Tells a message or frame over the limit, which the WebSocket library refuses with a capacity
