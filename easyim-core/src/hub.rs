@@ -2,8 +2,9 @@
 //!
 //! The hub maps a user to its live connections (several devices per user). It is sharded by
 //! user id, so delivery takes one short read lock per recipient and never a global lock. Each
-//! connection has a bounded queue; a connection whose queue is full is closed rather than
-//! allowed to slow anybody down (what it missed stays pending in storage).
+//! connection writes to its bounded queue (`outbox`); a connection whose queue is full is
+//! closed rather than allowed to slow anybody down (what it missed stays pending in storage).
+//! The hub reaches this node only: `delivery`'s router adds the other nodes.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -80,7 +80,7 @@ impl Session {
         match outcomes {
             Ok(o) => o.into_iter().map(Ok).collect(),
             Err(e) => {
-                warn!(error = %e, user = self.user, "could not store messages");
+                warn!(error = %e, user = self.user, conn = self.handle.id, "could not store messages");
                 vec![Err(()); expected]
             }
         }

@@ -110,7 +110,7 @@ impl Connection {
                 None
             }
             Err(AuthError::Storage(e)) => {
-                warn!(error = %e, "storage failed during login");
+                warn!(error = %e, conn = self.id, "storage failed during login");
                 self.error(
                     ErrorCode::Internal,
                     "storage is unavailable, try again",

@@ -56,6 +56,7 @@ struct Session {
 }
 
 impl Connection {
+    /// Connection `id`, on `node`, writing to `out`.
     pub(crate) fn new(node: Arc<Node>, id: u64, out: Outgoing) -> Self {
         Connection { node, id, out }
     }
@@ -63,7 +64,15 @@ impl Connection {
     /// Runs the session over `frames`, the connection's decoded input, until the peer closes
     /// its side, the protocol closes the connection, or the engine shuts down. Everything the
     /// session queued before it returns is still yielded by the [`crate::Outbox`].
-    #[instrument(name = "conn", skip_all, fields(conn = self.id, user = tracing::field::Empty))]
+    ///
+    /// Its span is at debug level: an enabled span is entered and left on every poll, which
+    /// the default filter makes a shared lock per frame; the warnings name user and conn.
+    #[instrument(
+        name = "conn",
+        level = "debug",
+        skip_all,
+        fields(conn = self.id, user = tracing::field::Empty)
+    )]
     pub async fn run<S>(self, mut frames: S)
     where
         S: Stream<Item = Result<Msg, CodecError>> + Unpin + Send,

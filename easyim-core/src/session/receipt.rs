@@ -30,7 +30,7 @@ impl Session {
         node.metrics.observe_storage(t0.elapsed());
         match r {
             Err(e) => {
-                warn!(error = %e, user = self.user, "could not record a receipt");
+                warn!(error = %e, user = self.user, conn = self.handle.id, "could not record a receipt");
                 self.error(
                     ErrorCode::Internal,
                     "storage failed; the receipt was not recorded",

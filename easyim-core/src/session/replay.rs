@@ -29,7 +29,7 @@ impl Session {
             let page = match self.pending_page(after).await {
                 Ok(p) => p,
                 Err(e) => {
-                    warn!(error = %e, user = self.user, "could not read pending messages");
+                    warn!(error = %e, user = self.user, conn = self.handle.id, "could not read pending messages");
                     self.last_word(ErrorCode::Internal, "storage is unavailable, try again")
                         .await;
                     return false;
