@@ -270,3 +270,6 @@ fn scopeguard<F: FnOnce()>(f: F) -> impl Drop {
     }
     Guard(Some(f))
 }
+
+#[cfg(test)]
+mod tests;
