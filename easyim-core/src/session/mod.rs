@@ -65,8 +65,10 @@ impl Connection {
     /// its side, the protocol closes the connection, or the engine shuts down. Everything the
     /// session queued before it returns is still yielded by the [`crate::Outbox`].
     ///
-    /// Its span is at debug level: an enabled span is entered and left on every poll, which
-    /// the default filter makes a shared lock per frame; the warnings name user and conn.
+    /// Its span, `conn` (the connection id and, once logged in, the user), is at debug level:
+    /// an enabled span is entered and left on every poll of the connection, which under an
+    /// `EnvFilter` is a read of a shared lock per frame. The session's warnings carry both
+    /// fields themselves.
     #[instrument(
         name = "conn",
         level = "debug",
