@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use easyim_core::{Engine, Outbox};
 use easyim_proto::{CodecError, Encoded, Format, FormatPolicy, FramedCodec, LinesCodec};
 use futures::{SinkExt, StreamExt};
@@ -81,7 +81,7 @@ pub(crate) async fn serve_stream<S>(
                 } else {
                     Format::Protobuf
                 };
-                e.payload(fmt).clone()
+                &e.payload(fmt)[..]
             });
             tokio::join!(conn.run(frames), writer);
         }
@@ -90,9 +90,7 @@ pub(crate) async fn serve_stream<S>(
                 FramedRead::with_capacity(r, LinesCodec::new(max_frame, policy), READ_BUFFER)
                     .map(|r| r.map(|(m, _)| m));
             let codec = LinesCodec::new(max_frame, policy);
-            let writer = write_loop(w, codec, outbox, |e: &Encoded| {
-                e.payload(Format::Json).clone()
-            });
+            let writer = write_loop(w, codec, outbox, |e: &Encoded| &e.payload(Format::Json)[..]);
             tokio::join!(conn.run(frames), writer);
         }
     }
@@ -104,29 +102,29 @@ pub(crate) async fn serve_stream<S>(
 async fn write_loop<W, C, P>(w: W, codec: C, mut outbox: Outbox, payload: P)
 where
     W: AsyncWrite + Unpin,
-    C: Encoder<Bytes, Error = CodecError>,
-    P: Fn(&Encoded) -> Bytes,
+    C: for<'a> Encoder<&'a [u8], Error = CodecError>,
+    P: Fn(&Encoded) -> &[u8],
 {
     let mut out = FramedWrite::new(w, codec);
     // Start empty (idle connections are most of them); flush only when told to.
     *out.write_buffer_mut() = BytesMut::new();
     out.set_backpressure_boundary(usize::MAX);
-    // The frames of one write, reused from batch to batch.
-    let mut batch: Vec<Bytes> = Vec::new();
+    // The frames of one write, reused from batch to batch. Their payloads are borrowed, not
+    // cloned: cloning a `Bytes` made from a `Vec` allocates its shared header the first time.
+    let mut batch: Vec<Arc<Encoded>> = Vec::new();
     while let Some(frame) = outbox.recv().await {
         let mut bytes = 0;
         let mut next = Some(frame);
         while let Some(f) = next.take() {
-            let p = payload(&f);
-            bytes += p.len();
-            batch.push(p);
+            bytes += payload(&f).len();
+            batch.push(f);
             if bytes < WRITE_BATCH {
                 next = outbox.try_recv();
             }
         }
         let write = async {
-            for p in batch.drain(..) {
-                out.feed(p).await?;
+            for f in batch.drain(..) {
+                out.feed(payload(&f)).await?;
             }
             out.flush().await
         };
