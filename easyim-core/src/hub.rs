@@ -2,18 +2,18 @@
 //!
 //! The hub maps a user to its live connections (several devices per user). It is sharded by
 //! user id, so delivery takes one short read lock per recipient and never a global lock. Each
-//! connection has a bounded queue; a connection whose queue is full is closed rather than
-//! allowed to slow anybody down (what it missed stays pending in storage).
+//! connection writes to its bounded queue (`outbox`); a connection whose queue is full is
+//! closed rather than allowed to slow anybody down (what it missed stays pending in storage).
+//! The hub reaches this node only: `delivery`'s router adds the other nodes.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use easyim_proto::Encoded;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Metrics;
+use crate::outbox::Outgoing;
 use crate::types::{Conversation, UserId};
 
 const SHARDS: usize = 64;
@@ -27,114 +27,50 @@ pub(crate) enum Kick {
     Revoked,
 }
 
-/// A frame queued to a connection, with the conversation position of a chat message (used to
-/// drop live deliveries that the login replay already carried).
-pub(crate) type Queued = (Arc<Encoded>, Option<(Conversation, u64)>);
-
-/// The hub's view of one logged-in connection.
+/// The hub's view of one logged-in connection: its queue, and how to stop its session.
 #[derive(Debug)]
 pub(crate) struct ConnHandle {
     pub(crate) id: u64,
-    tx: mpsc::Sender<Arc<Encoded>>,
-    /// True until the login replay is done; meanwhile live deliveries wait in `held`, so that
-    /// pending messages always come first.
-    replaying: AtomicBool,
-    held: Mutex<Vec<Queued>>,
-    held_cap: usize,
-    /// The highest `conv_seq` the login replay carried, by conversation; set when it ends. A
-    /// message stored before the replay read it may reach the hub only after the replay ended
-    /// (storing and delivering are two steps): without this it would be queued a second time.
-    replayed: OnceLock<HashMap<Conversation, u64>>,
+    out: Outgoing,
     kick: CancellationToken,
-    abort: CancellationToken,
     reason: OnceLock<Kick>,
-    metrics: Arc<Metrics>,
 }
 
 impl ConnHandle {
-    pub(crate) fn new(
-        id: u64,
-        tx: mpsc::Sender<Arc<Encoded>>,
-        held_cap: usize,
-        kick: CancellationToken,
-        abort: CancellationToken,
-        metrics: Arc<Metrics>,
-    ) -> Self {
+    /// The handle of connection `id`, which writes to `out`.
+    pub(crate) fn new(id: u64, out: Outgoing) -> Self {
         ConnHandle {
             id,
-            tx,
-            replaying: AtomicBool::new(true),
-            held: Mutex::new(Vec::new()),
-            held_cap,
-            replayed: OnceLock::new(),
-            kick,
-            abort,
+            out,
+            kick: CancellationToken::new(),
             reason: OnceLock::new(),
-            metrics,
         }
     }
 
-    /// Queues a frame without waiting; a full queue closes the connection.
+    /// The connection's queue (the login replay writes to it directly).
+    pub(crate) fn out(&self) -> &Outgoing {
+        &self.out
+    }
+
+    /// Queues a live frame without waiting; a full queue closes the connection.
     pub(crate) fn push(&self, frame: &Arc<Encoded>, key: Option<(Conversation, u64)>) {
-        if self.replaying.load(Ordering::Acquire) {
-            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            // Re-check under the lock: the replay may have finished meanwhile, and then the
-            // held frames are already in the queue ahead of this one.
-            if self.replaying.load(Ordering::Acquire) {
-                if held.len() >= self.held_cap {
-                    drop(held);
-                    self.kick(Kick::SlowConsumer);
-                } else {
-                    held.push((frame.clone(), key));
-                }
-                return;
-            }
-        }
-        if self.was_replayed(key) {
-            return;
-        }
-        self.send_now(frame.clone());
-    }
-
-    /// Whether the login replay already carried the message at `key`.
-    fn was_replayed(&self, key: Option<(Conversation, u64)>) -> bool {
-        key.is_some_and(|(conv, seq)| {
-            self.replayed
-                .get()
-                .and_then(|r| r.get(&conv))
-                .is_some_and(|&max| seq <= max)
-        })
-    }
-
-    fn send_now(&self, frame: Arc<Encoded>) {
-        match self.tx.try_send(frame) {
-            Ok(()) => {
-                self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(mpsc::error::TrySendError::Full(_)) => self.kick(Kick::SlowConsumer),
-            Err(mpsc::error::TrySendError::Closed(_)) => {}
+        if self.out.push(frame, key).is_err() {
+            self.kick(Kick::SlowConsumer);
         }
     }
 
-    /// Ends the replay: queues what was held, less what the replay carried already
-    /// (`replayed` maps a conversation to the highest `conv_seq` replayed), and goes live.
+    /// Ends the login replay (see [`Outgoing::finish_replay`]).
     pub(crate) fn finish_replay(&self, replayed: HashMap<Conversation, u64>) {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self.replayed.set(replayed);
-        for (frame, key) in held.drain(..) {
-            if !self.was_replayed(key) {
-                self.send_now(frame);
-            }
+        if self.out.finish_replay(replayed).is_err() {
+            self.kick(Kick::SlowConsumer);
         }
-        self.replaying.store(false, Ordering::Release);
     }
 
     /// Asks the session to stop; a slow consumer's writer stops at once too.
     pub(crate) fn kick(&self, why: Kick) {
         if self.reason.set(why).is_ok() {
             if why == Kick::SlowConsumer {
-                self.metrics.slow_consumers.fetch_add(1, Ordering::Relaxed);
-                self.abort.cancel();
+                self.out.abort();
             }
             self.kick.cancel();
         }
@@ -145,6 +81,7 @@ impl ConnHandle {
         self.kick.cancelled().await
     }
 
+    /// Why the connection was kicked, if it was.
     pub(crate) fn reason(&self) -> Option<Kick> {
         self.reason.get().copied()
     }

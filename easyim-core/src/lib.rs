@@ -11,8 +11,12 @@
 //!   answers typed results or an [`ImError`].
 //! - `engine`: [`Engine`], one node's connections: it runs one [`Connection::run`] per
 //!   connection.
-//! - `session`: login, heartbeats, messages, receipts and the errors of the wire protocol.
-//! - `hub`: who is online where, and delivery to their connections.
+//! - `config`: [`EngineConfig`], the limits and timeouts of the wire protocol.
+//! - `node`: what one node shares among its connections (storage, auth, router, sequencer).
+//! - `session`: login, replay, heartbeats, messages, receipts and the protocol's errors.
+//! - `outbox`: a connection's bounded outgoing queue ([`Outbox`]) and every write to it.
+//! - `delivery`: the one outbound path: the hub's connections plus the bus.
+//! - `hub`: who is online where.
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
@@ -28,6 +32,8 @@
 mod accounts;
 mod auth;
 mod bus;
+mod config;
+mod delivery;
 mod engine;
 mod error;
 mod friends;
@@ -38,6 +44,8 @@ mod hub;
 mod ids;
 mod im;
 mod metrics;
+mod node;
+mod outbox;
 mod sequencer;
 mod session;
 pub mod storage;
@@ -50,7 +58,8 @@ pub use auth::{
     hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth,
 };
 pub use bus::{Bus, BusEvent, LocalBus};
-pub use engine::{Engine, EngineConfig, Outbox};
+pub use config::EngineConfig;
+pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{Groups, MAX_GROUP_NAME};
@@ -58,6 +67,7 @@ pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use metrics::Metrics;
+pub use outbox::Outbox;
 pub use session::Connection;
 pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
 pub use types::{

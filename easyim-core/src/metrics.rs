@@ -24,7 +24,7 @@ pub struct Metrics {
     pub(crate) errors: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
     storage_buckets: [AtomicU64; BUCKETS.len()],
-    storage_count: AtomicU64,
+    pub(crate) storage_count: AtomicU64,
     storage_sum_nanos: AtomicU64,
 }
 

@@ -56,7 +56,8 @@ struct ConvState {
     gap_timer: bool,
 }
 
-/// Where released deliveries go.
+/// Where released deliveries go: the engine's router (the hub plus the bus); a recorder in
+/// tests. Only what a release needs, so the sequencer knows nothing of the engine.
 pub(crate) trait Sink: Send + Sync + 'static {
     fn release(&self, conv: Conversation, seq: u64, d: Delivery);
 }

@@ -9,8 +9,8 @@
 //! that never arrives, or an idle keep-alive connection); a WebSocket's silence is the IM
 //! session's business (`AUTH_TIMEOUT`, then `SERVER_DROP_AFTER`).
 
-use std::io;
 use std::future::Future as _;
+use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

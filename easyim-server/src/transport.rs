@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
-use bytes::{BufMut, BytesMut};
+use bytes::BytesMut;
 use easyim_core::{Engine, Outbox};
 use easyim_proto::{CodecError, Encoded, Format, FormatPolicy, FramedCodec, LinesCodec};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::{Encoder, FramedRead, FramedWrite};
 
 /// A peer that takes longer than this to accept a batch of writes is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,15 +74,14 @@ pub(crate) async fn serve_stream<S>(
                         })
                     },
                 );
-            let writer = write_loop(w, outbox, move |buf: &mut BytesMut, e: &Encoded| {
+            let codec = FramedCodec::new(max_frame, policy);
+            let writer = write_loop(w, codec, outbox, move |e: &Encoded| {
                 let fmt = if format.load(Ordering::Relaxed) == JSON {
                     Format::Json
                 } else {
                     Format::Protobuf
                 };
-                let p = e.payload(fmt);
-                buf.put_u32(p.len() as u32);
-                buf.put_slice(p);
+                &e.payload(fmt)[..]
             });
             tokio::join!(conn.run(frames), writer);
         }
@@ -90,45 +89,58 @@ pub(crate) async fn serve_stream<S>(
             let frames =
                 FramedRead::with_capacity(r, LinesCodec::new(max_frame, policy), READ_BUFFER)
                     .map(|r| r.map(|(m, _)| m));
-            let writer = write_loop(w, outbox, |buf: &mut BytesMut, e: &Encoded| {
-                buf.put_slice(e.payload(Format::Json));
-                buf.put_u8(b'\n');
-            });
+            let codec = LinesCodec::new(max_frame, policy);
+            let writer = write_loop(w, codec, outbox, |e: &Encoded| &e.payload(Format::Json)[..]);
             tokio::join!(conn.run(frames), writer);
         }
     }
 }
 
-/// Writes what the outbox yields, batching what is queued, until the session is done; then
-/// closes the write side (so the peer sees the end) after everything queued was written.
-async fn write_loop<W, F>(mut w: W, mut outbox: Outbox, mut put: F)
+/// Writes what the outbox yields through `codec` (which frames each payload), several queued
+/// frames per write, until the session is done; then closes the write side (so the peer sees
+/// the end) after everything queued was written. `payload` picks a frame's wire format.
+async fn write_loop<W, C, P>(w: W, codec: C, mut outbox: Outbox, payload: P)
 where
     W: AsyncWrite + Unpin,
-    F: FnMut(&mut BytesMut, &Encoded),
+    C: for<'a> Encoder<&'a [u8], Error = CodecError>,
+    P: Fn(&Encoded) -> &[u8],
 {
-    let mut buf = BytesMut::new();
+    let mut out = FramedWrite::new(w, codec);
+    // Start empty (idle connections are most of them); flush only when told to.
+    *out.write_buffer_mut() = BytesMut::new();
+    out.set_backpressure_boundary(usize::MAX);
+    // The frames of one write, reused from batch to batch. Their payloads are borrowed, not
+    // cloned: cloning a `Bytes` made from a `Vec` allocates its shared header the first time.
+    let mut batch: Vec<Arc<Encoded>> = Vec::new();
     while let Some(frame) = outbox.recv().await {
-        put(&mut buf, &frame);
-        while buf.len() < WRITE_BATCH {
-            match outbox.try_recv() {
-                Some(f) => put(&mut buf, &f),
-                None => break,
+        let mut bytes = 0;
+        let mut next = Some(frame);
+        while let Some(f) = next.take() {
+            bytes += payload(&f).len();
+            batch.push(f);
+            if bytes < WRITE_BATCH {
+                next = outbox.try_recv();
             }
         }
+        let write = async {
+            for f in batch.drain(..) {
+                out.feed(payload(&f)).await?;
+            }
+            out.flush().await
+        };
         let ok = tokio::select! {
             biased;
             _ = outbox.aborted() => false,
-            r = tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)) => matches!(r, Ok(Ok(()))),
+            r = tokio::time::timeout(WRITE_TIMEOUT, write) => matches!(r, Ok(Ok(()))),
         };
         if !ok {
             return;
         }
-        buf.clear();
-        if buf.capacity() > 4 * WRITE_BATCH {
-            buf = BytesMut::new();
+        if out.write_buffer().capacity() > 4 * WRITE_BATCH {
+            *out.write_buffer_mut() = BytesMut::new();
         }
     }
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, w.shutdown()).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, out.close()).await;
 }
 
 /// Runs one WebSocket connection to its end: text messages carry JSON, binary ones protobuf,
@@ -195,15 +207,7 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
                 }, if !room && in_tx.is_some() => {}
                 f = outbox.recv() => {
                     let Some(f) = f else { break };
-                    let mut ok = ws.feed(ws_message(&f, binary)).await.is_ok();
-                    while ok {
-                        match outbox.try_recv() {
-                            Some(f) => ok = ws.feed(ws_message(&f, binary)).await.is_ok(),
-                            None => break,
-                        }
-                    }
-                    let flushed = ok && matches!(tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await, Ok(Ok(())));
-                    if !flushed {
+                    if !write_ws(&mut ws, &mut outbox, &f, binary).await {
                         // End the session's input, and keep draining so that it is never
                         // blocked on a dead socket.
                         drop(in_tx.take());
@@ -216,6 +220,22 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
         let _ = tokio::time::timeout(Duration::from_secs(5), ws.send(Message::Close(None))).await;
     };
     tokio::join!(session, pump);
+}
+
+/// Writes `first` and what else is queued now to the WebSocket, then flushes once within
+/// `WRITE_TIMEOUT`; false if the socket failed.
+async fn write_ws(ws: &mut WebSocket, outbox: &mut Outbox, first: &Encoded, binary: bool) -> bool {
+    let mut ok = ws.feed(ws_message(first, binary)).await.is_ok();
+    while ok {
+        match outbox.try_recv() {
+            Some(f) => ok = ws.feed(ws_message(&f, binary)).await.is_ok(),
+            None => break,
+        }
+    }
+    ok && matches!(
+        tokio::time::timeout(WRITE_TIMEOUT, ws.flush()).await,
+        Ok(Ok(()))
+    )
 }
 
 /// Tells a message or frame over the limit, which the WebSocket library refuses with a capacity

@@ -90,7 +90,14 @@ async fn a_websocket_that_stops_reading_frees_its_place() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let mut a = Client::login(srv.im, Kind::Lines, &alice).await;
     for i in 0..3000u32 {
-        let m = text(&alice, &bob.id, ChatType::Single, &format!("m{i}"), i + 1, &body);
+        let m = text(
+            &alice,
+            &bob.id,
+            ChatType::Single,
+            &format!("m{i}"),
+            i + 1,
+            &body,
+        );
         a.send(&m).await;
     }
     for _ in 0..3000 {

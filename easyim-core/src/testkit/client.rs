@@ -10,7 +10,8 @@ use easyim_proto::{ChatType, CodecError, Msg, MsgStatus, MsgType, KEEP_ALIVE};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::engine::{Engine, Outbox};
+use crate::engine::Engine;
+use crate::outbox::Outbox;
 use crate::types::UserId;
 
 /// How many frames a client may queue before the session reads them: as a socket buffer would,

@@ -1,0 +1,30 @@
+//! [`EngineConfig`]: the limits and timeouts of protocol.md, as the engine applies them.
+
+use std::time::Duration;
+
+/// The limits and timeouts of protocol.md, as the engine applies them.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// `AUTH_TIMEOUT`: how long a new connection may take to send its login frame.
+    pub auth_timeout: Duration,
+    /// `SERVER_DROP_AFTER`: how long a logged-in connection may stay silent.
+    pub idle_timeout: Duration,
+    /// `SEND_QUEUE`: how many frames may wait for one connection before it is closed.
+    pub send_queue: usize,
+    /// `RATE_LIMIT`: frames per second per connection (burst the same); 0 is no limit.
+    pub rate_limit: u32,
+    /// `DB_NODE_ID`: this node's snowflake node number.
+    pub node_id: u16,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            auth_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(300),
+            send_queue: 1024,
+            rate_limit: 0,
+            node_id: 1,
+        }
+    }
+}

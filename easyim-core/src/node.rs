@@ -1,0 +1,39 @@
+//! [`Node`]: what one easyim node shares among its connections.
+//!
+//! The [`crate::Engine`] is the public handle on a node; the sessions hold the node itself, so
+//! that the engine may create sessions without the sessions depending on the engine.
+
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::Auth;
+use crate::config::EngineConfig;
+use crate::delivery::Router;
+use crate::ids::Snowflake;
+use crate::metrics::Metrics;
+use crate::sequencer::Sequencer;
+use crate::storage::MessageStore;
+
+/// The state of one node: storage, identity, the outbound path, the order keeper.
+pub(crate) struct Node {
+    pub(crate) storage: Arc<dyn MessageStore>,
+    pub(crate) auth: Arc<dyn Auth>,
+    pub(crate) config: EngineConfig,
+    /// The one path by which anything reaches a connection, here or on other nodes.
+    pub(crate) router: Arc<Router>,
+    /// Keeps every conversation's deliveries in `conv_seq` order.
+    pub(crate) sequencer: Arc<Sequencer>,
+    pub(crate) ids: Snowflake,
+    pub(crate) metrics: Arc<Metrics>,
+    /// Cancelled by [`crate::Engine::shutdown`]: every session says `E_SHUTDOWN` and ends.
+    pub(crate) shutdown: CancellationToken,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
