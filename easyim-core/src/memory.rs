@@ -9,8 +9,9 @@ use easyim_proto::{ChatType, MsgStatus};
 use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
 use crate::types::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,
+    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
+    Page, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User,
+    UserId,
 };
 
 /// A [`crate::Storage`] (every storage trait) that keeps everything in memory and loses it on drop.
@@ -49,6 +50,8 @@ struct State {
     /// Friendships, both directions.
     friends: BTreeSet<(UserId, UserId)>,
     groups: BTreeMap<GroupId, GroupState>,
+    /// Every (member, group) pair: the index of a user's groups, in id order.
+    memberships: BTreeSet<(UserId, GroupId)>,
     conversations: HashMap<Conversation, ConvState>,
     /// Each user's cursors, by conversation. A group member has one for its group exactly while
     /// it is a member; both users of a 1:1 conversation have one from its first message on.
@@ -99,6 +102,27 @@ impl State {
             owner: g.owner,
             member_count: g.members.len() as u64,
         }
+    }
+
+    fn group_count(&self, user: UserId) -> u64 {
+        self.memberships
+            .range((user, GroupId::MIN)..=(user, GroupId::MAX))
+            .count() as u64
+    }
+
+    /// Checks `caps` for `new` users (none of them a member yet) joining a group of `current`
+    /// members.
+    fn check_caps(&self, current: usize, new: &BTreeSet<UserId>, caps: GroupCaps) -> Result<()> {
+        if (current + new.len()) as u64 > caps.max_members {
+            return Err(StorageError::Conflict(Conflict::GroupFull));
+        }
+        if new
+            .iter()
+            .any(|&u| self.group_count(u) >= caps.max_groups_per_user)
+        {
+            return Err(StorageError::Conflict(Conflict::TooManyGroups));
+        }
+        Ok(())
     }
 
     fn last_seq(&self, conv: Conversation) -> u64 {
@@ -238,13 +262,18 @@ impl FriendStore for MemoryStorage {
         Ok(req)
     }
 
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
         let st = self.lock();
-        Ok(st
-            .requests
+        // `requests` is in arrival order: the page is what came before the named request.
+        let end = match page.after {
+            None => st.requests.len(),
+            Some(after) => st.request_index.get(&after).copied().unwrap_or(0),
+        };
+        Ok(st.requests[..end]
             .iter()
             .rev()
             .filter(|r| r.to == to)
+            .take(page.limit)
             .cloned()
             .collect())
     }
@@ -277,14 +306,24 @@ impl FriendStore for MemoryStorage {
         Ok(req)
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
         let st = self.lock();
         let ids: Vec<UserId> = st
             .friends
             .range((user, UserId::MIN)..=(user, UserId::MAX))
             .map(|&(_, f)| f)
+            .filter(|&f| page.after.is_none_or(|after| f > after))
+            .take(page.limit)
             .collect();
         Ok(st.profiles(ids))
+    }
+
+    async fn friend_count(&self, user: UserId) -> Result<u64> {
+        let st = self.lock();
+        Ok(st
+            .friends
+            .range((user, UserId::MIN)..=(user, UserId::MAX))
+            .count() as u64)
     }
 
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
@@ -299,12 +338,13 @@ impl FriendStore for MemoryStorage {
 
 #[async_trait]
 impl GroupStore for MemoryStorage {
-    async fn create_group(
+    async fn create_group_within(
         &self,
         id: GroupId,
         name: &str,
         owner: UserId,
         members: &[UserId],
+        caps: GroupCaps,
     ) -> Result<Group> {
         let mut st = self.lock();
         if st.groups.contains_key(&id) {
@@ -316,9 +356,11 @@ impl GroupStore for MemoryStorage {
         if all.iter().any(|u| !st.users.contains_key(u)) {
             return Err(StorageError::NotFound(Entity::User));
         }
+        st.check_caps(0, &all, caps)?;
         let conv = Conversation::Group(id);
         for &u in &all {
             st.ensure_cursor(u, conv, 0);
+            st.memberships.insert((u, id));
         }
         let g = GroupState {
             name: name.to_owned(),
@@ -330,25 +372,35 @@ impl GroupStore for MemoryStorage {
         Ok(record)
     }
 
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+    async fn add_members_within(
+        &self,
+        group: GroupId,
+        users: &[UserId],
+        caps: GroupCaps,
+    ) -> Result<()> {
         let mut st = self.lock();
-        if !st.groups.contains_key(&group) {
+        let Some(g) = st.groups.get(&group) else {
             return Err(StorageError::NotFound(Entity::Group));
-        }
+        };
         if users.iter().any(|u| !st.users.contains_key(u)) {
             return Err(StorageError::NotFound(Entity::User));
         }
+        let current = g.members.len();
+        let new: BTreeSet<UserId> = users
+            .iter()
+            .copied()
+            .filter(|u| !g.members.contains(u))
+            .collect();
+        st.check_caps(current, &new, caps)?;
         let conv = Conversation::Group(group);
         // A new member's cursor starts at the newest message: what came before is not for it.
         let last = st.last_seq(conv);
-        for &u in users {
-            let added = st
-                .groups
-                .get_mut(&group)
-                .is_some_and(|g| g.members.insert(u));
-            if added {
-                st.ensure_cursor(u, conv, last);
+        for u in new {
+            if let Some(g) = st.groups.get_mut(&group) {
+                g.members.insert(u);
             }
+            st.memberships.insert((u, group));
+            st.ensure_cursor(u, conv, last);
         }
         Ok(())
     }
@@ -362,6 +414,7 @@ impl GroupStore for MemoryStorage {
         if !g.members.remove(&user) {
             return Err(StorageError::NotFound(Entity::Member));
         }
+        st.memberships.remove(&(user, group));
         // Without its cursor nothing of the group is pending for it any more, and a later
         // rejoin starts a fresh cursor at the then newest message.
         st.drop_cursor(user, Conversation::Group(group));
@@ -373,22 +426,32 @@ impl GroupStore for MemoryStorage {
         Ok(st.groups.get(&id).map(|g| st.group_record(id, g)))
     }
 
-    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+    async fn groups_of(&self, user: UserId, page: Page) -> Result<Vec<Group>> {
         let st = self.lock();
+        let from = page.after.map_or(GroupId::MIN, |a| a.saturating_add(1));
+        if page.after == Some(GroupId::MAX) {
+            return Ok(Vec::new());
+        }
         Ok(st
-            .groups
-            .iter()
-            .filter(|(_, g)| g.members.contains(&user))
-            .map(|(&id, g)| st.group_record(id, g))
+            .memberships
+            .range((user, from)..=(user, GroupId::MAX))
+            .filter_map(|&(_, id)| st.groups.get(&id).map(|g| st.group_record(id, g)))
+            .take(page.limit)
             .collect())
     }
 
-    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+    async fn group_members(&self, group: GroupId, page: Page) -> Result<Vec<Profile>> {
         let st = self.lock();
-        Ok(match st.groups.get(&group) {
-            Some(g) => st.profiles(g.members.iter().copied()),
-            None => Vec::new(),
-        })
+        let Some(g) = st.groups.get(&group) else {
+            return Ok(Vec::new());
+        };
+        let ids = g
+            .members
+            .iter()
+            .copied()
+            .filter(|&u| page.after.is_none_or(|after| u > after))
+            .take(page.limit);
+        Ok(st.profiles(ids))
     }
 
     async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
