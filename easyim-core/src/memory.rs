@@ -1,4 +1,10 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
+//!
+//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends` and
+//! `groups` hold the [`crate::FriendStore`] and [`crate::GroupStore`] parts.
+
+mod friends;
+mod groups;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -7,11 +13,10 @@ use async_trait::async_trait;
 use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
-use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
+use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
-    Page, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User,
-    UserId,
+    PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
 };
 
 /// A [`crate::Storage`] (every storage trait) that keeps everything in memory and loses it on drop.
@@ -220,246 +225,6 @@ impl AccountStore for MemoryStorage {
 
     async fn ping(&self) -> Result<()> {
         Ok(())
-    }
-}
-
-#[async_trait]
-impl FriendStore for MemoryStorage {
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> Result<FriendRequest> {
-        let mut st = self.lock();
-        if !st.users.contains_key(&to) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        if st.friends.contains(&(from, to)) {
-            return Err(StorageError::Conflict(Conflict::AlreadyFriends));
-        }
-        if let Some(open) = st
-            .requests
-            .iter()
-            .find(|r| r.from == from && r.to == to && r.status == RequestStatus::Open)
-        {
-            return Ok(open.clone());
-        }
-        if st.request_index.contains_key(&id) {
-            return Err(StorageError::Conflict(Conflict::Request));
-        }
-        let req = FriendRequest {
-            id,
-            from,
-            to,
-            msg: msg.to_owned(),
-            status: RequestStatus::Open,
-        };
-        let at = st.requests.len();
-        st.requests.push(req.clone());
-        st.request_index.insert(id, at);
-        Ok(req)
-    }
-
-    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
-        let st = self.lock();
-        // `requests` is in arrival order: the page is what came before the named request.
-        let end = match page.after {
-            None => st.requests.len(),
-            Some(after) => st.request_index.get(&after).copied().unwrap_or(0),
-        };
-        Ok(st.requests[..end]
-            .iter()
-            .rev()
-            .filter(|r| r.to == to)
-            .take(page.limit)
-            .cloned()
-            .collect())
-    }
-
-    async fn answer_friend_request(
-        &self,
-        id: u64,
-        to: UserId,
-        accept: bool,
-    ) -> Result<FriendRequest> {
-        let mut st = self.lock();
-        let at = match st.request_index.get(&id) {
-            Some(&at) if st.requests[at].to == to => at,
-            _ => return Err(StorageError::NotFound(Entity::Request)),
-        };
-        if st.requests[at].status != RequestStatus::Open {
-            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
-        }
-        let req = &mut st.requests[at];
-        req.status = if accept {
-            RequestStatus::Accepted
-        } else {
-            RequestStatus::Refused
-        };
-        let req = req.clone();
-        if accept {
-            st.friends.insert((req.from, req.to));
-            st.friends.insert((req.to, req.from));
-        }
-        Ok(req)
-    }
-
-    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
-        let st = self.lock();
-        let ids: Vec<UserId> = st
-            .friends
-            .range((user, UserId::MIN)..=(user, UserId::MAX))
-            .map(|&(_, f)| f)
-            .filter(|&f| page.after.is_none_or(|after| f > after))
-            .take(page.limit)
-            .collect();
-        Ok(st.profiles(ids))
-    }
-
-    async fn friend_count(&self, user: UserId) -> Result<u64> {
-        let st = self.lock();
-        Ok(st
-            .friends
-            .range((user, UserId::MIN)..=(user, UserId::MAX))
-            .count() as u64)
-    }
-
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
-        let mut st = self.lock();
-        if !st.friends.remove(&(user, friend)) {
-            return Err(StorageError::NotFound(Entity::Friend));
-        }
-        st.friends.remove(&(friend, user));
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl GroupStore for MemoryStorage {
-    async fn create_group_within(
-        &self,
-        id: GroupId,
-        name: &str,
-        owner: UserId,
-        members: &[UserId],
-        caps: GroupCaps,
-    ) -> Result<Group> {
-        let mut st = self.lock();
-        if st.groups.contains_key(&id) {
-            return Err(StorageError::Conflict(Conflict::Group));
-        }
-        let all: BTreeSet<UserId> = std::iter::once(owner)
-            .chain(members.iter().copied())
-            .collect();
-        if all.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        st.check_caps(0, &all, caps)?;
-        let conv = Conversation::Group(id);
-        for &u in &all {
-            st.ensure_cursor(u, conv, 0);
-            st.memberships.insert((u, id));
-        }
-        let g = GroupState {
-            name: name.to_owned(),
-            owner,
-            members: all,
-        };
-        let record = st.group_record(id, &g);
-        st.groups.insert(id, g);
-        Ok(record)
-    }
-
-    async fn add_members_within(
-        &self,
-        group: GroupId,
-        users: &[UserId],
-        caps: GroupCaps,
-    ) -> Result<()> {
-        let mut st = self.lock();
-        let Some(g) = st.groups.get(&group) else {
-            return Err(StorageError::NotFound(Entity::Group));
-        };
-        if users.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        let current = g.members.len();
-        let new: BTreeSet<UserId> = users
-            .iter()
-            .copied()
-            .filter(|u| !g.members.contains(u))
-            .collect();
-        st.check_caps(current, &new, caps)?;
-        let conv = Conversation::Group(group);
-        // A new member's cursor starts at the newest message: what came before is not for it.
-        let last = st.last_seq(conv);
-        for u in new {
-            if let Some(g) = st.groups.get_mut(&group) {
-                g.members.insert(u);
-            }
-            st.memberships.insert((u, group));
-            st.ensure_cursor(u, conv, last);
-        }
-        Ok(())
-    }
-
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
-        let mut st = self.lock();
-        let g = st
-            .groups
-            .get_mut(&group)
-            .ok_or(StorageError::NotFound(Entity::Group))?;
-        if !g.members.remove(&user) {
-            return Err(StorageError::NotFound(Entity::Member));
-        }
-        st.memberships.remove(&(user, group));
-        // Without its cursor nothing of the group is pending for it any more, and a later
-        // rejoin starts a fresh cursor at the then newest message.
-        st.drop_cursor(user, Conversation::Group(group));
-        Ok(())
-    }
-
-    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
-        let st = self.lock();
-        Ok(st.groups.get(&id).map(|g| st.group_record(id, g)))
-    }
-
-    async fn groups_of(&self, user: UserId, page: Page) -> Result<Vec<Group>> {
-        let st = self.lock();
-        let from = page.after.map_or(GroupId::MIN, |a| a.saturating_add(1));
-        if page.after == Some(GroupId::MAX) {
-            return Ok(Vec::new());
-        }
-        Ok(st
-            .memberships
-            .range((user, from)..=(user, GroupId::MAX))
-            .filter_map(|&(_, id)| st.groups.get(&id).map(|g| st.group_record(id, g)))
-            .take(page.limit)
-            .collect())
-    }
-
-    async fn group_members(&self, group: GroupId, page: Page) -> Result<Vec<Profile>> {
-        let st = self.lock();
-        let Some(g) = st.groups.get(&group) else {
-            return Ok(Vec::new());
-        };
-        let ids = g
-            .members
-            .iter()
-            .copied()
-            .filter(|&u| page.after.is_none_or(|after| u > after))
-            .take(page.limit);
-        Ok(st.profiles(ids))
-    }
-
-    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
-        let st = self.lock();
-        Ok(st
-            .groups
-            .get(&group)
-            .is_some_and(|g| g.members.contains(&user)))
     }
 }
 
