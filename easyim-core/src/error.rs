@@ -58,6 +58,12 @@ pub enum Conflict {
     AlreadyFriends,
     /// The friend request was answered already.
     AlreadyAnswered,
+    /// The group has as many members as its cap allows (the groups service answers
+    /// [`ImError::Forbidden`] for it).
+    GroupFull,
+    /// A user would belong to more groups than the cap allows (the groups service answers
+    /// [`ImError::Forbidden`] for it).
+    TooManyGroups,
 }
 
 impl fmt::Display for Conflict {
@@ -69,6 +75,8 @@ impl fmt::Display for Conflict {
             Conflict::Request => "request already exists",
             Conflict::AlreadyFriends => "already friends",
             Conflict::AlreadyAnswered => "the request was answered already",
+            Conflict::GroupFull => "the group is full",
+            Conflict::TooManyGroups => "a user is in too many groups",
         })
     }
 }

@@ -8,12 +8,13 @@ use tracing::instrument;
 
 use crate::engine::Engine;
 use crate::error::ImError;
+use crate::limits::{checked_limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
 use crate::storage::{AccountStore, FriendStore};
-use crate::types::{FriendRequest, Profile, UserId};
+use crate::types::{FriendRequest, Page, Paged, Profile, UserId};
 
 /// Longest message that may come with a friend request, in bytes.
 pub const MAX_REQUEST_MSG: usize = 512;
-/// Most accounts a search returns.
+/// Most accounts a search returns (and its default).
 pub const SEARCH_LIMIT: usize = 50;
 
 /// Friendships and friend requests. Cheap to clone.
@@ -43,9 +44,29 @@ impl Friends {
         }
     }
 
-    /// `me`'s friends, by id.
+    /// The first [`DEFAULT_LIST_LIMIT`] of `me`'s friends, by id: [`Friends::list_page`]'s
+    /// first page.
     pub async fn list(&self, me: UserId) -> Result<Vec<Profile>, ImError> {
-        Ok(self.store.friends(me).await?)
+        Ok(self
+            .list_page(me, Page::first(DEFAULT_LIST_LIMIT))
+            .await?
+            .items)
+    }
+
+    /// A page of `me`'s friends, by id ascending. `Invalid` for a limit out of 1 to
+    /// [`MAX_LIST_LIMIT`].
+    pub async fn list_page(&self, me: UserId, page: Page) -> Result<Paged<Profile>, ImError> {
+        let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
+        let rows = self
+            .store
+            .friends(me, Page::new(page.after, limit + 1))
+            .await?;
+        Ok(Paged::from_rows(rows, limit, |p| p.id))
+    }
+
+    /// How many friends `me` has, all pages together.
+    pub async fn count(&self, me: UserId) -> Result<u64, ImError> {
+        Ok(self.store.friend_count(me).await?)
     }
 
     /// Asks `to` to be `me`'s friend, with a short message. The target's connections (on every
@@ -90,17 +111,41 @@ impl Friends {
         Ok(self.store.remove_friend(me, friend).await?)
     }
 
-    /// The friend requests addressed to `me`, newest first.
+    /// The newest [`DEFAULT_LIST_LIMIT`] friend requests addressed to `me`:
+    /// [`Friends::requests_page`]'s first page.
     pub async fn requests(&self, me: UserId) -> Result<Vec<FriendRequest>, ImError> {
-        Ok(self.store.friend_requests(me).await?)
+        let first = Page::first(DEFAULT_LIST_LIMIT);
+        Ok(self.requests_page(me, first).await?.items)
     }
 
-    /// Accounts whose login name contains `query`, at most [`SEARCH_LIMIT`]. `Invalid` for an
-    /// empty query.
+    /// A page of the friend requests addressed to `me`, newest first.
+    /// `Invalid` for a limit out of 1 to [`MAX_LIST_LIMIT`].
+    pub async fn requests_page(
+        &self,
+        me: UserId,
+        page: Page,
+    ) -> Result<Paged<FriendRequest>, ImError> {
+        let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
+        let rows = self
+            .store
+            .friend_requests(me, Page::new(page.after, limit + 1))
+            .await?;
+        Ok(Paged::from_rows(rows, limit, |r| r.id))
+    }
+
+    /// Accounts whose login name contains `query`, by id, at most [`SEARCH_LIMIT`]:
+    /// [`Friends::search_limited`] with that limit.
     pub async fn search(&self, query: &str) -> Result<Vec<Profile>, ImError> {
+        self.search_limited(query, SEARCH_LIMIT).await
+    }
+
+    /// Accounts whose login name contains `query`, by id, at most `limit`. `Invalid` for an
+    /// empty query or a limit out of 1 to [`SEARCH_LIMIT`].
+    pub async fn search_limited(&self, query: &str, limit: usize) -> Result<Vec<Profile>, ImError> {
         if query.is_empty() {
             return Err(ImError::invalid("missing `account`"));
         }
-        Ok(self.accounts.search_users(query, SEARCH_LIMIT).await?)
+        let limit = checked_limit(limit, SEARCH_LIMIT)?;
+        Ok(self.accounts.search_users(query, limit).await?)
     }
 }

@@ -10,6 +10,7 @@ use crate::engine::{Engine, EngineConfig};
 use crate::friends::Friends;
 use crate::groups::Groups;
 use crate::history::History;
+use crate::limits::Limits;
 use crate::storage::Storage;
 
 /// One easyim node with its whole domain. Cheap to clone.
@@ -49,6 +50,15 @@ impl Im {
             groups,
             engine,
         }
+    }
+
+    /// The same IM enforcing `limits` (group sizes, memberships) instead of
+    /// [`Limits::default`].
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        // History keeps its own copy of the groups service for its access rules only, which
+        // the limits do not touch.
+        self.groups = self.groups.with_limits(limits);
+        self
     }
 
     /// The engine: connections, sessions, delivery.

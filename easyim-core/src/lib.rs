@@ -25,6 +25,7 @@
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
+//! - `limits`: [`Limits`] (group sizes, memberships) and the bounds of list pages.
 //! - `ids`: snowflake ids. `metrics`: counters the server exports.
 //! - `testkit` (feature `testkit`): the storage conformance kit (all of it, or one storage
 //!   trait at a time) and `testkit::Client`, an in-process engine client for tests.
@@ -43,6 +44,7 @@ mod history;
 mod hub;
 mod ids;
 mod im;
+mod limits;
 mod metrics;
 mod node;
 mod outbox;
@@ -66,13 +68,15 @@ pub use groups::{Groups, MAX_GROUP_NAME};
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
+pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
 pub use session::Connection;
 pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
 pub use types::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,
+    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
+    Page, Paged, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage,
+    User, UserId,
 };
 
 mod memory;

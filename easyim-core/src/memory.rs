@@ -1,4 +1,10 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
+//!
+//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends` and
+//! `groups` hold the [`crate::FriendStore`] and [`crate::GroupStore`] parts.
+
+mod friends;
+mod groups;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -7,10 +13,10 @@ use async_trait::async_trait;
 use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
-use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
+use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage, User, UserId,
+    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
+    PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
 };
 
 /// A [`crate::Storage`] (every storage trait) that keeps everything in memory and loses it on drop.
@@ -51,6 +57,8 @@ struct State {
     /// Friendships, both directions.
     friends: BTreeSet<(UserId, UserId)>,
     groups: BTreeMap<GroupId, GroupState>,
+    /// Every (member, group) pair: the index of a user's groups, in id order.
+    memberships: BTreeSet<(UserId, GroupId)>,
     conversations: HashMap<Conversation, ConvState>,
     /// Each user's cursors, by conversation. A group member has one for its group exactly while
     /// it is a member; both users of a 1:1 conversation have one from its first message on.
@@ -101,6 +109,27 @@ impl State {
             owner: g.owner,
             member_count: g.members.len() as u64,
         }
+    }
+
+    fn group_count(&self, user: UserId) -> u64 {
+        self.memberships
+            .range((user, GroupId::MIN)..=(user, GroupId::MAX))
+            .count() as u64
+    }
+
+    /// Checks `caps` for `new` users (none of them a member yet) joining a group of `current`
+    /// members.
+    fn check_caps(&self, current: usize, new: &BTreeSet<UserId>, caps: GroupCaps) -> Result<()> {
+        if (current + new.len()) as u64 > caps.max_members {
+            return Err(StorageError::Conflict(Conflict::GroupFull));
+        }
+        if new
+            .iter()
+            .any(|&u| self.group_count(u) >= caps.max_groups_per_user)
+        {
+            return Err(StorageError::Conflict(Conflict::TooManyGroups));
+        }
+        Ok(())
     }
 
     fn last_seq(&self, conv: Conversation) -> u64 {
@@ -209,207 +238,6 @@ impl AccountStore for MemoryStorage {
 
     async fn ping(&self) -> Result<()> {
         Ok(())
-    }
-}
-
-#[async_trait]
-impl FriendStore for MemoryStorage {
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> Result<FriendRequest> {
-        let mut st = self.lock();
-        if !st.users.contains_key(&to) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        if st.friends.contains(&(from, to)) {
-            return Err(StorageError::Conflict(Conflict::AlreadyFriends));
-        }
-        if let Some(open) = st
-            .requests
-            .iter()
-            .find(|r| r.from == from && r.to == to && r.status == RequestStatus::Open)
-        {
-            return Ok(open.clone());
-        }
-        if st.request_index.contains_key(&id) {
-            return Err(StorageError::Conflict(Conflict::Request));
-        }
-        let req = FriendRequest {
-            id,
-            from,
-            to,
-            msg: msg.to_owned(),
-            status: RequestStatus::Open,
-        };
-        let at = st.requests.len();
-        st.requests.push(req.clone());
-        st.request_index.insert(id, at);
-        Ok(req)
-    }
-
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
-        let st = self.lock();
-        Ok(st
-            .requests
-            .iter()
-            .rev()
-            .filter(|r| r.to == to)
-            .cloned()
-            .collect())
-    }
-
-    async fn answer_friend_request(
-        &self,
-        id: u64,
-        to: UserId,
-        accept: bool,
-    ) -> Result<FriendRequest> {
-        let mut st = self.lock();
-        let at = match st.request_index.get(&id) {
-            Some(&at) if st.requests[at].to == to => at,
-            _ => return Err(StorageError::NotFound(Entity::Request)),
-        };
-        if st.requests[at].status != RequestStatus::Open {
-            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
-        }
-        let req = &mut st.requests[at];
-        req.status = if accept {
-            RequestStatus::Accepted
-        } else {
-            RequestStatus::Refused
-        };
-        let req = req.clone();
-        if accept {
-            st.friends.insert((req.from, req.to));
-            st.friends.insert((req.to, req.from));
-        }
-        Ok(req)
-    }
-
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
-        let st = self.lock();
-        let ids: Vec<UserId> = st
-            .friends
-            .range((user, UserId::MIN)..=(user, UserId::MAX))
-            .map(|&(_, f)| f)
-            .collect();
-        Ok(st.profiles(ids))
-    }
-
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
-        let mut st = self.lock();
-        if !st.friends.remove(&(user, friend)) {
-            return Err(StorageError::NotFound(Entity::Friend));
-        }
-        st.friends.remove(&(friend, user));
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl GroupStore for MemoryStorage {
-    async fn create_group(
-        &self,
-        id: GroupId,
-        name: &str,
-        owner: UserId,
-        members: &[UserId],
-    ) -> Result<Group> {
-        let mut st = self.lock();
-        if st.groups.contains_key(&id) {
-            return Err(StorageError::Conflict(Conflict::Group));
-        }
-        let all: BTreeSet<UserId> = std::iter::once(owner)
-            .chain(members.iter().copied())
-            .collect();
-        if all.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        let conv = Conversation::Group(id);
-        for &u in &all {
-            st.ensure_cursor(u, conv, 0);
-        }
-        let g = GroupState {
-            name: name.to_owned(),
-            owner,
-            members: all,
-        };
-        let record = st.group_record(id, &g);
-        st.groups.insert(id, g);
-        Ok(record)
-    }
-
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
-        let mut st = self.lock();
-        if !st.groups.contains_key(&group) {
-            return Err(StorageError::NotFound(Entity::Group));
-        }
-        if users.iter().any(|u| !st.users.contains_key(u)) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        let conv = Conversation::Group(group);
-        // A new member's cursor starts at the newest message: what came before is not for it.
-        let last = st.last_seq(conv);
-        for &u in users {
-            let added = st
-                .groups
-                .get_mut(&group)
-                .is_some_and(|g| g.members.insert(u));
-            if added {
-                st.ensure_cursor(u, conv, last);
-            }
-        }
-        Ok(())
-    }
-
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
-        let mut st = self.lock();
-        let g = st
-            .groups
-            .get_mut(&group)
-            .ok_or(StorageError::NotFound(Entity::Group))?;
-        if !g.members.remove(&user) {
-            return Err(StorageError::NotFound(Entity::Member));
-        }
-        // Without its cursor nothing of the group is pending for it any more, and a later
-        // rejoin starts a fresh cursor at the then newest message.
-        st.drop_cursor(user, Conversation::Group(group));
-        Ok(())
-    }
-
-    async fn group(&self, id: GroupId) -> Result<Option<Group>> {
-        let st = self.lock();
-        Ok(st.groups.get(&id).map(|g| st.group_record(id, g)))
-    }
-
-    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
-        let st = self.lock();
-        Ok(st
-            .groups
-            .iter()
-            .filter(|(_, g)| g.members.contains(&user))
-            .map(|(&id, g)| st.group_record(id, g))
-            .collect())
-    }
-
-    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
-        let st = self.lock();
-        Ok(match st.groups.get(&group) {
-            Some(g) => st.profiles(g.members.iter().copied()),
-            None => Vec::new(),
-        })
-    }
-
-    async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {
-        let st = self.lock();
-        Ok(st
-            .groups
-            .get(&group)
-            .is_some_and(|g| g.members.contains(&user)))
     }
 }
 

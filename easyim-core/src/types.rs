@@ -320,3 +320,65 @@ pub struct HistoryItem {
     /// 1:1: the furthest receipt its recipient sent for it (SENT if none); groups: SENT.
     pub status: MsgStatus,
 }
+
+/// Which page of a list to read (keyset pagination: one indexed range read per page, however
+/// deep the page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// The key (user, group or request id) of the last item of the previous page; `None` for
+    /// the first page. The page holds the items that follow it in the list's order: ids above
+    /// it in a list by id, ids below it in a newest-first list.
+    pub after: Option<u64>,
+    /// The most items to return.
+    pub limit: usize,
+}
+
+impl Page {
+    /// The first `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Page { after: None, limit }
+    }
+
+    /// At most `limit` items, following `after` (none: from the start).
+    pub fn new(after: Option<u64>, limit: usize) -> Self {
+        Page { after, limit }
+    }
+}
+
+/// One page of a list, and where the next one starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paged<T> {
+    /// The items, in the list's order.
+    pub items: Vec<T>,
+    /// The `after` of the next page; `None` when this page is the last.
+    pub next: Option<u64>,
+}
+
+impl<T> Paged<T> {
+    /// The page of `limit` items out of `rows`, read with a limit of `limit + 1`: the extra row
+    /// only tells that there is a next page (so the last page never ends in an empty one).
+    pub(crate) fn from_rows(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> u64) -> Self {
+        let more = rows.len() > limit;
+        rows.truncate(limit);
+        let next = if more { rows.last().map(key) } else { None };
+        Paged { items: rows, next }
+    }
+}
+
+/// The caps a membership change must stay within. Storage checks them in the same atomic step
+/// as the change, so that concurrent joins cannot overshoot them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCaps {
+    /// The most members a group may have.
+    pub max_members: u64,
+    /// The most groups one user may belong to.
+    pub max_groups_per_user: u64,
+}
+
+impl GroupCaps {
+    /// No caps at all: for seeding and tests.
+    pub const UNLIMITED: GroupCaps = GroupCaps {
+        max_members: u64::MAX,
+        max_groups_per_user: u64::MAX,
+    };
+}

@@ -97,6 +97,16 @@ const KEYS: &[(&str, &str, &str)] = &[
         "50000",
         "Connections the server holds at once, over both ports",
     ),
+    (
+        "MAX_GROUP_MEMBERS",
+        "2000",
+        "Most members a group may have (creating or inviting past it is 403)",
+    ),
+    (
+        "MAX_GROUPS_PER_USER",
+        "500",
+        "Most groups one user may belong to (creating, joining or being invited past it is 403)",
+    ),
     ("ACCESS_TOKEN_TTL", "7200", "Seconds an access token lives"),
     (
         "REFRESH_TOKEN_TTL",
@@ -190,6 +200,10 @@ pub struct Config {
     pub api_rate_limit: u32,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
+    /// `MAX_GROUP_MEMBERS`.
+    pub max_group_members: u64,
+    /// `MAX_GROUPS_PER_USER`.
+    pub max_groups_per_user: u64,
     /// `ACCESS_TOKEN_TTL`, seconds.
     pub access_ttl: u64,
     /// `REFRESH_TOKEN_TTL`, seconds.
@@ -393,6 +407,8 @@ impl Sources {
             rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
+            max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
+            max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
             access_ttl: self.positive("ACCESS_TOKEN_TTL")?,
             refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
             db_driver,
@@ -462,6 +478,7 @@ mod tests {
         assert!(c.nats_url.is_empty());
         // Safe by default: both rate limits are on, at values no honest client reaches.
         assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
+        assert_eq!((c.max_group_members, c.max_groups_per_user), (2000, 500));
     }
 
     #[test]
@@ -532,6 +549,8 @@ mod tests {
             ("DB_DRIVER", "oracle"),
             ("DB_PORT", "x"),
             ("LOG_FORMAT", "yaml"),
+            ("MAX_GROUP_MEMBERS", "0"),
+            ("MAX_GROUPS_PER_USER", "many"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);

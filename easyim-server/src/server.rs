@@ -10,7 +10,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use easyim_bus_nats::{NatsBus, NatsOptions, NatsSubscriber};
-use easyim_core::{Bus, Engine, EngineConfig, Im, JwtAuth, LocalBus, Storage};
+use easyim_core::{Bus, Engine, EngineConfig, Im, JwtAuth, Limits, LocalBus, Storage};
 use easyim_proto::FormatPolicy;
 use easyim_storage_postgres::{PgConfig, PgStorage};
 use hyper_util::rt::TokioIo;
@@ -123,6 +123,11 @@ impl Server {
                 node_id: config.node_id,
             },
             bus,
+        )
+        .with_limits(
+            Limits::default()
+                .with_max_group_members(config.max_group_members)
+                .with_max_groups_per_user(config.max_groups_per_user),
         );
         let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
         let api_listener = bind(

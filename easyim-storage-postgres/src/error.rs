@@ -57,6 +57,8 @@ fn conflict(s: &str) -> Option<Conflict> {
         "friend" => Conflict::AlreadyFriends,
         "answer" => Conflict::AlreadyAnswered,
         "account" => Conflict::Account,
+        "group_full" => Conflict::GroupFull,
+        "too_many_groups" => Conflict::TooManyGroups,
         _ => return None,
     })
 }

@@ -1,10 +1,10 @@
 //! [`FriendStore`] for [`PgStorage`]: friend requests and friendships.
 
 use async_trait::async_trait;
-use easyim_core::{Entity, FriendRequest, FriendStore, Profile, StorageError, UserId};
+use easyim_core::{Entity, FriendRequest, FriendStore, Page, Profile, StorageError, UserId};
 
 use crate::error::Result;
-use crate::rows::{id, profile_row, request_row, rows, REQUEST_COLUMNS};
+use crate::rows::{id, profile_row, request_row, rows, to_i64, REQUEST_COLUMNS};
 use crate::PgStorage;
 
 #[async_trait]
@@ -27,14 +27,20 @@ impl FriendStore for PgStorage {
         Ok(request_row(&row))
     }
 
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
+        // The page's key is a request id; the list's order is arrival (`seq`), so the page
+        // starts below the seq of that request: one range read of (to_user, seq).
+        let after: Option<i64> = page.after.map(to_i64);
         let found = self
             .query(
                 &format!(
                     "SELECT {REQUEST_COLUMNS} FROM friend_requests
-                     WHERE to_user = $1 ORDER BY seq DESC"
+                     WHERE to_user = $1
+                       AND ($2::bigint IS NULL
+                            OR seq < (SELECT seq FROM friend_requests WHERE id = $2))
+                     ORDER BY seq DESC LIMIT $3"
                 ),
-                &[&id(to)],
+                &[&id(to), &after, &to_i64(page.limit)],
             )
             .await?;
         Ok(rows(found, request_row))
@@ -55,16 +61,27 @@ impl FriendStore for PgStorage {
         Ok(request_row(&row))
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
         let found = self
             .query(
                 "SELECT u.id, u.account, u.nickname, u.avatar
                  FROM friends f JOIN users u ON u.id = f.friend_id
-                 WHERE f.user_id = $1 ORDER BY u.id",
-                &[&id(user)],
+                 WHERE f.user_id = $1 AND f.friend_id > $2 ORDER BY f.friend_id LIMIT $3",
+                &[&id(user), &after, &to_i64(page.limit)],
             )
             .await?;
         Ok(rows(found, profile_row))
+    }
+
+    async fn friend_count(&self, user: UserId) -> Result<u64> {
+        let row = self
+            .query_one(
+                "SELECT count(*) FROM friends WHERE user_id = $1",
+                &[&id(user)],
+            )
+            .await?;
+        Ok(row.get::<_, i64>(0) as u64)
     }
 
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {

@@ -1,27 +1,38 @@
 //! [`GroupStore`] for [`PgStorage`]: groups and their members.
 
 use async_trait::async_trait;
-use easyim_core::{Conversation, Group, GroupId, GroupStore, Profile, UserId};
+use easyim_core::{Conversation, Group, GroupCaps, GroupId, GroupStore, Page, Profile, UserId};
 
 use crate::error::Result;
-use crate::rows::{group_row, id, profile_row, rows};
+use crate::rows::{group_row, id, profile_row, rows, to_i64};
 use crate::PgStorage;
 
 #[async_trait]
 impl GroupStore for PgStorage {
-    async fn create_group(
+    async fn create_group_within(
         &self,
         group: GroupId,
         name: &str,
         owner: UserId,
         members: &[UserId],
+        caps: GroupCaps,
     ) -> Result<Group> {
         let members: Vec<i64> = members.iter().map(|&m| id(m)).collect();
         let conv = Conversation::Group(group).key();
+        let (max_members, max_groups) =
+            (to_i64(caps.max_members), to_i64(caps.max_groups_per_user));
         let row = self
             .query_one(
-                "SELECT easyim_create_group($1, $2, $3, $4, $5)",
-                &[&id(group), &conv, &name, &id(owner), &members],
+                "SELECT easyim_create_group($1, $2, $3, $4, $5, $6, $7)",
+                &[
+                    &id(group),
+                    &conv,
+                    &name,
+                    &id(owner),
+                    &members,
+                    &max_members,
+                    &max_groups,
+                ],
             )
             .await?;
         Ok(Group {
@@ -32,12 +43,19 @@ impl GroupStore for PgStorage {
         })
     }
 
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+    async fn add_members_within(
+        &self,
+        group: GroupId,
+        users: &[UserId],
+        caps: GroupCaps,
+    ) -> Result<()> {
         let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
         let conv = Conversation::Group(group).key();
+        let (max_members, max_groups) =
+            (to_i64(caps.max_members), to_i64(caps.max_groups_per_user));
         self.query(
-            "SELECT easyim_add_members($1, $2, $3)",
-            &[&id(group), &conv, &users],
+            "SELECT easyim_add_members($1, $2, $3, $4, $5)",
+            &[&id(group), &conv, &users, &max_members, &max_groups],
         )
         .await?;
         Ok(())
@@ -65,26 +83,28 @@ impl GroupStore for PgStorage {
         Ok(row.as_ref().map(group_row))
     }
 
-    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+    async fn groups_of(&self, user: UserId, page: Page) -> Result<Vec<Group>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
         let found = self
             .query(
                 "SELECT g.id, g.name, g.owner,
                         (SELECT count(*) FROM members n WHERE n.group_id = g.id)
                  FROM members m JOIN chat_groups g ON g.id = m.group_id
-                 WHERE m.user_id = $1 ORDER BY g.id",
-                &[&id(user)],
+                 WHERE m.user_id = $1 AND m.group_id > $2 ORDER BY m.group_id LIMIT $3",
+                &[&id(user), &after, &to_i64(page.limit)],
             )
             .await?;
         Ok(rows(found, group_row))
     }
 
-    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+    async fn group_members(&self, group: GroupId, page: Page) -> Result<Vec<Profile>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
         let found = self
             .query(
                 "SELECT u.id, u.account, u.nickname, u.avatar
                  FROM members m JOIN users u ON u.id = m.user_id
-                 WHERE m.group_id = $1 ORDER BY u.id",
-                &[&id(group)],
+                 WHERE m.group_id = $1 AND m.user_id > $2 ORDER BY m.user_id LIMIT $3",
+                &[&id(group), &after, &to_i64(page.limit)],
             )
             .await?;
         Ok(rows(found, profile_row))

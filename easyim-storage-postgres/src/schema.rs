@@ -327,7 +327,102 @@ BEGIN
 END
 $fn$;
 "#,
-    // 2: refresh-token families, each at a generation (a refresh token is good once).
+    // Version 2: group caps. Creating a group and adding members take the caps
+    // (`p_max_members`, `p_max_groups`) and refuse with `EI409 group_full` / `too_many_groups`.
+    // The group's row (adding) and the new members' user rows, in id order, are locked
+    // (`FOR NO KEY UPDATE`, which leaves the foreign keys of `members` free) before counting, so
+    // concurrent joins on any node are serialized where they could overshoot a cap.
+    r#"
+DROP FUNCTION easyim_create_group(bigint, text, text, bigint, bigint[]);
+DROP FUNCTION easyim_add_members(bigint, text, bigint[]);
+
+-- Fails if one of `p_users` already belongs to `p_max_groups` groups; locks their rows first.
+CREATE FUNCTION easyim_check_groups_per_user(p_users bigint[], p_max_groups bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM 1 FROM users WHERE id = ANY (p_users) ORDER BY id FOR NO KEY UPDATE;
+    IF EXISTS (SELECT 1 FROM unnest(p_users) AS t (u)
+               WHERE (SELECT count(*) FROM members WHERE user_id = t.u) >= p_max_groups) THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI409', MESSAGE = 'too_many_groups';
+    END IF;
+END
+$fn$;
+
+-- Returns the member count. Every member's cursor starts at 0: the group has no messages yet.
+CREATE FUNCTION easyim_create_group(p_id bigint, p_conv text, p_name text, p_owner bigint,
+                                    p_members bigint[], p_max_members bigint,
+                                    p_max_groups bigint)
+RETURNS bigint LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_all bigint[] := ARRAY(SELECT DISTINCT u FROM unnest(p_members || p_owner) AS t (u) ORDER BY u);
+BEGIN
+    IF EXISTS (SELECT 1 FROM chat_groups WHERE id = p_id) THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI409', MESSAGE = 'group';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(v_all) AS t (u)
+               WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = t.u)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI404', MESSAGE = 'user';
+    END IF;
+    IF cardinality(v_all) > p_max_members THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI409', MESSAGE = 'group_full';
+    END IF;
+    PERFORM easyim_check_groups_per_user(v_all, p_max_groups);
+    INSERT INTO chat_groups (id, name, owner) VALUES (p_id, p_name, p_owner)
+        ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI409', MESSAGE = 'group';
+    END IF;
+    INSERT INTO members (group_id, user_id) SELECT p_id, u FROM unnest(v_all) AS t (u);
+    INSERT INTO cursors (user_id, conv, arrived_seq, read_seq)
+        SELECT u, p_conv, 0, 0 FROM unnest(v_all) AS t (u)
+        ON CONFLICT (user_id, conv) DO UPDATE SET arrived_seq = 0, read_seq = 0;
+    RETURN cardinality(v_all);
+END
+$fn$;
+
+-- New members' cursors start at the group's last message, read under the conversation's row
+-- lock: a message stored concurrently is either before the join (not pending for them, not
+-- among its recipients) or after it (pending, a recipient).
+CREATE FUNCTION easyim_add_members(p_group bigint, p_conv text, p_users bigint[],
+                                   p_max_members bigint, p_max_groups bigint)
+RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+    v_last bigint;
+    v_new bigint[];
+BEGIN
+    PERFORM 1 FROM chat_groups WHERE id = p_group FOR NO KEY UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI404', MESSAGE = 'group';
+    END IF;
+    IF EXISTS (SELECT 1 FROM unnest(p_users) AS t (u)
+               WHERE NOT EXISTS (SELECT 1 FROM users WHERE id = t.u)) THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI404', MESSAGE = 'user';
+    END IF;
+    v_new := ARRAY(SELECT DISTINCT u FROM unnest(p_users) AS t (u)
+                   WHERE NOT EXISTS (SELECT 1 FROM members
+                                     WHERE group_id = p_group AND user_id = t.u)
+                   ORDER BY u);
+    IF (SELECT count(*) FROM members WHERE group_id = p_group) + cardinality(v_new)
+       > p_max_members THEN
+        RAISE EXCEPTION USING ERRCODE = 'EI409', MESSAGE = 'group_full';
+    END IF;
+    PERFORM easyim_check_groups_per_user(v_new, p_max_groups);
+    INSERT INTO convs (conv, last_seq) VALUES (p_conv, 0) ON CONFLICT DO NOTHING;
+    SELECT last_seq INTO v_last FROM convs WHERE conv = p_conv FOR UPDATE;
+    WITH added AS (
+        INSERT INTO members (group_id, user_id)
+        SELECT p_group, u FROM unnest(v_new) AS t (u)
+        ON CONFLICT DO NOTHING
+        RETURNING user_id
+    )
+    INSERT INTO cursors (user_id, conv, arrived_seq, read_seq)
+        SELECT user_id, p_conv, v_last, v_last FROM added
+        ON CONFLICT (user_id, conv)
+        DO UPDATE SET arrived_seq = excluded.arrived_seq, read_seq = excluded.read_seq;
+END
+$fn$;
+"#,
+    // 3: refresh-token families, each at a generation (a refresh token is good once).
     r#"
 CREATE TABLE refresh_families (
     user_id    bigint NOT NULL,

@@ -2,12 +2,13 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, FriendRequest, FriendStore, Profile, RequestStatus, StorageError, UserId,
+    Conflict, Entity, FriendRequest, FriendStore, Page, Profile, RequestStatus, StorageError,
+    UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::Result;
-use crate::rows::{are_friends, id, profile_row, request_row, user_exists};
+use crate::rows::{are_friends, id, limit_i64, profile_row, request_row, to_i64, user_exists};
 use crate::SqliteStorage;
 
 #[async_trait]
@@ -67,13 +68,18 @@ impl FriendStore for SqliteStorage {
         .await
     }
 
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
+        // The page's key is a request id; the list's order is arrival (`seq`), so the page
+        // starts below the seq of that request: one range read of (to_user, seq).
+        let (after, limit) = (page.after.map(to_i64), limit_i64(page.limit));
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT id, from_user, to_user, msg, status FROM friend_requests
-                 WHERE to_user = ?1 ORDER BY seq DESC",
+                 WHERE to_user = ?1
+                   AND (?2 IS NULL OR seq < (SELECT seq FROM friend_requests WHERE id = ?2))
+                 ORDER BY seq DESC LIMIT ?3",
             )?;
-            let rows = stmt.query_map([id(to)], request_row)?;
+            let rows = stmt.query_map(params![id(to), after, limit], request_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
@@ -118,15 +124,26 @@ impl FriendStore for SqliteStorage {
         .await
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
         self.read(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT u.id, u.account, u.nickname, u.avatar
                  FROM friends f JOIN users u ON u.id = f.friend_id
-                 WHERE f.user_id = ?1 ORDER BY u.id",
+                 WHERE f.user_id = ?1 AND f.friend_id > ?2 ORDER BY f.friend_id LIMIT ?3",
             )?;
-            let rows = stmt.query_map([id(user)], profile_row)?;
+            let rows = stmt.query_map([id(user), after, limit_i64(page.limit)], profile_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn friend_count(&self, user: UserId) -> Result<u64> {
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached("SELECT COUNT(*) FROM friends WHERE user_id = ?1")?
+                .query_row([id(user)], |r| r.get(0))?;
+            Ok(n as u64)
         })
         .await
     }

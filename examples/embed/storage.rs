@@ -5,9 +5,10 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use easyim_core::{
-    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupId,
-    GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Profile,
-    Receipt, RequestStatus, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
+    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupCaps,
+    GroupId, GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage,
+    Profile, Receipt, RequestStatus, Result, StorageError, StoreOutcome, StoredMessage, User,
+    UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 
@@ -70,6 +71,26 @@ impl Tables {
         self.members
             .range((group, UserId::MIN)..=(group, UserId::MAX))
             .map(|&(_, u)| u)
+    }
+
+    /// `SELECT COUNT(*) FROM members WHERE user = ?` (a scan: no index by user here).
+    fn groups_of_user(&self, user: UserId) -> u64 {
+        self.members.iter().filter(|&&(_, u)| u == user).count() as u64
+    }
+
+    /// The caps check of a membership change: `new` users (none a member yet) joining a group
+    /// of `current` members.
+    fn check_caps(&self, current: usize, new: &BTreeSet<UserId>, caps: GroupCaps) -> Result<()> {
+        if (current + new.len()) as u64 > caps.max_members {
+            return Err(StorageError::Conflict(Conflict::GroupFull));
+        }
+        if new
+            .iter()
+            .any(|&u| self.groups_of_user(u) >= caps.max_groups_per_user)
+        {
+            return Err(StorageError::Conflict(Conflict::TooManyGroups));
+        }
+        Ok(())
     }
 
     fn group_row(&self, id: GroupId) -> Option<Group> {
@@ -197,15 +218,15 @@ impl FriendStore for TableStorage {
         Ok(req)
     }
 
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>> {
+    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
         let db = self.db();
-        Ok(db
-            .requests
-            .iter()
-            .rev()
-            .filter(|r| r.to == to)
-            .cloned()
-            .collect())
+        // Rows in insertion order: the page is what was inserted before the named request.
+        let end = match page.after {
+            None => db.requests.len(),
+            Some(after) => db.requests.iter().position(|r| r.id == after).unwrap_or(0),
+        };
+        let found = db.requests[..end].iter().rev().filter(|r| r.to == to);
+        Ok(found.take(page.limit).cloned().collect())
     }
 
     async fn answer_friend_request(
@@ -236,13 +257,21 @@ impl FriendStore for TableStorage {
         Ok(req)
     }
 
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>> {
+    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
         let db = self.db();
+        let from = page.after.map_or(0, |a| a.saturating_add(1));
         let ids = db
             .friends
-            .range((user, 0)..=(user, UserId::MAX))
-            .map(|&(_, f)| f);
+            .range((user, from)..=(user, UserId::MAX))
+            .map(|&(_, f)| f)
+            .filter(|&f| page.after.is_none_or(|a| f > a))
+            .take(page.limit);
         Ok(db.profiles(ids))
+    }
+
+    async fn friend_count(&self, user: UserId) -> Result<u64> {
+        let db = self.db();
+        Ok(db.friends.range((user, 0)..=(user, UserId::MAX)).count() as u64)
     }
 
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
@@ -257,12 +286,13 @@ impl FriendStore for TableStorage {
 
 #[async_trait]
 impl GroupStore for TableStorage {
-    async fn create_group(
+    async fn create_group_within(
         &self,
         id: GroupId,
         name: &str,
         owner: UserId,
         members: &[UserId],
+        caps: GroupCaps,
     ) -> Result<Group> {
         let mut db = self.db();
         if db.groups.contains_key(&id) {
@@ -274,12 +304,18 @@ impl GroupStore for TableStorage {
         if all.iter().any(|u| !db.users.contains_key(u)) {
             return Err(StorageError::NotFound(Entity::User));
         }
+        db.check_caps(0, &all, caps)?;
         db.groups.insert(id, (name.to_owned(), owner));
         db.members.extend(all.into_iter().map(|u| (id, u)));
         Ok(db.group_row(id).expect("inserted above"))
     }
 
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> Result<()> {
+    async fn add_members_within(
+        &self,
+        group: GroupId,
+        users: &[UserId],
+        caps: GroupCaps,
+    ) -> Result<()> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
             return Err(StorageError::NotFound(Entity::Group));
@@ -287,9 +323,15 @@ impl GroupStore for TableStorage {
         if users.iter().any(|u| !db.users.contains_key(u)) {
             return Err(StorageError::NotFound(Entity::User));
         }
+        let new: BTreeSet<UserId> = users
+            .iter()
+            .copied()
+            .filter(|&u| !db.members.contains(&(group, u)))
+            .collect();
+        db.check_caps(db.member_ids(group).count(), &new, caps)?;
         // Inbox rows are written when a message is stored, so a new member is pending for
         // nothing older than its membership without any extra bookkeeping.
-        db.members.extend(users.iter().map(|&u| (group, u)));
+        db.members.extend(new.into_iter().map(|u| (group, u)));
         Ok(())
     }
 
@@ -312,19 +354,23 @@ impl GroupStore for TableStorage {
         Ok(self.db().group_row(id))
     }
 
-    async fn groups_of(&self, user: UserId) -> Result<Vec<Group>> {
+    async fn groups_of(&self, user: UserId, page: Page) -> Result<Vec<Group>> {
         let db = self.db();
         let ids = db
             .members
             .iter()
-            .filter(|&&(_, u)| u == user)
-            .map(|&(g, _)| g);
+            .filter(|&&(g, u)| u == user && page.after.is_none_or(|a| g > a))
+            .map(|&(g, _)| g)
+            .take(page.limit);
         Ok(ids.filter_map(|g| db.group_row(g)).collect())
     }
 
-    async fn group_members(&self, group: GroupId) -> Result<Vec<Profile>> {
+    async fn group_members(&self, group: GroupId, page: Page) -> Result<Vec<Profile>> {
         let db = self.db();
-        Ok(db.profiles(db.member_ids(group)))
+        let ids = db
+            .member_ids(group)
+            .filter(|&u| page.after.is_none_or(|a| u > a));
+        Ok(db.profiles(ids.take(page.limit)))
     }
 
     async fn is_member(&self, group: GroupId, user: UserId) -> Result<bool> {

@@ -3,9 +3,12 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
-use crate::types::{FriendRequest, Profile, UserId};
+use crate::types::{FriendRequest, Page, Profile, UserId};
 
 /// Where friendships and friend requests live. Used by the friends service.
+///
+/// The lists are read a page at a time ([`Page`]), each page in one query (keyset pagination:
+/// an indexed range read from the page's key, never an offset).
 #[async_trait]
 pub trait FriendStore: Send + Sync + 'static {
     /// Records a friend request with id `id` from `from` to `to`. `NotFound("user")` if `to`
@@ -19,8 +22,10 @@ pub trait FriendStore: Send + Sync + 'static {
         msg: &str,
     ) -> Result<FriendRequest>;
 
-    /// Friend requests addressed to `to`, newest first.
-    async fn friend_requests(&self, to: UserId) -> Result<Vec<FriendRequest>>;
+    /// Friend requests addressed to `to`, newest first (in the reverse order they were first
+    /// stored): those stored before the request whose id is `page.after` if it is given (none
+    /// if there is no such request), at most `page.limit`.
+    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>>;
 
     /// Accepts (both users then list each other, in the same step) or refuses the request `id`
     /// addressed to `to`. `NotFound("request")` if there is no such request addressed to `to`;
@@ -32,8 +37,12 @@ pub trait FriendStore: Send + Sync + 'static {
         accept: bool,
     ) -> Result<FriendRequest>;
 
-    /// The user's friends, by id.
-    async fn friends(&self, user: UserId) -> Result<Vec<Profile>>;
+    /// The user's friends, by id ascending: those with an id above `page.after` if it is given,
+    /// at most `page.limit`.
+    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>>;
+
+    /// How many friends the user has (all of them, whatever page is read).
+    async fn friend_count(&self, user: UserId) -> Result<u64>;
 
     /// Ends a friendship on both sides. `NotFound("friend")` if they are not friends.
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()>;

@@ -3,8 +3,8 @@
 use crate::error::StorageError;
 use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
 use crate::types::{
-    Conversation, FriendRequest, Group, GroupId, HistoryItem, HistoryPage, NewMessage,
-    PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
+    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
+    Page, PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
 };
 
 /// Wraps any [`Storage`](crate::Storage) and makes it fail on demand with [`StorageError::Unavailable`], as a
@@ -131,9 +131,9 @@ impl<S: FriendStore> FriendStore for FailingStorage<S> {
         self.inner.create_friend_request(id, from, to, msg).await
     }
 
-    async fn friend_requests(&self, to: UserId) -> crate::Result<Vec<FriendRequest>> {
+    async fn friend_requests(&self, to: UserId, page: Page) -> crate::Result<Vec<FriendRequest>> {
         self.check()?;
-        self.inner.friend_requests(to).await
+        self.inner.friend_requests(to, page).await
     }
 
     async fn answer_friend_request(
@@ -146,9 +146,14 @@ impl<S: FriendStore> FriendStore for FailingStorage<S> {
         self.inner.answer_friend_request(id, to, accept).await
     }
 
-    async fn friends(&self, user: UserId) -> crate::Result<Vec<Profile>> {
+    async fn friends(&self, user: UserId, page: Page) -> crate::Result<Vec<Profile>> {
         self.check()?;
-        self.inner.friends(user).await
+        self.inner.friends(user, page).await
+    }
+
+    async fn friend_count(&self, user: UserId) -> crate::Result<u64> {
+        self.check()?;
+        self.inner.friend_count(user).await
     }
 
     async fn remove_friend(&self, user: UserId, friend: UserId) -> crate::Result<()> {
@@ -159,20 +164,28 @@ impl<S: FriendStore> FriendStore for FailingStorage<S> {
 
 #[async_trait::async_trait]
 impl<S: GroupStore> GroupStore for FailingStorage<S> {
-    async fn create_group(
+    async fn create_group_within(
         &self,
         id: GroupId,
         name: &str,
         owner: UserId,
         members: &[UserId],
+        caps: GroupCaps,
     ) -> crate::Result<Group> {
         self.check()?;
-        self.inner.create_group(id, name, owner, members).await
+        self.inner
+            .create_group_within(id, name, owner, members, caps)
+            .await
     }
 
-    async fn add_members(&self, group: GroupId, users: &[UserId]) -> crate::Result<()> {
+    async fn add_members_within(
+        &self,
+        group: GroupId,
+        users: &[UserId],
+        caps: GroupCaps,
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.add_members(group, users).await
+        self.inner.add_members_within(group, users, caps).await
     }
 
     async fn remove_member(&self, group: GroupId, user: UserId) -> crate::Result<()> {
@@ -185,14 +198,14 @@ impl<S: GroupStore> GroupStore for FailingStorage<S> {
         self.inner.group(id).await
     }
 
-    async fn groups_of(&self, user: UserId) -> crate::Result<Vec<Group>> {
+    async fn groups_of(&self, user: UserId, page: Page) -> crate::Result<Vec<Group>> {
         self.check()?;
-        self.inner.groups_of(user).await
+        self.inner.groups_of(user, page).await
     }
 
-    async fn group_members(&self, group: GroupId) -> crate::Result<Vec<Profile>> {
+    async fn group_members(&self, group: GroupId, page: Page) -> crate::Result<Vec<Profile>> {
         self.check()?;
-        self.inner.group_members(group).await
+        self.inner.group_members(group, page).await
     }
 
     async fn is_member(&self, group: GroupId, user: UserId) -> crate::Result<bool> {

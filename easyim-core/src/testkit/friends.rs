@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::support::{add_user, expect_err, ok, profile_ids};
 use crate::error::{Conflict, Entity, StorageError};
 use crate::storage::{AccountStore, FriendStore};
-use crate::types::{FriendRequest, RequestStatus, UserId};
+use crate::types::{FriendRequest, Page, RequestStatus, UserId};
 
 /// Friend requests, answers and friendships, with their `NotFound` and `Conflict` cases.
 pub async fn check_friends<S: AccountStore + FriendStore + ?Sized>(s: Arc<S>) {
@@ -21,9 +21,15 @@ pub async fn check_friends<S: AccountStore + FriendStore + ?Sized>(s: Arc<S>) {
         msg: msg.to_owned(),
         status,
     };
-    let requests_of =
-        |to: UserId| async move { ok(s.friend_requests(to).await, "friend_requests") };
-    let friends_of = |u: UserId| async move { profile_ids(&ok(s.friends(u).await, "friends")) };
+    let requests_of = |to: UserId| async move {
+        ok(
+            s.friend_requests(to, Page::first(1000)).await,
+            "friend_requests",
+        )
+    };
+    let friends_of = |u: UserId| async move {
+        profile_ids(&ok(s.friends(u, Page::first(1000)).await, "friends"))
+    };
     use RequestStatus::{Accepted, Open, Refused};
 
     let r1 = request(1001, a, b, "hi", Open);
@@ -90,7 +96,7 @@ pub async fn check_friends<S: AccountStore + FriendStore + ?Sized>(s: Arc<S>) {
     assert_eq!(friends_of(a).await, vec![b], "friends(a) after b accepted");
     assert_eq!(friends_of(b).await, vec![a], "friends(b) after accepting a");
     assert_eq!(
-        ok(s.friends(a).await, "friends"),
+        ok(s.friends(a, Page::first(1000)).await, "friends"),
         vec![pb.clone()],
         "friends(a): profiles"
     );

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use super::support::{add_users, expect_err, ok, profile_ids, test_user};
 use crate::error::{Entity, StorageError};
 use crate::storage::{AccountStore, GroupStore};
-use crate::types::{GroupId, UserId};
+use crate::types::{GroupId, Page, UserId};
 
 /// Groups: creation (owner included, duplicates ignored, all or nothing), members, lookups.
 pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
@@ -13,13 +13,17 @@ pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
     let (a, b, c, d) = (1, 2, 3, 4);
     add_users(s, &[a, b, c, d]).await;
     let group_ids = |u: UserId| async move {
-        ok(s.groups_of(u).await, "groups_of")
+        ok(s.groups_of(u, Page::first(1000)).await, "groups_of")
             .into_iter()
             .map(|g| g.id)
             .collect::<Vec<_>>()
     };
-    let members =
-        |g: GroupId| async move { profile_ids(&ok(s.group_members(g).await, "group_members")) };
+    let members = |g: GroupId| async move {
+        profile_ids(&ok(
+            s.group_members(g, Page::first(1000)).await,
+            "group_members",
+        ))
+    };
     let count = |g: GroupId| async move { ok(s.group(g).await, "group").map(|g| g.member_count) };
 
     let g = ok(
@@ -35,7 +39,10 @@ pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
     assert_eq!(ok(s.group(999).await, "group"), None, "group(999)");
     assert_eq!(members(100).await, vec![a, b, c], "group_members(100)");
     assert_eq!(
-        ok(s.group_members(100).await, "group_members")[0],
+        ok(
+            s.group_members(100, Page::first(1000)).await,
+            "group_members"
+        )[0],
         test_user(a, "u1").profile(),
         "group_members: profiles"
     );
@@ -138,7 +145,7 @@ pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
         vec![a, b, d],
         "group_members at the end"
     );
-    let groups = ok(s.groups_of(a).await, "groups_of");
+    let groups = ok(s.groups_of(a, Page::first(1000)).await, "groups_of");
     assert_eq!(
         groups
             .iter()

@@ -37,11 +37,13 @@
 //! tokio runtime.
 
 mod accounts;
+mod caps;
 mod client;
 mod failing;
 mod friends;
 mod groups;
 mod messages;
+mod paging;
 mod pending;
 mod receipts;
 mod support;
@@ -57,6 +59,7 @@ use futures::FutureExt;
 pub use accounts::{
     check_accounts, check_ping, check_refresh_families, check_search_users, check_server_secret,
 };
+pub use caps::{check_concurrent_caps, check_group_caps};
 pub use client::{login_frame, Client, ClientError};
 pub use failing::FailingStorage;
 pub use friends::check_friends;
@@ -64,6 +67,7 @@ pub use groups::check_groups;
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
+pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
 
@@ -86,11 +90,19 @@ fn account_checks<S: AccountStore + ?Sized>() -> Checks<S> {
 }
 
 fn friend_checks<S: AccountStore + FriendStore + ?Sized>() -> Checks<S> {
-    vec![("friends", |s| check_friends(s).boxed())]
+    vec![
+        ("friends", |s| check_friends(s).boxed()),
+        ("friend_pages", |s| check_friend_pages(s).boxed()),
+    ]
 }
 
 fn group_checks<S: AccountStore + GroupStore + ?Sized>() -> Checks<S> {
-    vec![("groups", |s| check_groups(s).boxed())]
+    vec![
+        ("groups", |s| check_groups(s).boxed()),
+        ("group_pages", |s| check_group_pages(s).boxed()),
+        ("group_caps", |s| check_group_caps(s).boxed()),
+        ("concurrent_caps", |s| check_concurrent_caps(s).boxed()),
+    ]
 }
 
 fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Checks<S> {

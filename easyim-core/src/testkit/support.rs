@@ -11,8 +11,8 @@ use easyim_proto::{ChatType, MsgStatus};
 use crate::error::{Result, StorageError};
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
-    Conversation, GroupId, HistoryPage, NewMessage, PendingMessage, Profile, Receipt, StoreOutcome,
-    StoredMessage, User, UserId,
+    Conversation, GroupId, HistoryPage, NewMessage, Page, PendingMessage, Profile, Receipt,
+    StoreOutcome, StoredMessage, User, UserId,
 };
 
 /// Returns `Pending` once (waking itself at once), so that `join_all` polls the other futures
@@ -284,4 +284,33 @@ pub(super) fn ids(v: &[&str]) -> Vec<String> {
 
 pub(super) fn profile_ids(v: &[Profile]) -> Vec<UserId> {
     v.iter().map(|p| p.id).collect()
+}
+
+/// Reads a whole list page by page, `size` items a page, each page starting after the key of
+/// the last item of the previous one; checks that no page is over the limit (the page after a
+/// full last page must then be empty) and returns the pages concatenated.
+pub(super) async fn walk<T, K, F, Fut>(what: &str, size: usize, fetch: F, key: K) -> Vec<T>
+where
+    K: Fn(&T) -> u64,
+    F: Fn(Page) -> Fut,
+    Fut: Future<Output = Result<Vec<T>>>,
+{
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let page = Page::new(after, size);
+        let got = ok(fetch(page).await, &format!("{what} {page:?}"));
+        assert!(
+            got.len() <= size,
+            "{what} {page:?}: {} items, over the limit",
+            got.len()
+        );
+        let full = !got.is_empty() && got.len() == size;
+        after = got.last().map(&key).or(after);
+        out.extend(got);
+        if !full {
+            return out;
+        }
+        assert!(out.len() <= 100_000, "{what}: pagination does not end");
+    }
 }

@@ -3,14 +3,17 @@
 use axum::extract::State;
 
 use super::params::Params;
-use super::view::{Counted, Created, Empty, Items, ProfileView, RequestView};
+use super::view::{Counted, Created, Empty, List, Listed, ProfileView, RequestView};
 use super::{ok, ApiResult, AppState};
 
-/// GET `/api/user/friends`.
+/// GET `/api/user/friends`: a page of the caller's friends, with the count of all of them.
 pub(crate) async fn friends(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
-    let friends = state.im.friends().list(me).await?;
-    ok(Counted::<ProfileView>::of(friends))
+    let page = p.page(List::Friends)?;
+    let friends = state.im.friends();
+    let listed = friends.list_page(me, page).await?;
+    let total = friends.count(me).await?;
+    ok(Counted::<ProfileView>::of(total, listed, List::Friends))
 }
 
 /// POST `/api/user/friend/add`: a friend request, announced to the target if it is online.
@@ -47,9 +50,10 @@ pub(crate) async fn remove(State(state): State<AppState>, p: Params) -> ApiResul
     ok(Empty {})
 }
 
-/// GET `/api/user/friend/requests`: the requests addressed to the caller.
+/// GET `/api/user/friend/requests`: a page of the requests addressed to the caller.
 pub(crate) async fn requests(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
-    let requests = state.im.friends().requests(me).await?;
-    ok(Items::<RequestView>::of(requests))
+    let page = p.page(List::Requests)?;
+    let requests = state.im.friends().requests_page(me, page).await?;
+    ok(Listed::<RequestView>::of(requests, List::Requests))
 }

@@ -3,7 +3,7 @@
 use axum::extract::State;
 
 use super::params::Params;
-use super::view::{Created, Empty, GroupView, Items, ProfileView};
+use super::view::{Created, Empty, GroupView, List, Listed, ProfileView};
 use super::{ok, ApiResult, AppState};
 
 /// POST `/api/group/create`: the caller is owner and member.
@@ -40,17 +40,19 @@ pub(crate) async fn leave(State(state): State<AppState>, p: Params) -> ApiResult
     ok(Empty {})
 }
 
-/// GET `/api/groups`: the groups the caller belongs to.
+/// GET `/api/groups`: a page of the groups the caller belongs to.
 pub(crate) async fn groups(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
-    let groups = state.im.groups().list(me).await?;
-    ok(Items::<GroupView>::of(groups))
+    let page = p.page(List::Groups)?;
+    let groups = state.im.groups().list_page(me, page).await?;
+    ok(Listed::<GroupView>::of(groups, List::Groups))
 }
 
-/// GET `/api/group/members`: members only.
+/// GET `/api/group/members`: a page of the members, for members only.
 pub(crate) async fn members(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
     let group = p.id("group_id")?;
-    let members = state.im.groups().members(me, group).await?;
-    ok(Items::<ProfileView>::of(members))
+    let page = p.page(List::Members)?;
+    let members = state.im.groups().members_page(me, group, page).await?;
+    ok(Listed::<ProfileView>::of(members, List::Members))
 }

@@ -11,8 +11,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use super::view::List;
 use super::AppState;
-use easyim_core::{Claims, UserId};
+use easyim_core::{Claims, Page, UserId, DEFAULT_LIST_LIMIT};
 
 /// The arguments of one call: query string and body merged (the body wins), plus the token
 /// headers and the peer address.
@@ -164,6 +165,28 @@ impl Params {
                 .map(Some)
                 .ok_or_else(|| ApiError::bad(format!("`{name}` must be an unsigned integer"))),
         }
+    }
+
+    /// `limit`: `default` if it is missing or empty. A value that is not a number reads as 0,
+    /// so that the service's 400 (which names the range) answers it.
+    pub(crate) fn limit(&self, default: usize) -> Result<usize, ApiError> {
+        Ok(match self.opt_str("limit")?.as_deref().map(str::trim) {
+            None | Some("") => default,
+            Some(text) => text.parse().unwrap_or(0),
+        })
+    }
+
+    /// The page of `list` a call asks for: `limit` (default [`DEFAULT_LIST_LIMIT`]) and
+    /// `cursor` (missing or empty: the first page; not a cursor of `list`: 400).
+    pub(crate) fn page(&self, list: List) -> Result<Page, ApiError> {
+        let limit = self.limit(DEFAULT_LIST_LIMIT)?;
+        let after = match self.opt_str("cursor")?.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(text) => Some(list.key(text).ok_or_else(|| {
+                ApiError::bad("malformed `cursor`: pass the `cursor` of the previous page as is")
+            })?),
+        };
+        Ok(Page::new(after, limit))
     }
 
     /// An id argument that must be given.

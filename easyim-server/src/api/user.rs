@@ -1,7 +1,7 @@
 //! Accounts and tokens: register, login, logout, check_token, refresh_token, search.
 
 use axum::extract::State;
-use easyim_core::{Grant, Registration};
+use easyim_core::{Grant, Registration, SEARCH_LIMIT};
 
 use super::error::ApiError;
 use super::params::Params;
@@ -69,10 +69,11 @@ pub(crate) async fn refresh_token(State(state): State<AppState>, p: Params) -> A
     })
 }
 
-/// GET `/api/user/search`: accounts whose name contains `account`.
+/// GET `/api/user/search`: accounts whose name contains `account`, at most `limit` (1 to 50).
 pub(crate) async fn search(State(state): State<AppState>, p: Params) -> ApiResult {
     p.caller(&state).await?;
     let query = p.str("account")?;
-    let found = state.im.friends().search(&query).await?;
+    let limit = p.limit(SEARCH_LIMIT)?;
+    let found = state.im.friends().search_limited(&query, limit).await?;
     ok(Items::<ProfileView>::of(found))
 }

@@ -1,7 +1,7 @@
 //! The typed bodies (`data`) of the API's answers, as http-api.md names their fields. Ids are
 //! decimal strings: they pass 2^53.
 
-use easyim_core::{FriendRequest, Group, Profile, SignedIn};
+use easyim_core::{FriendRequest, Group, Paged, Profile, SignedIn};
 use serde::Serialize;
 
 /// `{}`: the data of an answer that has nothing to say, and of every error.
@@ -43,19 +43,79 @@ impl<T> Items<T> {
     }
 }
 
-/// `{total, items}`: the friends list.
+/// The paged lists, each with its own cursors: a cursor is the list's letter and the key of the
+/// last item of its page in hex, so that a cursor of one list given to another is a 400.
+/// Clients are told it is opaque: the form may change.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum List {
+    Friends,
+    Requests,
+    Groups,
+    Members,
+}
+
+impl List {
+    fn tag(self) -> char {
+        match self {
+            List::Friends => 'f',
+            List::Requests => 'r',
+            List::Groups => 'g',
+            List::Members => 'm',
+        }
+    }
+
+    /// The cursor of the page after the key `next`; empty when there is no next page.
+    pub(crate) fn cursor(self, next: Option<u64>) -> String {
+        next.map(|key| format!("{}{key:x}", self.tag()))
+            .unwrap_or_default()
+    }
+
+    /// The key a cursor of this list names; `None` if it is not one.
+    pub(crate) fn key(self, cursor: &str) -> Option<u64> {
+        let hex = cursor.strip_prefix(self.tag())?;
+        let well_formed =
+            (1..=16).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit());
+        well_formed
+            .then(|| u64::from_str_radix(hex, 16).ok())
+            .flatten()
+    }
+}
+
+/// `{items, cursor}`: a page of a list; `cursor` is what to pass for the next page, empty after
+/// the last.
+#[derive(Debug, Serialize)]
+pub(crate) struct Listed<T> {
+    items: Vec<T>,
+    cursor: String,
+}
+
+impl<T> Listed<T> {
+    /// The page's items, converted, and the cursor of the next page of `list`.
+    pub(crate) fn of<U: Into<T>>(page: Paged<U>, list: List) -> Self {
+        Listed {
+            items: page.items.into_iter().map(Into::into).collect(),
+            cursor: list.cursor(page.next),
+        }
+    }
+}
+
+/// `{total, items, cursor}`: a page of the friends list; `total` counts all the friends, not
+/// the page (the original's field, kept: one COUNT query).
 #[derive(Debug, Serialize)]
 pub(crate) struct Counted<T> {
-    total: usize,
+    total: u64,
     items: Vec<T>,
+    cursor: String,
 }
 
 impl<T> Counted<T> {
-    /// The items, converted, with their count.
-    pub(crate) fn of<U: Into<T>>(v: Vec<U>) -> Self {
+    /// The page's items, converted, the whole list's `total`, and the next page's cursor.
+    pub(crate) fn of<U: Into<T>>(total: u64, page: Paged<U>, list: List) -> Self {
+        let Listed { items, cursor } = Listed::of(page, list);
         Counted {
-            total: v.len(),
-            items: v.into_iter().map(Into::into).collect(),
+            total,
+            items,
+            cursor,
         }
     }
 }
