@@ -10,6 +10,7 @@
 mod api;
 mod config;
 mod error;
+mod keys;
 mod server;
 mod stall;
 mod transport;

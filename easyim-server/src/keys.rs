@@ -1,0 +1,149 @@
+//! Every setting of the server: its key, its default and what it is for, and `env.default`,
+//! the file written from them on first run.
+
+/// Every key, its default and what it is for: the content of `env.default`.
+pub(crate) const KEYS: &[(&str, &str, &str)] = &[
+    ("SERVER_IP", "0.0.0.0", "Address both ports listen on"),
+    (
+        "SERVER_PORT",
+        "8888",
+        "IM port: framed TCP, JSON lines, WebSocket and HTTP on one port",
+    ),
+    (
+        "API_SERVER_PORT",
+        "8889",
+        "HTTP API port (also serves the web console at /)",
+    ),
+    (
+        "SERVER_DROP_AFTER",
+        "300",
+        "Seconds a logged-in connection may stay silent before E_IDLE",
+    ),
+    (
+        "WRITE_TIMEOUT",
+        "30",
+        "Seconds a peer may go without reading what the server writes before it is dropped; also the longest an HTTP request may take",
+    ),
+    (
+        "AUTH_TIMEOUT",
+        "10",
+        "Seconds a new connection has to send its KEEP_ALIVE login frame",
+    ),
+    (
+        "MSG_FORMAT",
+        "auto",
+        "Payload formats accepted: auto, json or protobuf",
+    ),
+    (
+        "MAX_FRAME_BYTES",
+        "65536",
+        "Largest payload of one frame (E_TOO_LARGE above)",
+    ),
+    (
+        "MAX_BODY_BYTES",
+        "1048576",
+        "Largest HTTP request body (413 above)",
+    ),
+    (
+        "SEND_QUEUE",
+        "1024",
+        "Frames that may wait for one connection before it is closed",
+    ),
+    (
+        "RATE_LIMIT",
+        "200",
+        "Frames per second per IM connection (burst the same; E_RATE_LIMIT above), 0 for no limit",
+    ),
+    (
+        "API_RATE_LIMIT",
+        "10",
+        "Register/login requests per second per client IP (burst the same; 429 above), 0 for no limit",
+    ),
+    (
+        "MAX_CONNECTIONS",
+        "50000",
+        "Connections the server holds at once, over both ports",
+    ),
+    (
+        "MAX_GROUP_MEMBERS",
+        "2000",
+        "Most members a group may have (creating or inviting past it is 403)",
+    ),
+    (
+        "MAX_GROUPS_PER_USER",
+        "500",
+        "Most groups one user may belong to (creating, joining or being invited past it is 403)",
+    ),
+    ("ACCESS_TOKEN_TTL", "7200", "Seconds an access token lives"),
+    (
+        "REFRESH_TOKEN_TTL",
+        "2592000",
+        "Seconds a refresh token lives",
+    ),
+    (
+        "DB_DRIVER",
+        "sqlite3",
+        "Storage: sqlite3 (one node), or postgres (DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD; several nodes, see CLUSTER.md)",
+    ),
+    (
+        "DB_NAME",
+        "easyim",
+        "Database name; SQLite uses <DB_NAME>.db unless SQLITE_PATH is set",
+    ),
+    (
+        "SQLITE_PATH",
+        "",
+        "SQLite database file (default <DB_NAME>.db in the working directory)",
+    ),
+    (
+        "LOCAL_STOP_FILE",
+        "easyim.stop",
+        "Where the running server keeps the key --stop needs (written owner-only at start)",
+    ),
+    (
+        "SQLITE_SYNCHRONOUS",
+        "normal",
+        "normal: an ack survives a process crash; full: also a power loss",
+    ),
+    (
+        "DB_HOST",
+        "127.0.0.1",
+        "Database host (networked databases)",
+    ),
+    ("DB_PORT", "5432", "Database port (networked databases)"),
+    ("DB_USERNAME", "", "Database user (networked databases)"),
+    ("DB_PASSWORD", "", "Database password (networked databases)"),
+    (
+        "DB_SCHEMA",
+        "",
+        "PostgreSQL schema for easyim's tables (created if missing); empty: the server's search_path",
+    ),
+    (
+        "DB_NODE_ID",
+        "1",
+        "This node's snowflake node number, 0 to 1023, unique per node",
+    ),
+    (
+        "NATS_URL",
+        "",
+        "NATS server(s) the nodes of a cluster hand each other deliveries through, e.g. nats://10.0.0.5:4222; empty: a single node",
+    ),
+    ("LOG_FORMAT", "text", "Log format: text or json"),
+    (
+        "LOG_LEVEL",
+        "info",
+        "Log level or filter (RUST_LOG, if set, wins)",
+    ),
+];
+
+/// The text of `env.default`: every key with its default and a comment.
+pub fn default_file() -> String {
+    let mut s = String::from(
+        "# easyim defaults, written on first run. Copy to .env and change what you need there:\n\
+         # .env overrides this file, the process environment overrides both, flags override all.\n",
+    );
+    for (k, v, help) in KEYS {
+        s.push_str(&format!("\n# {help}\n{k} = \"{v}\"\n"));
+    }
+    s
+}
