@@ -91,13 +91,27 @@ impl Seeder for ApiSeeder {
     }
 
     async fn group(&self, members: &[User]) -> Result<String> {
+        // The server takes at most this many ids per call: the rest are invited in chunks.
+        const IDS_PER_CALL: usize = 200;
         let ids: Vec<&str> = members[1..].iter().map(|u| u.id.as_str()).collect();
+        let mut chunks = ids.chunks(IDS_PER_CALL);
+        let first = chunks.next().unwrap_or_default();
+        let owner = &members[0].token;
         let d = http::post(
             self.api,
             "/api/group/create",
-            json!({"access_token": members[0].token, "name": format!("bench{}", self.tag), "member_ids": ids}),
+            json!({"access_token": owner, "name": format!("bench{}", self.tag), "member_ids": first}),
         )
         .await?;
-        Ok(id_of(&d))
+        let group = id_of(&d);
+        for chunk in chunks {
+            http::post(
+                self.api,
+                "/api/group/invite",
+                json!({"access_token": owner, "group_id": group, "user_ids": chunk}),
+            )
+            .await?;
+        }
+        Ok(group)
     }
 }
