@@ -11,9 +11,9 @@ use bytes::BytesMut;
 use easyim_core::{Engine, Outbox};
 use easyim_proto::{CodecError, Encoded, Format, FormatPolicy, FramedCodec, LinesCodec};
 use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::{Encoder, FramedRead, FramedWrite};
+use tokio_util::codec::{Encoder, FramedRead};
 
 /// A peer that takes longer than this to accept a batch of writes is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,51 +96,57 @@ pub(crate) async fn serve_stream<S>(
     }
 }
 
-/// Writes what the outbox yields through `codec` (which frames each payload), several queued
-/// frames per write, until the session is done; then closes the write side (so the peer sees
-/// the end) after everything queued was written. `payload` picks a frame's wire format.
-async fn write_loop<W, C, P>(w: W, codec: C, mut outbox: Outbox, payload: P)
+/// Writes what the outbox yields, framed by `codec`, several queued frames per write, until
+/// the session is done; then closes the write side (so the peer sees the end) after
+/// everything queued was written. `payload` picks a frame's wire format.
+///
+/// The codec encodes straight into the write buffer (no `Sink` per frame): on the fan-out
+/// path a writer handles hundreds of thousands of frames a second, and a poll per frame shows.
+async fn write_loop<W, C, P>(mut w: W, mut codec: C, mut outbox: Outbox, payload: P)
 where
     W: AsyncWrite + Unpin,
     C: for<'a> Encoder<&'a [u8], Error = CodecError>,
     P: Fn(&Encoded) -> &[u8],
 {
-    let mut out = FramedWrite::new(w, codec);
-    // Start empty (idle connections are most of them); flush only when told to.
-    *out.write_buffer_mut() = BytesMut::new();
-    out.set_backpressure_boundary(usize::MAX);
-    // The frames of one write, reused from batch to batch. Their payloads are borrowed, not
-    // cloned: cloning a `Bytes` made from a `Vec` allocates its shared header the first time.
-    let mut batch: Vec<Arc<Encoded>> = Vec::new();
+    let mut buf = BytesMut::new();
     while let Some(frame) = outbox.recv().await {
-        let mut bytes = 0;
-        let mut next = Some(frame);
-        while let Some(f) = next.take() {
-            bytes += payload(&f).len();
-            batch.push(f);
-            if bytes < WRITE_BATCH {
-                next = outbox.try_recv();
-            }
+        if fill(&mut buf, &mut codec, &mut outbox, &frame, &payload).is_err() {
+            return;
         }
-        let write = async {
-            for f in batch.drain(..) {
-                out.feed(payload(&f)).await?;
-            }
-            out.flush().await
-        };
         let ok = tokio::select! {
             biased;
             _ = outbox.aborted() => false,
-            r = tokio::time::timeout(WRITE_TIMEOUT, write) => matches!(r, Ok(Ok(()))),
+            r = tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)) => matches!(r, Ok(Ok(()))),
         };
         if !ok {
             return;
         }
-        if out.write_buffer().capacity() > 4 * WRITE_BATCH {
-            *out.write_buffer_mut() = BytesMut::new();
+        buf.clear();
+        if buf.capacity() > 4 * WRITE_BATCH {
+            buf = BytesMut::new();
         }
     }
-    let _ = tokio::time::timeout(WRITE_TIMEOUT, out.close()).await;
+    let _ = tokio::time::timeout(WRITE_TIMEOUT, w.shutdown()).await;
+}
+
+/// Encodes `first`, then what else is queued now, into `buf`, up to about `WRITE_BATCH` bytes.
+fn fill<C, P>(
+    buf: &mut BytesMut,
+    codec: &mut C,
+    outbox: &mut Outbox,
+    first: &Encoded,
+    payload: &P,
+) -> Result<(), CodecError>
+where
+    C: for<'a> Encoder<&'a [u8], Error = CodecError>,
+    P: Fn(&Encoded) -> &[u8],
+{
+    codec.encode(payload(first), buf)?;
+    while buf.len() < WRITE_BATCH {
+        let Some(f) = outbox.try_recv() else { break };
+        codec.encode(payload(&f), buf)?;
+    }
+    Ok(())
 }
 
 /// Runs one WebSocket connection to its end: text messages carry JSON, binary ones protobuf,
