@@ -8,7 +8,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::*;
-use easyim_core::EngineConfig;
+use easyim_core::{
+    Conversation, Engine, EngineConfig, HistoryItem, HistoryPage, MessageStore, NewMessage,
+    PendingMessage, Receipt, StoreOutcome, StoredMessage, UserId,
+};
 use easyim_proto::{ChatType, Msg, MsgType};
 
 fn small_queue() -> EngineConfig {
@@ -168,4 +171,177 @@ async fn a_peer_that_reads_nothing_is_closed_after_the_stall_timeout() {
     let seqs: Vec<u64> = got.iter().map(|m| m.conv_seq).collect();
     assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
     again.expect_nothing().await;
+}
+
+/// A message store whose writes take a while, so that stores of several writers overlap; a
+/// message whose content is "stuck" takes 10 s (a store that is always in flight meanwhile).
+struct Slow(std::sync::Arc<FlakyStorage>);
+
+async fn store_delay(msgs: &[NewMessage]) {
+    let stuck = msgs.iter().any(|m| m.content == "stuck");
+    let ms = if stuck { 10_000 } else { 5 };
+    tokio::time::sleep(Duration::from_millis(ms)).await;
+}
+
+#[async_trait::async_trait]
+impl MessageStore for Slow {
+    async fn store_message(&self, msg: NewMessage) -> easyim_core::Result<StoreOutcome> {
+        store_delay(std::slice::from_ref(&msg)).await;
+        self.0.store_message(msg).await
+    }
+    async fn store_messages(
+        &self,
+        msgs: Vec<NewMessage>,
+    ) -> easyim_core::Result<Vec<StoreOutcome>> {
+        store_delay(&msgs).await;
+        self.0.store_messages(msgs).await
+    }
+    async fn record_receipt(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        id: &str,
+        receipt: Receipt,
+    ) -> easyim_core::Result<Option<StoredMessage>> {
+        self.0.record_receipt(reader, conv, id, receipt).await
+    }
+    async fn pending(
+        &self,
+        user: UserId,
+        after: u64,
+        limit: usize,
+    ) -> easyim_core::Result<Vec<PendingMessage>> {
+        self.0.pending(user, after, limit).await
+    }
+    async fn history(
+        &self,
+        conv: Conversation,
+        page: HistoryPage,
+        limit: usize,
+    ) -> easyim_core::Result<Vec<HistoryItem>> {
+        self.0.history(conv, page, limit).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_gap_left_by_a_partly_failed_batch_holds_nothing_for_long_under_constant_writes() {
+    const WRITERS: usize = 3;
+    // One message a millisecond each for 5 s, while a store takes 5 ms: there is always one
+    // in flight.
+    const EACH: u32 = 5000;
+    let mut h = Harness::new();
+    h.engine = Engine::new(
+        std::sync::Arc::new(Slow(h.storage.clone())),
+        h.engine.auth().clone(),
+        EngineConfig::default(),
+    );
+    let failer = h.user().await;
+    let reader = h.user().await;
+    let mut writers = Vec::new();
+    for _ in 0..WRITERS {
+        writers.push(h.user().await);
+    }
+    let stuck_user = h.user().await;
+    let group = h
+        .group(failer, &[&writers[..], &[reader, stuck_user]].concat())
+        .await;
+    let mut cr = h.login(reader).await;
+    let reading = tokio::spawn(async move {
+        // Each delivery's conv_seq and when it came.
+        let mut got = Vec::new();
+        while let Some(Some(m)) = cr.try_recv_within(Duration::from_secs(20)).await {
+            if m.msg_type != MsgType::Notify as i32 {
+                got.push((m.conv_seq, tokio::time::Instant::now()));
+            }
+        }
+        got
+    });
+    let mut tasks = Vec::new();
+    for (w, &u) in writers.iter().enumerate() {
+        let c = h.login(u).await;
+        tasks.push(tokio::spawn(async move {
+            let mut c = c;
+            // The conv_seq of each acked message of this writer.
+            let mut acked = Vec::new();
+            let mut note = |m: Option<std::sync::Arc<easyim_proto::Encoded>>| {
+                let m = m.expect("writer stays connected").msg().clone();
+                if m.seq != 0 && m.msg_type != MsgType::Notify as i32 {
+                    acked.push(m.conv_seq);
+                }
+            };
+            tokio::time::sleep(Duration::from_millis(w as u64)).await;
+            for i in 1..=EACH {
+                c.send(c.chat(group, ChatType::Group, &format!("w{w}-{i}"), i, "x"));
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                while let Ok(m) = tokio::time::timeout(Duration::ZERO, c.out.recv()).await {
+                    note(m);
+                }
+            }
+            while let Ok(m) = tokio::time::timeout(Duration::from_secs(5), c.out.recv()).await {
+                note(m);
+            }
+            acked
+        }));
+    }
+    let t0 = tokio::time::Instant::now();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // One store stays in flight for 10 s.
+    let cstuck = h.login(stuck_user).await;
+    cstuck.send(cstuck.chat(group, ChatType::Group, "s1", 1, "stuck"));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A batch of two: the first is committed, then the storage fails.
+    h.storage.fail_batches_after_first(true);
+    let mut cf = h.login(failer).await;
+    cf.send(cf.chat(group, ChatType::Group, "f1", 1, "x"));
+    cf.send(cf.chat(group, ChatType::Group, "f2", 2, "x"));
+    let mut errors = Vec::new();
+    while errors.len() < 2 {
+        let m = cf.recv().await;
+        if m.msg_type == MsgType::Notify as i32 {
+            errors.push(m);
+        }
+    }
+    assert_error(&errors[0], "E_INTERNAL", failer, "f1", 1);
+    assert_error(&errors[1], "E_INTERNAL", failer, "f2", 2);
+    // The failer reads on, so it does not lag.
+    let draining = tokio::spawn(async move {
+        while let Some(Some(_)) = cf.try_recv_within(Duration::from_secs(20)).await {}
+    });
+    h.storage.fail_batches_after_first(false);
+    let mut acked = Vec::new();
+    for t in tasks {
+        acked.extend(t.await.unwrap());
+    }
+    acked.sort_unstable();
+    let got = reading.await.unwrap();
+    draining.abort();
+    drop(cstuck);
+    let seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "not in conv_seq order"
+    );
+    assert!(acked.len() > 10_000, "most writes succeed: {}", acked.len());
+    // Every acked message, once (besides them: the stuck one, and those a failed batch
+    // committed before it broke, which a refill may bring from storage).
+    let delivered: HashSet<u64> = seqs.iter().copied().collect();
+    assert!(
+        acked.iter().all(|s| delivered.contains(s)),
+        "an acked message is missing"
+    );
+    let longest = got.windows(2).map(|w| w[1].1 - w[0].1).max().unwrap();
+    eprintln!(
+        "longest hold {longest:?}; {} delivered, {} acked",
+        seqs.len(),
+        acked.len()
+    );
+    assert!(
+        got[0].1 - t0 <= Duration::from_secs(3),
+        "the first delivery came after {:?}",
+        got[0].1 - t0
+    );
+    assert!(
+        longest <= Duration::from_secs(3),
+        "a gap held the group for {longest:?}"
+    );
 }
