@@ -328,23 +328,21 @@ impl Outbox {
     /// everything queued before was yielded, or the connection was dropped as a slow consumer
     /// (then at once, and what was queued is dropped: it stays pending in storage).
     pub async fn recv(&mut self) -> Option<Arc<Encoded>> {
-        loop {
-            if let Some(f) = self.try_recv() {
-                return Some(f);
-            }
-            if self.abort.is_cancelled() {
-                return None;
-            }
-            let f = tokio::select! {
-                biased;
-                _ = self.abort.cancelled() => return None,
-                f = self.rx.recv() => f,
-            };
-            match f {
-                Some(f) => return Some(self.took(f)),
-                // The session ended: what it spilled last still goes out.
-                None => return self.spilled().map(|f| self.took(f)),
-            }
+        if let Some(f) = self.try_recv() {
+            return Some(f);
+        }
+        if self.abort.is_cancelled() {
+            return None;
+        }
+        let f = tokio::select! {
+            biased;
+            _ = self.abort.cancelled() => return None,
+            f = self.rx.recv() => f,
+        };
+        match f {
+            Some(f) => Some(self.took(f)),
+            // The session ended: what it spilled last still goes out.
+            None => self.spilled().map(|f| self.took(f)),
         }
     }
 

@@ -320,11 +320,9 @@ mod tests {
         drop(s.begin(C, &r));
         // Writes keep coming: there is always a store in flight.
         let mut inflight = s.begin(C, &r);
-        let mut seq = 3;
-        for _ in 0..100 {
+        for seq in 3..103 {
             let next = s.begin(C, &r);
             inflight.finish(seq, d());
-            seq += 1;
             inflight = next;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::*;
 use easyim_core::{EngineConfig, Grant, JwtAuth, Storage};
-use easyim_proto::{ChatType, CodecError, Format, Msg, MsgStatus, MsgType, KEEP_ALIVE};
+use easyim_proto::{ChatType, CodecError, Format, Msg, MsgStatus, MsgType};
 
 // ---- login -------------------------------------------------------------------------------
 

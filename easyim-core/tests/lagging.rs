@@ -84,10 +84,9 @@ async fn a_slow_reader_lags_and_catches_up_instead_of_being_closed() {
             let mut acks = 0;
             while acks < EACH {
                 let m = c.recv().await;
-                if m.id.starts_with(&format!("w{w}-")) && m.to_user_id == group.to_string() {
-                    if m.from_user_id == u.to_string() && m.seq != 0 {
-                        acks += 1;
-                    }
+                let mine = m.id.starts_with(&format!("w{w}-")) && m.to_user_id == group.to_string();
+                if mine && m.from_user_id == u.to_string() && m.seq != 0 {
+                    acks += 1;
                 }
             }
             c
