@@ -222,16 +222,20 @@ impl Outgoing {
         true
     }
 
-    /// Queues a frame of a refill once fewer than `SEND_QUEUE` frames wait. `None` once the
-    /// writer took nothing for `stall` (the frame is not queued).
+    /// Queues a frame of a refill once fewer than `SEND_QUEUE` frames wait: `Some(true)`, or
+    /// `Some(false)` if the transport is gone. `None` once the writer took nothing for `stall`
+    /// (the frame is not queued).
     pub(crate) async fn send_refill(
         &self,
         frame: Arc<Encoded>,
         stall: std::time::Duration,
-    ) -> Option<()> {
+    ) -> Option<bool> {
         self.wait_room(RESERVE + 1, stall).await?;
+        if self.tx.is_closed() {
+            return Some(false);
+        }
         self.try_queue(frame);
-        Some(())
+        Some(true)
     }
 
     /// Ends a refill. If live chat frames were missed meanwhile, returns false: the refill must

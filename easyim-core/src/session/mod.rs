@@ -158,7 +158,7 @@ impl Session {
         let idle = tokio::time::Instant::now() + node.config.idle_timeout;
         let next = loop {
             if !self.catch_up().await {
-                return self.closing();
+                return None;
             }
             let room = tokio::select! {
                 biased;
@@ -195,7 +195,7 @@ impl Session {
     }
 
     /// The last word of a session that was kicked or is shutting down; always `None`.
-    fn closing(&self) -> Option<Msg> {
+    pub(super) fn closing(&self) -> Option<Msg> {
         if self.handle.reason() == Some(Kick::Revoked) {
             let m = Msg::default();
             self.error(ErrorCode::AuthRevoked, "the user's tokens were revoked", &m);

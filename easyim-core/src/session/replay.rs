@@ -25,7 +25,8 @@ impl Session {
     }
 
     /// A lagging connection catches up: once its queue has drained to half, it is refilled
-    /// from storage like at login, and goes live again. Returns false if it must close.
+    /// from storage like at login, and goes live again. Returns false if it must close (its
+    /// last word queued).
     pub(super) async fn catch_up(&self) -> bool {
         let out = self.handle.out();
         if !out.lagging() {
@@ -34,8 +35,8 @@ impl Session {
         let stall = self.node.config.stall_timeout();
         let drained = tokio::select! {
             biased;
-            _ = self.handle.kicked() => return false,
-            _ = self.node.shutdown.cancelled() => return false,
+            _ = self.handle.kicked() => return self.closing().is_some(),
+            _ = self.node.shutdown.cancelled() => return self.closing().is_some(),
             r = out.wait_drained(stall) => r,
         };
         if drained.is_none() {
@@ -122,11 +123,11 @@ impl Session {
             biased;
             _ = self.handle.kicked() => false,
             _ = node.shutdown.cancelled() => false,
-            r = self.handle.out().send_refill(frame, stall) => {
-                if r.is_none() {
-                    return self.stalled();
-                }
-                true
+            r = self.handle.out().send_refill(frame, stall) => match r {
+                None => return self.stalled(),
+                // The transport is gone: nobody reads any more.
+                Some(false) => return false,
+                Some(true) => true,
             }
         };
         if !sent {
