@@ -344,3 +344,30 @@ async fn a_gap_left_by_a_partly_failed_batch_holds_nothing_for_long_under_consta
         "a gap held the group for {longest:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_lagging_connection_that_is_revoked_gets_one_last_word() {
+    let h = Harness::with_config(small_queue());
+    let a = h.user().await;
+    let b = h.user().await;
+    let mut cb = h.login(b).await;
+    let mut ca = h.login(a).await;
+    for i in 1..=40u32 {
+        ca.send_acked(ca.chat(b, ChatType::Single, &format!("m{i}"), i, "x"))
+            .await;
+    }
+    // b's queue is full, it lags and waits to drain; it is revoked meanwhile.
+    h.engine.revoke(b).await.unwrap();
+    let mut deliveries = 0;
+    loop {
+        let m = cb.recv().await;
+        if m.msg_type == MsgType::Notify as i32 {
+            assert!(m.content.starts_with("E_AUTH_REVOKED:"), "{m:?}");
+            break;
+        }
+        deliveries += 1;
+    }
+    assert_eq!(deliveries, 8, "what fitted in SEND_QUEUE");
+    cb.expect_closed().await;
+    assert_eq!(metric(&h, "easyim_slow_consumers_total"), 0);
+}
