@@ -9,7 +9,8 @@ pub struct EngineConfig {
     pub auth_timeout: Duration,
     /// `SERVER_DROP_AFTER`: how long a logged-in connection may stay silent.
     pub idle_timeout: Duration,
-    /// `SEND_QUEUE`: how many frames may wait for one connection before it is closed.
+    /// `SEND_QUEUE`: how many live frames may wait for one connection; past it the connection
+    /// lags and is refilled from storage once it has drained to half.
     pub send_queue: usize,
     /// `RATE_LIMIT`: frames per second per connection (burst the same); 0 is no limit.
     pub rate_limit: u32,
@@ -26,5 +27,17 @@ impl Default for EngineConfig {
             rate_limit: 0,
             node_id: 1,
         }
+    }
+}
+
+/// How long a connection may take no frame at all while its queue is full (or its own replies
+/// wait) before it is closed as a slow consumer.
+pub(crate) const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl EngineConfig {
+    /// [`STALL_TIMEOUT`]. (A constant, not a field: adding a field would break every struct
+    /// literal of `EngineConfig` outside this crate.)
+    pub fn stall_timeout(&self) -> Duration {
+        STALL_TIMEOUT
     }
 }

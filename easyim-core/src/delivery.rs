@@ -88,7 +88,7 @@ impl Router {
 impl Sink for Router {
     fn release(&self, conv: Conversation, seq: u64, d: Delivery) {
         if let Some((conn, ack)) = &d.ack {
-            conn.push(ack, None);
+            conn.reply(ack);
         }
         self.deliver(d.users, &d.frame, Some((conv, seq)), d.except, d.local);
     }

@@ -2,8 +2,9 @@
 //!
 //! The hub maps a user to its live connections (several devices per user). It is sharded by
 //! user id, so delivery takes one short read lock per recipient and never a global lock. Each
-//! connection writes to its bounded queue (`outbox`); a connection whose queue is full is
-//! closed rather than allowed to slow anybody down (what it missed stays pending in storage).
+//! connection writes to its bounded queue (`outbox`); a connection whose queue is full lags
+//! rather than slowing anybody down: it takes no live chat frame until its session refilled it
+//! from storage (what it missed stays pending there).
 //! The hub reaches this node only: `delivery`'s router adds the other nodes.
 
 use std::collections::HashMap;
@@ -21,7 +22,7 @@ const SHARDS: usize = 64;
 /// Why a connection is being closed from outside its session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kick {
-    /// Its send queue overflowed.
+    /// Its writer took no frame for `stall_timeout` while its queue was full.
     SlowConsumer,
     /// The user's tokens were revoked.
     Revoked,
@@ -52,18 +53,15 @@ impl ConnHandle {
         &self.out
     }
 
-    /// Queues a live frame without waiting; a full queue closes the connection.
+    /// Queues a live frame without waiting; a full queue makes the connection lag (see
+    /// [`Outgoing::push`]).
     pub(crate) fn push(&self, frame: &Arc<Encoded>, key: Option<(Conversation, u64)>) {
-        if self.out.push(frame, key).is_err() {
-            self.kick(Kick::SlowConsumer);
-        }
+        self.out.push(frame, key);
     }
 
-    /// Ends the login replay (see [`Outgoing::finish_replay`]).
-    pub(crate) fn finish_replay(&self, replayed: HashMap<Conversation, u64>) {
-        if self.out.finish_replay(replayed).is_err() {
-            self.kick(Kick::SlowConsumer);
-        }
+    /// Queues one of the connection's own answers (an ack); never dropped.
+    pub(crate) fn reply(&self, frame: &Arc<Encoded>) {
+        self.out.reply(frame.clone());
     }
 
     /// Asks the session to stop; a slow consumer's writer stops at once too.

@@ -23,6 +23,7 @@ pub struct Metrics {
     pub(crate) receipts: AtomicU64,
     pub(crate) errors: AtomicU64,
     pub(crate) slow_consumers: AtomicU64,
+    pub(crate) catch_ups: AtomicU64,
     storage_buckets: [AtomicU64; BUCKETS.len()],
     pub(crate) storage_count: AtomicU64,
     storage_sum_nanos: AtomicU64,
@@ -54,7 +55,7 @@ impl Metrics {
 
     /// Appends every counter in the Prometheus text exposition format.
     pub fn render(&self, out: &mut String) {
-        let counters: [(&str, &str, &AtomicU64); 10] = [
+        let counters: [(&str, &str, &AtomicU64); 11] = [
             ("easyim_logins_total", "Successful IM logins.", &self.logins),
             (
                 "easyim_login_failures_total",
@@ -83,7 +84,7 @@ impl Metrics {
             ),
             (
                 "easyim_pending_pushed_total",
-                "Pending messages pushed at login.",
+                "Pending messages pushed at login or to a lagging connection.",
                 &self.pending_pushed,
             ),
             (
@@ -94,8 +95,13 @@ impl Metrics {
             ("easyim_errors_total", "Error frames sent.", &self.errors),
             (
                 "easyim_slow_consumers_total",
-                "Connections closed for a full send queue.",
+                "Connections closed for taking no frame for STALL_TIMEOUT.",
                 &self.slow_consumers,
+            ),
+            (
+                "easyim_catch_ups_total",
+                "Lagging connections refilled from storage.",
+                &self.catch_ups,
             ),
         ];
         let _ = writeln!(out, "# HELP easyim_connections Live IM connections.");

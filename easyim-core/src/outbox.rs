@@ -2,49 +2,111 @@
 //! side through which everything reaches it (the login answer, the replay, acks, errors,
 //! deliveries).
 //!
-//! The queue is bounded (`SEND_QUEUE`). Live frames never wait for room: a full queue means a
-//! peer that does not read, and it is dropped at once (what it missed stays pending in
-//! storage). Only the login replay waits, since the peer is reading its backlog then.
+//! The queue holds `SEND_QUEUE` live frames, plus a reserve for the connection's own replies:
 //!
-//! While the replay runs, live frames are held back, so that pending messages always come
-//! first; when it ends, the held ones follow, less those the replay already carried.
+//! - a live chat delivery that finds `SEND_QUEUE` frames waiting is not queued: the connection
+//!   is marked *lagging* and takes no more live chat frames (they stay pending in storage). Its
+//!   session then waits for the queue to drain to half and refills it from storage, like the
+//!   login replay, before it goes live again ([`Outgoing::start_refill`]);
+//! - a notice or receipt (not in storage) that finds the queue full, or the connection lagging
+//!   with its refill's held frames full, is dropped;
+//! - the connection's own replies (acks, errors, heartbeat answers) are never dropped: they use
+//!   the reserve, and past it a spill list the writer drains after the queue; the session reads
+//!   no more frames from its peer until they are written (TCP backpressure);
+//! - a connection whose writer takes no frame for `stall_timeout` while the session waits for
+//!   room is closed as a slow consumer (its messages stay pending).
+//!
+//! While a refill runs (the login replay is the first), live frames are held back, so that
+//! pending messages come first; when it ends, the held ones follow, less those the refill
+//! carried. Per conversation, the highest `conv_seq` queued to the connection is kept, so that
+//! no message is queued twice and each conversation's messages go out in increasing order.
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use easyim_proto::{Encoded, Msg};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 use crate::types::Conversation;
 
-/// A live frame, with the conversation position of a chat message (used to drop a delivery
-/// that the login replay already carried).
+/// A live frame, with the conversation position of a chat message.
 type Queued = (Arc<Encoded>, Option<(Conversation, u64)>);
 
-/// The queue was full (or, during the replay, the held frames were): a slow consumer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Full;
+/// How many places of the queue are kept for the connection's own replies: one storage batch's
+/// answers (64) and one more frame, with a margin.
+pub(crate) const RESERVE: usize = 72;
 
 /// A connection's queue: the sending side for the session and the hub, the [`Outbox`] for
 /// the transport. `capacity` is `SEND_QUEUE` (at least 1).
 pub(crate) fn channel(capacity: usize, metrics: Arc<Metrics>) -> (Outgoing, Outbox) {
     let capacity = capacity.max(1);
-    let (tx, rx) = mpsc::channel(capacity);
+    let (tx, rx) = mpsc::channel(capacity + RESERVE);
     let abort = CancellationToken::new();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            refilling: true,
+            held: Vec::new(),
+            missed: false,
+            lagging: false,
+            sent: HashMap::new(),
+            spill: VecDeque::new(),
+        }),
+        taken: AtomicU64::new(0),
+        progress: Notify::new(),
+        lag: Notify::new(),
+    });
     let out = Outgoing {
         tx,
         abort: abort.clone(),
         metrics,
-        replaying: AtomicBool::new(true),
-        held: Mutex::new(Vec::new()),
-        held_cap: capacity,
-        replayed: OnceLock::new(),
+        shared: shared.clone(),
+        capacity,
     };
-    (out, Outbox { rx, abort })
+    (out, Outbox { rx, abort, shared })
+}
+
+/// What the sending side and the [`Outbox`] share.
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<State>,
+    /// How many frames the writer took; it moves while the peer reads.
+    taken: AtomicU64,
+    /// Signalled whenever the writer takes a frame (the session waits on it for room).
+    progress: Notify,
+    /// Signalled when the connection starts lagging (its session refills it).
+    lag: Notify,
+}
+
+#[derive(Debug)]
+struct State {
+    /// A refill (the login replay first) is running: live frames wait in `held`.
+    refilling: bool,
+    held: Vec<Queued>,
+    /// A live chat frame did not fit in `held`: the refill must read storage again.
+    missed: bool,
+    /// A live chat frame found the queue full: no live chat frame is queued until a refill.
+    lagging: bool,
+    /// The highest `conv_seq` queued, by conversation.
+    sent: HashMap<Conversation, u64>,
+    /// Own replies that found the whole queue full; the writer takes them after the queue.
+    spill: VecDeque<Arc<Encoded>>,
+}
+
+impl State {
+    /// Whether the message at `key` was queued already (or a later one of its conversation).
+    fn was_sent(&self, key: Option<(Conversation, u64)>) -> bool {
+        key.is_some_and(|(conv, seq)| self.sent.get(&conv).is_some_and(|&max| seq <= max))
+    }
+
+    fn mark_sent(&mut self, key: Option<(Conversation, u64)>) {
+        if let Some((conv, seq)) = key {
+            let max = self.sent.entry(conv).or_default();
+            *max = (*max).max(seq);
+        }
+    }
 }
 
 /// The sending side of one connection's queue; the only writer of it.
@@ -54,99 +116,188 @@ pub(crate) struct Outgoing {
     /// Tells the [`Outbox`] to stop at once (a slow consumer), dropping what is queued.
     abort: CancellationToken,
     metrics: Arc<Metrics>,
-    /// True until the login replay is done; meanwhile live frames wait in `held`.
-    replaying: AtomicBool,
-    held: Mutex<Vec<Queued>>,
-    held_cap: usize,
-    /// The highest `conv_seq` the login replay carried, by conversation; set when it ends. A
-    /// message stored before the replay read it may reach the hub only after the replay ended
-    /// (storing and delivering are two steps): without this it would be queued a second time.
-    replayed: OnceLock<HashMap<Conversation, u64>>,
+    shared: Arc<Shared>,
+    /// `SEND_QUEUE`: how many live frames may wait.
+    capacity: usize,
 }
 
 impl Outgoing {
-    /// Queues `msg` now, ahead of any held live frame (the login answer, errors before or
-    /// during the login). Not counted if it could not be queued.
-    pub(crate) fn send_msg(&self, msg: Msg) -> Result<(), Full> {
-        self.send_now(Arc::new(Encoded::new(msg)))
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.shared.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Queues `frame` now, without waiting for room.
-    fn send_now(&self, frame: Arc<Encoded>) -> Result<(), Full> {
+    /// Whether a live frame fits: fewer than `SEND_QUEUE` frames wait, and no reply is spilled.
+    fn live_room(&self, st: &State) -> bool {
+        st.spill.is_empty() && self.tx.capacity() > RESERVE
+    }
+
+    /// Queues `frame` now; false if the queue is full. The transport being gone counts as
+    /// queued (nobody reads any more).
+    fn try_queue(&self, frame: Arc<Encoded>) -> bool {
         match self.tx.try_send(frame) {
             Ok(()) => {
                 self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
-                Ok(())
+                true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => Err(Full),
-            // The transport is gone: nobody reads any more, nothing to do.
-            Err(mpsc::error::TrySendError::Closed(_)) => Ok(()),
+            Err(mpsc::error::TrySendError::Full(_)) => false,
+            Err(mpsc::error::TrySendError::Closed(_)) => true,
         }
     }
 
-    /// Queues a frame of the login replay, waiting for room; false if the transport is gone.
-    pub(crate) async fn send_waiting(&self, frame: Arc<Encoded>) -> bool {
-        let sent = self.tx.send(frame).await.is_ok();
-        if sent {
-            self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
+    /// Queues one of the connection's own answers (the login answer, an ack, an error, a
+    /// heartbeat answer), ahead of any held live frame. Never dropped: past the queue it waits
+    /// in the spill list, and the session reads no more frames until it is written.
+    pub(crate) fn reply(&self, frame: Arc<Encoded>) {
+        let mut st = self.state();
+        if st.spill.is_empty() {
+            match self.tx.try_send(frame) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(f)) => st.spill.push_back(f),
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
+            }
+        } else {
+            st.spill.push_back(frame);
         }
-        sent
+        self.metrics.frames_out.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Queues a closing error during the replay, when live frames are still held back; waits
-    /// up to `wait` for room, since the replay may have filled the queue.
-    pub(crate) async fn last_word(&self, msg: Msg, wait: Duration) {
-        let _ = tokio::time::timeout(wait, self.tx.send(Arc::new(Encoded::new(msg)))).await;
+    /// [`Outgoing::reply`] for a message not encoded yet.
+    pub(crate) fn reply_msg(&self, msg: Msg) {
+        self.reply(Arc::new(Encoded::new(msg)));
     }
 
-    /// Queues a live frame (a delivery, an ack, an answer) without waiting; held back while
-    /// the login replay runs. `Err(Full)`: the connection must be dropped.
-    pub(crate) fn push(
+    /// Queues a live frame (a delivery, a receipt, a notice) without waiting; held back while
+    /// a refill runs. A chat frame that does not fit makes the connection lag (it stays pending
+    /// in storage and a refill brings it); a notice that does not fit is dropped.
+    pub(crate) fn push(&self, frame: &Arc<Encoded>, key: Option<(Conversation, u64)>) {
+        let mut st = self.state();
+        if st.was_sent(key) {
+            return;
+        }
+        if st.refilling {
+            if st.held.len() < self.capacity {
+                st.held.push((frame.clone(), key));
+            } else if key.is_some() {
+                st.missed = true;
+            }
+            return;
+        }
+        if key.is_some() && st.lagging {
+            return;
+        }
+        if self.live_room(&st) && self.try_queue(frame.clone()) {
+            st.mark_sent(key);
+        } else if key.is_some() {
+            st.lagging = true;
+            self.shared.lag.notify_one();
+        }
+    }
+
+    /// Whether the connection lags: live chat frames were skipped and a refill is due.
+    pub(crate) fn lagging(&self) -> bool {
+        self.state().lagging
+    }
+
+    /// Resolves when the connection may have started lagging.
+    pub(crate) async fn lag_signal(&self) {
+        self.shared.lag.notified().await
+    }
+
+    /// Starts a refill: live frames are held from now on, and the connection no longer lags.
+    pub(crate) fn start_refill(&self) {
+        let mut st = self.state();
+        st.refilling = true;
+        st.lagging = false;
+        st.missed = false;
+    }
+
+    /// Whether a refill should queue the pending message at `key`: false if it was queued
+    /// already. Marks it queued.
+    pub(crate) fn refill_wants(&self, key: (Conversation, u64)) -> bool {
+        let mut st = self.state();
+        if st.was_sent(Some(key)) {
+            return false;
+        }
+        st.mark_sent(Some(key));
+        true
+    }
+
+    /// Queues a frame of a refill once fewer than `SEND_QUEUE` frames wait: `Some(true)`, or
+    /// `Some(false)` if the transport is gone. `None` once the writer took nothing for `stall`
+    /// (the frame is not queued).
+    pub(crate) async fn send_refill(
         &self,
-        frame: &Arc<Encoded>,
-        key: Option<(Conversation, u64)>,
-    ) -> Result<(), Full> {
-        if self.replaying.load(Ordering::Acquire) {
-            let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-            // Re-check under the lock: the replay may have finished meanwhile, and then the
-            // held frames are already in the queue ahead of this one.
-            if self.replaying.load(Ordering::Acquire) {
-                if held.len() >= self.held_cap {
-                    return Err(Full);
+        frame: Arc<Encoded>,
+        stall: std::time::Duration,
+    ) -> Option<bool> {
+        self.wait_room(RESERVE + 1, stall).await?;
+        if self.tx.is_closed() {
+            return Some(false);
+        }
+        self.try_queue(frame);
+        Some(true)
+    }
+
+    /// Ends a refill. If live chat frames were missed meanwhile, returns false: the refill must
+    /// read storage again (live frames stay held). Otherwise queues what was held, less what
+    /// the refill carried, and goes live (lagging again if the queue is full).
+    pub(crate) fn finish_refill(&self) -> bool {
+        let mut st = self.state();
+        if st.missed {
+            st.missed = false;
+            st.held.clear();
+            return false;
+        }
+        let held = std::mem::take(&mut st.held);
+        st.refilling = false;
+        for (frame, key) in held {
+            if st.was_sent(key) || (key.is_some() && st.lagging) {
+                continue;
+            }
+            if self.live_room(&st) && self.try_queue(frame) {
+                st.mark_sent(key);
+            } else if key.is_some() {
+                st.lagging = true;
+            }
+        }
+        if st.lagging {
+            self.shared.lag.notify_one();
+        }
+        true
+    }
+
+    /// Waits until at least `free` places of the queue are free and no reply is spilled.
+    /// `None` if the writer took no frame for `stall` meanwhile: the peer reads nothing.
+    pub(crate) async fn wait_room(&self, free: usize, stall: std::time::Duration) -> Option<()> {
+        let mut last = self.shared.taken.load(Ordering::Acquire);
+        let mut deadline = tokio::time::Instant::now() + stall;
+        loop {
+            let notified = self.shared.progress.notified();
+            if self.tx.is_closed() {
+                return Some(());
+            }
+            if self.tx.capacity() >= free && self.state().spill.is_empty() {
+                return Some(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let now = self.shared.taken.load(Ordering::Acquire);
+                if now == last {
+                    return None;
                 }
-                held.push((frame.clone(), key));
-                return Ok(());
+            }
+            let now = self.shared.taken.load(Ordering::Acquire);
+            if now != last {
+                last = now;
+                deadline = tokio::time::Instant::now() + stall;
             }
         }
-        if self.was_replayed(key) {
-            return Ok(());
-        }
-        self.send_now(frame.clone())
     }
 
-    /// Whether the login replay already carried the message at `key`.
-    fn was_replayed(&self, key: Option<(Conversation, u64)>) -> bool {
-        key.is_some_and(|(conv, seq)| {
-            self.replayed
-                .get()
-                .and_then(|r| r.get(&conv))
-                .is_some_and(|&max| seq <= max)
-        })
-    }
-
-    /// Ends the replay: queues what was held, less what the replay carried already
-    /// (`replayed` maps a conversation to the highest `conv_seq` replayed), and goes live.
-    pub(crate) fn finish_replay(&self, replayed: HashMap<Conversation, u64>) -> Result<(), Full> {
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = self.replayed.set(replayed);
-        let mut result = Ok(());
-        for (frame, key) in held.drain(..) {
-            if !self.was_replayed(key) {
-                result = result.and(self.send_now(frame));
-            }
-        }
-        self.replaying.store(false, Ordering::Release);
-        result
+    /// Waits until the queue holds at most half of `SEND_QUEUE` (a lagging connection's
+    /// refill starts then). `None` if the writer took no frame for `stall` meanwhile.
+    pub(crate) async fn wait_drained(&self, stall: std::time::Duration) -> Option<()> {
+        self.wait_room(RESERVE + self.capacity.div_ceil(2), stall)
+            .await
     }
 
     /// Drops the connection as a slow consumer: the transport stops writing at once.
@@ -161,17 +312,41 @@ impl Outgoing {
 pub struct Outbox {
     rx: mpsc::Receiver<Arc<Encoded>>,
     abort: CancellationToken,
+    shared: Arc<Shared>,
 }
 
 impl Outbox {
+    fn took(&self, f: Arc<Encoded>) -> Arc<Encoded> {
+        self.shared.taken.fetch_add(1, Ordering::AcqRel);
+        self.shared.progress.notify_one();
+        f
+    }
+
+    /// A spilled reply, once the queue is empty.
+    fn spilled(&self) -> Option<Arc<Encoded>> {
+        let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.spill.pop_front()
+    }
+
     /// The next frame to write, or `None` when the connection is done: its session ended and
     /// everything queued before was yielded, or the connection was dropped as a slow consumer
     /// (then at once, and what was queued is dropped: it stays pending in storage).
     pub async fn recv(&mut self) -> Option<Arc<Encoded>> {
-        tokio::select! {
+        if let Some(f) = self.try_recv() {
+            return Some(f);
+        }
+        if self.abort.is_cancelled() {
+            return None;
+        }
+        let f = tokio::select! {
             biased;
-            _ = self.abort.cancelled() => None,
+            _ = self.abort.cancelled() => return None,
             f = self.rx.recv() => f,
+        };
+        match f {
+            Some(f) => Some(self.took(f)),
+            // The session ended: what it spilled last still goes out.
+            None => self.spilled().map(|f| self.took(f)),
         }
     }
 
@@ -180,7 +355,10 @@ impl Outbox {
         if self.abort.is_cancelled() {
             return None;
         }
-        self.rx.try_recv().ok()
+        match self.rx.try_recv() {
+            Ok(f) => Some(self.took(f)),
+            Err(_) => self.spilled().map(|f| self.took(f)),
+        }
     }
 
     /// Resolves when the connection must be dropped without writing more (a slow consumer).

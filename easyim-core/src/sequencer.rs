@@ -12,7 +12,11 @@
 //! - a delivery from another node waits for the ones before it; if a gap is not filled within
 //!   [`GAP_WAIT`] (the other node died between its commit and its publish), the sequencer moves
 //!   on: the missing message stays pending in storage, and a client that sees the gap fetches
-//!   it (protocol.md section 4).
+//!   it (protocol.md section 4);
+//! - a gap while local stores are in flight is left for them to fill, but for
+//!   [`LOCAL_GAP_WAIT`] at most: a batch that failed after part of it committed leaves a gap no
+//!   store will fill, and under constant writes there is always one in flight. So a gap never
+//!   holds a conversation longer than `LOCAL_GAP_WAIT` (plus one `GAP_WAIT` tick).
 //!
 //! Because writers never wait for one another, a connection can have a batch of messages in
 //! one storage step, and the storage can commit many conversations' messages together.
@@ -27,6 +31,9 @@ use crate::types::{Conversation, UserId};
 
 /// How long a delivery from another node waits for the ones before it.
 pub(crate) const GAP_WAIT: Duration = Duration::from_millis(500);
+/// How long a gap may wait for the local stores in flight (a storage step slower than this
+/// lets the ones after it go first; the late one stays pending for its recipients).
+pub(crate) const LOCAL_GAP_WAIT: Duration = Duration::from_secs(2);
 
 const SHARDS: usize = 64;
 /// Idle conversations are forgotten once a shard tracks more than this many.
@@ -54,6 +61,9 @@ struct ConvState {
     inflight: usize,
     held: BTreeMap<u64, Delivery>,
     gap_timer: bool,
+    /// The `next` a gap was found at (`None`: nothing released yet, stores in flight), and
+    /// since when.
+    gap_since: Option<(Option<u64>, tokio::time::Instant)>,
 }
 
 /// Where released deliveries go: the engine's router (the hub plus the bus); a recorder in
@@ -151,10 +161,19 @@ impl Sequencer {
                 // Nothing released yet: once no local store is in flight, the smallest held
                 // one is the first (every earlier message was released before this state
                 // was made, or is in flight and will come back).
-                if st.inflight == 0 {
-                    if let Some((&first, _)) = st.held.first_key_value() {
+                if let Some((&first, _)) = st.held.first_key_value() {
+                    if st.inflight == 0 {
                         st.next = Some(first);
                         continue;
+                    }
+                    // Stores in flight may come back with smaller ones; under constant writes
+                    // there always are some, so a timer bounds the wait.
+                    if st.gap_since.is_none_or(|(at, _)| at.is_some()) {
+                        st.gap_since = Some((None, tokio::time::Instant::now()));
+                    }
+                    if !st.gap_timer {
+                        st.gap_timer = true;
+                        need_timer = true;
                     }
                 }
                 break;
@@ -173,8 +192,12 @@ impl Sequencer {
                 }
                 continue;
             }
-            // A gap. Local stores in flight will fill it; otherwise it is another node's.
-            if st.inflight == 0 && !st.gap_timer {
+            // A gap. Local stores in flight may fill it; otherwise it is another node's. Either
+            // way a timer bounds the wait.
+            if st.gap_since.is_none_or(|(at, _)| at != Some(next)) {
+                st.gap_since = Some((Some(next), tokio::time::Instant::now()));
+            }
+            if !st.gap_timer {
                 st.gap_timer = true;
                 need_timer = true;
             }
@@ -203,12 +226,20 @@ impl Sequencer {
                     return;
                 };
                 st.gap_timer = false;
-                if st.inflight == 0 {
-                    if let Some((&first, _)) = st.held.first_key_value() {
-                        if st.next.is_some_and(|n| n < first) {
-                            tracing::debug!(%conv, from = ?st.next, to = first, "skipping a gap");
-                            st.next = Some(first);
-                        }
+                let limit = if st.inflight == 0 {
+                    GAP_WAIT
+                } else {
+                    LOCAL_GAP_WAIT
+                };
+                if let Some((&first, _)) = st.held.first_key_value() {
+                    let waited = match st.gap_since {
+                        Some((at, since)) if at == st.next => since.elapsed(),
+                        _ => Duration::ZERO,
+                    };
+                    if st.next.is_none_or(|next| next < first) && waited >= limit {
+                        tracing::debug!(%conv, from = ?st.next, to = first, "skipping a gap");
+                        st.next = Some(first);
+                        st.gap_since = None;
                     }
                 }
             }
@@ -278,5 +309,27 @@ mod tests {
         assert_eq!(*r.0.lock().unwrap(), vec![1, 2, 3, 5]);
         s.remote(C, 4, d(), &r); // late: still delivered
         assert_eq!(*r.0.lock().unwrap(), vec![1, 2, 3, 5, 4]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_gap_is_skipped_in_bounded_time_even_while_stores_keep_coming() {
+        let (s, r) = (Arc::new(Sequencer::default()), Arc::new(Record::default()));
+        let first = s.begin(C, &r);
+        first.finish(1, d());
+        // 2 was committed by a batch that then failed: its ticket is withdrawn, no seq.
+        drop(s.begin(C, &r));
+        // Writes keep coming: there is always a store in flight.
+        let mut inflight = s.begin(C, &r);
+        for seq in 3..103 {
+            let next = s.begin(C, &r);
+            inflight.finish(seq, d());
+            inflight = next;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        drop(inflight);
+        let got = r.0.lock().unwrap().clone();
+        assert_eq!(got[0], 1);
+        assert!(got.len() > 50, "3 and on were held for 5 s: {got:?}");
+        assert!(got.windows(2).all(|w| w[0] < w[1]), "{got:?}");
     }
 }

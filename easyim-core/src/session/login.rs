@@ -16,10 +16,9 @@ use crate::hub::ConnHandle;
 use crate::types::UserId;
 
 impl Connection {
-    /// Sends a frame before login; a connection that does not read its first answers loses
-    /// them (it is closed right after anyway).
+    /// Sends a frame before login (ahead of any live frame).
     fn send(&self, msg: Msg) {
-        let _ = self.out.send_msg(msg);
+        self.out.reply_msg(msg);
     }
 
     fn error(&self, code: ErrorCode, text: &str, frame: Option<&Msg>) {

@@ -25,7 +25,7 @@ use tracing::instrument;
 
 use crate::hub::{ConnHandle, Kick};
 use crate::node::Node;
-use crate::outbox::Outgoing;
+use crate::outbox::{Outgoing, RESERVE};
 use crate::types::{Receipt, UserId};
 
 use chat::Refusal;
@@ -103,8 +103,9 @@ impl Drop for Session {
 }
 
 impl Session {
+    /// Queues one of this connection's own answers; never dropped (see [`Outgoing::reply`]).
     fn send(&self, msg: Msg) {
-        self.handle.push(&Arc::new(Encoded::new(msg)), None);
+        self.handle.reply(&Arc::new(Encoded::new(msg)));
     }
 
     fn error(&self, code: ErrorCode, text: &str, frame: &Msg) {
@@ -144,25 +145,39 @@ impl Session {
     }
 
     /// Waits for the next frame; `None` when the session is over (its last word queued).
+    ///
+    /// Reads nothing while the queue lacks room for the answers to one batch: a peer that does
+    /// not read its answers is not read either (TCP backpressure); one that takes no frame for
+    /// `STALL_TIMEOUT` is closed. A lagging connection is refilled from storage meanwhile.
     async fn next_frame<S>(&self, frames: &mut Peekable<S>) -> Option<Msg>
     where
         S: Stream<Item = Result<Msg, CodecError>> + Unpin + Send,
     {
         let node = &self.node;
-        let next = tokio::select! {
-            biased;
-            _ = self.handle.kicked() => {
-                if self.handle.reason() == Some(Kick::Revoked) {
-                    let m = Msg::default();
-                    self.error(ErrorCode::AuthRevoked, "the user's tokens were revoked", &m);
-                }
+        let out = self.handle.out();
+        let idle = tokio::time::Instant::now() + node.config.idle_timeout;
+        let next = loop {
+            if !self.catch_up().await {
                 return None;
             }
-            _ = node.shutdown.cancelled() => {
-                self.error(ErrorCode::Shutdown, "the server is stopping", &Msg::default());
+            let room = tokio::select! {
+                biased;
+                _ = self.handle.kicked() => return self.closing(),
+                _ = node.shutdown.cancelled() => return self.closing(),
+                _ = out.lag_signal() => continue,
+                r = out.wait_room(RESERVE, node.config.stall_timeout()) => r,
+            };
+            if room.is_none() {
+                self.stalled();
                 return None;
             }
-            r = tokio::time::timeout(node.config.idle_timeout, frames.next()) => r,
+            tokio::select! {
+                biased;
+                _ = self.handle.kicked() => return self.closing(),
+                _ = node.shutdown.cancelled() => return self.closing(),
+                _ = out.lag_signal() => continue,
+                r = tokio::time::timeout_at(idle, frames.next()) => break r,
+            }
         };
         match next {
             Err(_) => {
@@ -177,6 +192,21 @@ impl Session {
             }
             Ok(Some(Ok(m))) => Some(m),
         }
+    }
+
+    /// The last word of a session that was kicked or is shutting down; always `None`.
+    pub(super) fn closing(&self) -> Option<Msg> {
+        if self.handle.reason() == Some(Kick::Revoked) {
+            let m = Msg::default();
+            self.error(ErrorCode::AuthRevoked, "the user's tokens were revoked", &m);
+        } else if self.handle.reason().is_none() && self.node.shutdown.is_cancelled() {
+            self.error(
+                ErrorCode::Shutdown,
+                "the server is stopping",
+                &Msg::default(),
+            );
+        }
+        None
     }
 
     /// Gathers, after the chat message `first`, the ones the client sent back to back (those

@@ -1,58 +1,107 @@
 //! The login replay (protocol.md section 4): every pending message, oldest first, before any
-//! live frame.
+//! live frame; and the same refill for a connection that lagged (its queue was full, so live
+//! chat frames were skipped and stayed pending).
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use easyim_proto::{frames, Encoded, ErrorCode};
-use tracing::{instrument, warn};
+use easyim_proto::{Encoded, ErrorCode};
+use tracing::{debug, instrument, warn};
 
 use super::Session;
 use crate::error::StorageError;
 use crate::hub::Kick;
-use crate::types::{Conversation, PendingMessage};
+use crate::types::PendingMessage;
 
-/// How many pending messages are read from storage per step of the login replay.
+/// How many pending messages are read from storage per step of a refill.
 const REPLAY_PAGE: usize = 256;
-/// How long a closing error waits for room in a full queue during the login replay.
-const LAST_WORD_WAIT: Duration = Duration::from_secs(2);
 
 impl Session {
-    /// Pushes every pending message, oldest first, then lets live deliveries through. Returns
-    /// false if the connection must close.
+    /// The login replay: pushes every pending message, oldest first, then lets live deliveries
+    /// through. Returns false if the connection must close.
     pub(super) async fn replay(&self) -> bool {
-        let mut replayed: HashMap<Conversation, u64> = HashMap::new();
-        let mut after = 0;
+        self.refill().await
+    }
+
+    /// A lagging connection catches up: once its queue has drained to half, it is refilled
+    /// from storage like at login, and goes live again. Returns false if it must close (its
+    /// last word queued).
+    pub(super) async fn catch_up(&self) -> bool {
+        let out = self.handle.out();
+        if !out.lagging() {
+            return true;
+        }
+        let stall = self.node.config.stall_timeout();
+        let drained = tokio::select! {
+            biased;
+            _ = self.handle.kicked() => return self.closing().is_some(),
+            _ = self.node.shutdown.cancelled() => return self.closing().is_some(),
+            r = out.wait_drained(stall) => r,
+        };
+        if drained.is_none() {
+            return self.stalled();
+        }
+        debug!(
+            user = self.user,
+            conn = self.handle.id,
+            "refilling a lagging connection"
+        );
+        self.node.metrics.catch_ups.fetch_add(1, Relaxed);
+        out.start_refill();
+        self.refill().await
+    }
+
+    /// The writer took nothing for `STALL_TIMEOUT`: the connection is closed as a slow
+    /// consumer (what it did not get stays pending). Always false.
+    pub(super) fn stalled(&self) -> bool {
+        warn!(
+            user = self.user,
+            conn = self.handle.id,
+            "closing a connection that reads nothing"
+        );
+        self.handle.kick(Kick::SlowConsumer);
+        false
+    }
+
+    /// Queues every pending message this connection was not sent yet, oldest first, while
+    /// live frames are held; then the held ones, less those already sent. Reads storage again
+    /// if live chat frames did not fit in the held ones meanwhile.
+    async fn refill(&self) -> bool {
+        let out = self.handle.out();
         loop {
-            let page = match self.pending_page(after).await {
-                Ok(p) => p,
-                Err(e) => {
-                    warn!(error = %e, user = self.user, conn = self.handle.id, "could not read pending messages");
-                    self.last_word(ErrorCode::Internal, "storage is unavailable, try again")
-                        .await;
-                    return false;
+            let mut after = 0;
+            loop {
+                let page = match self.pending_page(after).await {
+                    Ok(p) => p,
+                    Err(e) => {
+                        warn!(error = %e, user = self.user, conn = self.handle.id, "could not read pending messages");
+                        self.error_now(ErrorCode::Internal, "storage is unavailable, try again");
+                        return false;
+                    }
+                };
+                let n = page.len();
+                for p in page {
+                    after = p.order;
+                    let key = (p.message.conversation(), p.message.conv_seq);
+                    if !out.refill_wants(key) {
+                        continue;
+                    }
+                    if !self
+                        .replay_one(Arc::new(Encoded::new(p.message.to_msg())))
+                        .await
+                    {
+                        return false;
+                    }
                 }
-            };
-            let n = page.len();
-            for p in page {
-                after = p.order;
-                let seq = replayed.entry(p.message.conversation()).or_default();
-                *seq = (*seq).max(p.message.conv_seq);
-                if !self
-                    .replay_one(Arc::new(Encoded::new(p.message.to_msg())))
-                    .await
-                {
-                    return false;
+                if n < REPLAY_PAGE {
+                    break;
                 }
             }
-            if n < REPLAY_PAGE {
-                break;
+            if out.finish_refill() {
+                return true;
             }
         }
-        self.handle.finish_replay(replayed);
-        true
     }
 
     /// One storage step of the replay: the pending messages after position `after`.
@@ -69,19 +118,23 @@ impl Session {
     /// the connection is kicked or the engine stops meanwhile; false if it must close.
     async fn replay_one(&self, frame: Arc<Encoded>) -> bool {
         let node = &self.node;
+        let stall = node.config.stall_timeout();
         let sent = tokio::select! {
             biased;
             _ = self.handle.kicked() => false,
             _ = node.shutdown.cancelled() => false,
-            r = self.handle.out().send_waiting(frame) => r,
+            r = self.handle.out().send_refill(frame, stall) => match r {
+                None => return self.stalled(),
+                // The transport is gone: nobody reads any more.
+                Some(false) => return false,
+                Some(true) => true,
+            }
         };
         if !sent {
             if self.handle.reason() == Some(Kick::Revoked) {
-                let text = "the user's tokens were revoked";
-                self.last_word(ErrorCode::AuthRevoked, text).await;
+                self.error_now(ErrorCode::AuthRevoked, "the user's tokens were revoked");
             } else if node.shutdown.is_cancelled() {
-                self.last_word(ErrorCode::Shutdown, "the server is stopping")
-                    .await;
+                self.error_now(ErrorCode::Shutdown, "the server is stopping");
             }
             return false;
         }
@@ -89,10 +142,8 @@ impl Session {
         true
     }
 
-    /// Queues a closing error during the replay, when live frames are still held back.
-    async fn last_word(&self, code: ErrorCode, text: &str) {
-        self.node.metrics.errors.fetch_add(1, Relaxed);
-        let m = frames::error(code, text, &self.user_str, "", 0);
-        self.handle.out().last_word(m, LAST_WORD_WAIT).await;
+    /// Queues a closing error (ahead of held live frames; never dropped).
+    fn error_now(&self, code: ErrorCode, text: &str) {
+        self.error(code, text, &easyim_proto::Msg::default());
     }
 }

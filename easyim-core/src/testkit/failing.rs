@@ -17,6 +17,7 @@ pub struct FailingStorage<S> {
     inner: S,
     all: std::sync::atomic::AtomicBool,
     messages: std::sync::atomic::AtomicBool,
+    partial: std::sync::atomic::AtomicBool,
     /// The text of the injected error (so a test can check it never reaches a client).
     reason: &'static str,
 }
@@ -28,6 +29,7 @@ impl<S> FailingStorage<S> {
             inner,
             all: Default::default(),
             messages: Default::default(),
+            partial: Default::default(),
             reason: "injected storage failure",
         }
     }
@@ -53,6 +55,13 @@ impl<S> FailingStorage<S> {
     /// Makes `store_message` and `store_messages` fail (true), or work again (false).
     pub fn fail_messages(&self, on: bool) {
         self.messages.store(on, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Makes a `store_messages` of more than one message store the first one only and then
+    /// fail (true), as a batch that broke after its first commit would; or work again (false).
+    /// The stored one takes its `conv_seq` but is never acked nor delivered live: a gap.
+    pub fn fail_batches_after_first(&self, on: bool) {
+        self.partial.store(on, std::sync::atomic::Ordering::SeqCst);
     }
 
     fn check(&self) -> crate::Result<()> {
@@ -221,8 +230,13 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
         self.inner.store_message(msg).await
     }
 
-    async fn store_messages(&self, msgs: Vec<NewMessage>) -> crate::Result<Vec<StoreOutcome>> {
+    async fn store_messages(&self, mut msgs: Vec<NewMessage>) -> crate::Result<Vec<StoreOutcome>> {
         self.check_messages()?;
+        if msgs.len() > 1 && self.partial.load(std::sync::atomic::Ordering::SeqCst) {
+            msgs.truncate(1);
+            self.inner.store_messages(msgs).await?;
+            return Err(StorageError::unavailable_msg(self.reason));
+        }
         self.inner.store_messages(msgs).await
     }
 
