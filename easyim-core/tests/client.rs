@@ -1,32 +1,19 @@
 //! `testkit::Client` against a whole `Im`: two users register through the accounts service,
 //! log in, and exchange a message, its ack, its delivery and its receipt, with no transport.
 
-use std::sync::Arc;
-
-use easyim_core::testkit::{Client, ClientError};
-use easyim_core::{
-    Auth, EngineConfig, HistoryPage, Im, JwtAuth, MemoryStorage, Registration, SignedIn, Storage,
-};
+use easyim_core::testkit::{memory_im, sign_up, Client, ClientError};
+use easyim_core::{EngineConfig, HistoryPage, Im};
 use easyim_proto::{ChatType, MsgStatus, MsgType};
 
 fn im() -> Im {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), "secret", 3600, 86400));
-    Im::new(storage, auth, EngineConfig::default())
-}
-
-async fn register(im: &Im, account: &str) -> SignedIn {
-    im.accounts()
-        .register(Registration::new(account, "password", account))
-        .await
-        .expect("register")
+    memory_im(EngineConfig::default())
 }
 
 #[tokio::test]
 async fn two_users_exchange_a_message_and_its_receipt() {
     let im = im();
-    let alice = register(&im, "alice").await;
-    let bob = register(&im, "bob").await;
+    let alice = sign_up(&im, "alice").await;
+    let bob = sign_up(&im, "bob").await;
     let (a, b) = (alice.profile.id, bob.profile.id);
 
     let mut ca = Client::connect(im.engine());
@@ -92,7 +79,7 @@ async fn two_users_exchange_a_message_and_its_receipt() {
 #[tokio::test]
 async fn a_bad_token_is_refused_and_the_connection_closes() {
     let im = im();
-    let alice = register(&im, "alice").await;
+    let alice = sign_up(&im, "alice").await;
     let mut c = Client::connect(im.engine());
     match c.login(alice.profile.id, "not a token").await {
         Err(ClientError::Unexpected(m)) => {
@@ -108,7 +95,7 @@ async fn a_bad_token_is_refused_and_the_connection_closes() {
 #[tokio::test]
 async fn expect_ack_reports_an_error_frame() {
     let im = im();
-    let alice = register(&im, "alice").await;
+    let alice = sign_up(&im, "alice").await;
     let mut c = Client::connect(im.engine());
     c.login(alice.profile.id, &alice.access.token)
         .await

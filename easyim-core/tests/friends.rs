@@ -1,25 +1,13 @@
 //! The friends service through `Im`, with a live connection of the target.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use easyim_core::testkit::Client;
-use easyim_core::{
-    Auth, EngineConfig, Im, JwtAuth, MemoryStorage, Registration, SignedIn, Storage,
-};
+use easyim_core::testkit::{memory_im, sign_up, Client};
+use easyim_core::{EngineConfig, Im};
 use easyim_proto::MsgType;
 
 fn im() -> Im {
-    let storage: Arc<dyn Storage> = Arc::new(MemoryStorage::new());
-    let auth: Arc<dyn Auth> = Arc::new(JwtAuth::new(storage.clone(), "secret", 3600, 86400));
-    Im::new(storage, auth, EngineConfig::default())
-}
-
-async fn register(im: &Im, account: &str) -> SignedIn {
-    im.accounts()
-        .register(Registration::new(account, "password", account))
-        .await
-        .expect("register")
+    memory_im(EngineConfig::default())
 }
 
 /// A repeated friend request returns the open one and does not notify the target again, so
@@ -27,8 +15,8 @@ async fn register(im: &Im, account: &str) -> SignedIn {
 #[tokio::test]
 async fn a_repeated_request_is_the_same_request_and_notifies_once() {
     let im = im();
-    let alice = register(&im, "alice").await;
-    let bob = register(&im, "bob").await;
+    let alice = sign_up(&im, "alice").await;
+    let bob = sign_up(&im, "bob").await;
     let (a, b) = (alice.profile.id, bob.profile.id);
     let mut cb = Client::connect(im.engine()).with_wait(Duration::from_millis(300));
     cb.login(b, &bob.access.token).await.expect("bob logs in");

@@ -42,6 +42,7 @@ mod client;
 mod failing;
 mod friends;
 mod groups;
+mod memory_im;
 mod messages;
 mod paging;
 mod pending;
@@ -64,6 +65,7 @@ pub use client::{login_frame, Client, ClientError};
 pub use failing::FailingStorage;
 pub use friends::check_friends;
 pub use groups::check_groups;
+pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
