@@ -34,6 +34,12 @@ pub trait Bus: Send + Sync + 'static {
     /// Sends `event` to every other node (never back to this one).
     fn publish(&self, event: BusEvent);
 
+    /// Whether there may be other nodes to tell. False lets a node skip building the events it
+    /// would publish (a copy of every message); a bus to other nodes keeps the default.
+    fn has_peers(&self) -> bool {
+        true
+    }
+
     /// Appends the bus's own counters (published, dropped...) in the Prometheus text format.
     fn render_metrics(&self, _out: &mut String) {}
 }
@@ -44,4 +50,8 @@ pub struct LocalBus;
 
 impl Bus for LocalBus {
     fn publish(&self, _event: BusEvent) {}
+
+    fn has_peers(&self) -> bool {
+        false
+    }
 }

@@ -66,7 +66,7 @@ impl Router {
         if key.is_some() {
             self.metrics.deliveries.fetch_add(n as u64, Relaxed);
         }
-        if publish {
+        if publish && self.bus.has_peers() {
             self.bus.publish(BusEvent::Deliver {
                 users,
                 msg: frame.msg().clone(),
