@@ -8,7 +8,7 @@ use tracing::instrument;
 
 use crate::engine::Engine;
 use crate::error::ImError;
-use crate::limits::{checked_limit, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::limits::{checked_limit, MAX_LIST_LIMIT};
 use crate::storage::{AccountStore, FriendStore};
 use crate::types::{FriendRequest, Page, Paged, Profile, UserId};
 
@@ -44,18 +44,9 @@ impl Friends {
         }
     }
 
-    /// The first [`DEFAULT_LIST_LIMIT`] of `me`'s friends, by id: [`Friends::list_page`]'s
-    /// first page.
-    pub async fn list(&self, me: UserId) -> Result<Vec<Profile>, ImError> {
-        Ok(self
-            .list_page(me, Page::first(DEFAULT_LIST_LIMIT))
-            .await?
-            .items)
-    }
-
     /// A page of `me`'s friends, by id ascending. `Invalid` for a limit out of 1 to
     /// [`MAX_LIST_LIMIT`].
-    pub async fn list_page(&self, me: UserId, page: Page) -> Result<Paged<Profile>, ImError> {
+    pub async fn list(&self, me: UserId, page: Page) -> Result<Paged<Profile>, ImError> {
         let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
         let rows = self
             .store
@@ -111,20 +102,9 @@ impl Friends {
         Ok(self.store.remove_friend(me, friend).await?)
     }
 
-    /// The newest [`DEFAULT_LIST_LIMIT`] friend requests addressed to `me`:
-    /// [`Friends::requests_page`]'s first page.
-    pub async fn requests(&self, me: UserId) -> Result<Vec<FriendRequest>, ImError> {
-        let first = Page::first(DEFAULT_LIST_LIMIT);
-        Ok(self.requests_page(me, first).await?.items)
-    }
-
     /// A page of the friend requests addressed to `me`, newest first.
     /// `Invalid` for a limit out of 1 to [`MAX_LIST_LIMIT`].
-    pub async fn requests_page(
-        &self,
-        me: UserId,
-        page: Page,
-    ) -> Result<Paged<FriendRequest>, ImError> {
+    pub async fn requests(&self, me: UserId, page: Page) -> Result<Paged<FriendRequest>, ImError> {
         let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
         let rows = self
             .store
@@ -133,15 +113,9 @@ impl Friends {
         Ok(Paged::from_rows(rows, limit, |r| r.id))
     }
 
-    /// Accounts whose login name contains `query`, by id, at most [`SEARCH_LIMIT`]:
-    /// [`Friends::search_limited`] with that limit.
-    pub async fn search(&self, query: &str) -> Result<Vec<Profile>, ImError> {
-        self.search_limited(query, SEARCH_LIMIT).await
-    }
-
     /// Accounts whose login name contains `query`, by id, at most `limit`. `Invalid` for an
     /// empty query or a limit out of 1 to [`SEARCH_LIMIT`].
-    pub async fn search_limited(&self, query: &str, limit: usize) -> Result<Vec<Profile>, ImError> {
+    pub async fn search(&self, query: &str, limit: usize) -> Result<Vec<Profile>, ImError> {
         if query.is_empty() {
             return Err(ImError::invalid("missing `account`"));
         }

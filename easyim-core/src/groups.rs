@@ -6,7 +6,7 @@ use tracing::instrument;
 
 use crate::engine::Engine;
 use crate::error::{Conflict, Entity, ImError, StorageError};
-use crate::limits::{check_ids, checked_limit, Limits, DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+use crate::limits::{check_ids, checked_limit, Limits, MAX_LIST_LIMIT};
 use crate::storage::GroupStore;
 use crate::types::{Group, GroupId, Page, Paged, Profile, UserId};
 
@@ -113,18 +113,9 @@ impl Groups {
         Ok(self.store.remove_member(group, me).await?)
     }
 
-    /// The first [`DEFAULT_LIST_LIMIT`] groups `me` belongs to: [`Groups::list_page`]'s
-    /// first page.
-    pub async fn list(&self, me: UserId) -> Result<Vec<Group>, ImError> {
-        Ok(self
-            .list_page(me, Page::first(DEFAULT_LIST_LIMIT))
-            .await?
-            .items)
-    }
-
     /// A page of the groups `me` belongs to, by id ascending. `Invalid` for a limit out of 1
     /// to [`MAX_LIST_LIMIT`].
-    pub async fn list_page(&self, me: UserId, page: Page) -> Result<Paged<Group>, ImError> {
+    pub async fn list(&self, me: UserId, page: Page) -> Result<Paged<Group>, ImError> {
         let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
         let rows = self
             .store
@@ -133,16 +124,9 @@ impl Groups {
         Ok(Paged::from_rows(rows, limit, |g| g.id))
     }
 
-    /// The first [`DEFAULT_LIST_LIMIT`] members of `group`: [`Groups::members_page`]'s first
-    /// page.
-    pub async fn members(&self, me: UserId, group: GroupId) -> Result<Vec<Profile>, ImError> {
-        let first = Page::first(DEFAULT_LIST_LIMIT);
-        Ok(self.members_page(me, group, first).await?.items)
-    }
-
     /// A page of the members of `group`, by id ascending, for its members only: `Invalid` for
     /// a limit out of 1 to [`MAX_LIST_LIMIT`], `NotFound(Group)`, `Forbidden`.
-    pub async fn members_page(
+    pub async fn members(
         &self,
         me: UserId,
         group: GroupId,

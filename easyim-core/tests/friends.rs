@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use easyim_core::testkit::{memory_im, sign_up, Client};
-use easyim_core::{EngineConfig, Im};
+use easyim_core::{EngineConfig, Im, Page};
 use easyim_proto::MsgType;
 
 fn im() -> Im {
@@ -30,7 +30,15 @@ async fn a_repeated_request_is_the_same_request_and_notifies_once() {
     assert_eq!(notice.msg_type, MsgType::Notify as i32);
     assert_eq!(notice.content, format!("FRIEND_REQUEST: {}", first.id));
     assert!(cb.recv().await.is_none(), "and only once");
-    assert_eq!(im.friends().requests(b).await.unwrap().len(), 1);
+    assert_eq!(
+        im.friends()
+            .requests(b, Page::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
 
     // Once answered, a new request is a new one, and is announced.
     im.friends().answer(b, first.id, false).await.unwrap();

@@ -25,9 +25,10 @@
 //! translates JSON.
 
 use anyhow::{anyhow, bail, Context as _};
+use easyim_core::Page;
 use easyim_core::{
     FriendRequest, Group, HistoryItem, HistoryPage, Im, ImError, Profile, Registration, SignedIn,
-    UserId, DEFAULT_HISTORY_LIMIT,
+    UserId, DEFAULT_HISTORY_LIMIT, MAX_LIST_LIMIT, SEARCH_LIMIT,
 };
 use easyim_proto::ChatType;
 use serde_json::{json, Map, Value};
@@ -74,20 +75,28 @@ async fn dispatch(im: &Im, op: &str, f: Fields<'_>) -> anyhow::Result<Value> {
 /// The calls made as a signed-in user, `me`.
 async fn user_op(im: &Im, op: &str, me: UserId, f: &Fields<'_>) -> anyhow::Result<Value> {
     let (friends, groups) = (im.friends(), im.groups());
+    // The example answers one page, of the largest size, for each list.
+    let page = Page::first(MAX_LIST_LIMIT);
     Ok(match op {
         "profile" => profile(&im.accounts().profile(me).await?),
-        "user_search" => profiles(&friends.search(f.str("query")?).await?),
+        "user_search" => profiles(&friends.search(f.str("query")?, SEARCH_LIMIT).await?),
         "friend_add" => {
             let msg = f.opt_str("msg")?.unwrap_or_default();
             request(&friends.add(me, f.id("to")?, msg).await?)
         }
-        "friend_requests" => {
-            Value::Array(friends.requests(me).await?.iter().map(request).collect())
-        }
+        "friend_requests" => Value::Array(
+            friends
+                .requests(me, page)
+                .await?
+                .items
+                .iter()
+                .map(request)
+                .collect(),
+        ),
         "friend_accept" => request(&friends.answer(me, f.id("request")?, true).await?),
         "friend_refuse" => request(&friends.answer(me, f.id("request")?, false).await?),
         "friend_remove" => unit(friends.remove(me, f.id("friend")?).await?),
-        "friends" => profiles(&friends.list(me).await?),
+        "friends" => profiles(&friends.list(me, page).await?.items),
         "group_create" => {
             let members = f.opt_ids("members")?;
             group(&groups.create(me, f.str("name")?, &members).await?)
@@ -99,8 +108,16 @@ async fn user_op(im: &Im, op: &str, me: UserId, f: &Fields<'_>) -> anyhow::Resul
         ),
         "group_join" => unit(groups.join(me, f.id("group")?).await?),
         "group_leave" => unit(groups.leave(me, f.id("group")?).await?),
-        "groups" => Value::Array(groups.list(me).await?.iter().map(group).collect()),
-        "group_members" => profiles(&groups.members(me, f.id("group")?).await?),
+        "groups" => Value::Array(
+            groups
+                .list(me, page)
+                .await?
+                .items
+                .iter()
+                .map(group)
+                .collect(),
+        ),
+        "group_members" => profiles(&groups.members(me, f.id("group")?, page).await?.items),
         "history" => history(im, me, f).await?,
         "" => bail!("missing `op`"),
         other => bail!("unknown op {other:?}"),

@@ -11,7 +11,7 @@ pub(crate) async fn friends(State(state): State<AppState>, p: Params) -> ApiResu
     let me = p.caller(&state).await?;
     let page = p.page(List::Friends)?;
     let friends = state.im.friends();
-    let listed = friends.list_page(me, page).await?;
+    let listed = friends.list(me, page).await?;
     let total = friends.count(me).await?;
     ok(Counted::<ProfileView>::of(total, listed, List::Friends))
 }
@@ -54,6 +54,6 @@ pub(crate) async fn remove(State(state): State<AppState>, p: Params) -> ApiResul
 pub(crate) async fn requests(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
     let page = p.page(List::Requests)?;
-    let requests = state.im.friends().requests_page(me, page).await?;
+    let requests = state.im.friends().requests(me, page).await?;
     ok(Listed::<RequestView>::of(requests, List::Requests))
 }

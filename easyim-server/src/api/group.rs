@@ -44,7 +44,7 @@ pub(crate) async fn leave(State(state): State<AppState>, p: Params) -> ApiResult
 pub(crate) async fn groups(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
     let page = p.page(List::Groups)?;
-    let groups = state.im.groups().list_page(me, page).await?;
+    let groups = state.im.groups().list(me, page).await?;
     ok(Listed::<GroupView>::of(groups, List::Groups))
 }
 
@@ -53,6 +53,6 @@ pub(crate) async fn members(State(state): State<AppState>, p: Params) -> ApiResu
     let me = p.caller(&state).await?;
     let group = p.id("group_id")?;
     let page = p.page(List::Members)?;
-    let members = state.im.groups().members_page(me, group, page).await?;
+    let members = state.im.groups().members(me, group, page).await?;
     ok(Listed::<ProfileView>::of(members, List::Members))
 }

@@ -74,6 +74,6 @@ pub(crate) async fn search(State(state): State<AppState>, p: Params) -> ApiResul
     p.caller(&state).await?;
     let query = p.str("account")?;
     let limit = p.limit(SEARCH_LIMIT)?;
-    let found = state.im.friends().search_limited(&query, limit).await?;
+    let found = state.im.friends().search(&query, limit).await?;
     ok(Items::<ProfileView>::of(found))
 }
