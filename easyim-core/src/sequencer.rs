@@ -167,7 +167,13 @@ impl Sequencer {
                         continue;
                     }
                     // Stores in flight may come back with smaller ones; under constant writes
-                    // there always are some, so a timer bounds the wait.
+                    // there always are some, so a timer bounds the wait. Not when another
+                    // node's deliveries are held: two nodes storing a conversation's first
+                    // messages at once is the first-sight edge (CLUSTER.md), where skipping
+                    // ahead would drop this node's own on connections that got later ones.
+                    if st.held.values().any(|d| !d.local) {
+                        break;
+                    }
                     if st.gap_since.is_none_or(|(at, _)| at.is_some()) {
                         st.gap_since = Some((None, tokio::time::Instant::now()));
                     }
