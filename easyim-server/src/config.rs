@@ -13,6 +13,7 @@ use easyim_storage_sqlite::Synchronous;
 
 pub use crate::keys::default_file;
 use crate::keys::KEYS;
+use crate::tls::TlsFiles;
 
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +96,10 @@ pub struct Config {
     pub log_json: bool,
     /// `LOG_LEVEL`.
     pub log_level: String,
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE`, when both are set: both ports then take TLS too.
+    pub tls: Option<TlsFiles>,
+    /// `TLS_REQUIRED`: plain connections are refused on both ports.
+    pub tls_required: bool,
 }
 
 /// Which storage the server runs on.
@@ -261,6 +266,7 @@ impl Sources {
                 })
             }
         };
+        let (tls, tls_required) = self.tls()?;
         Ok(Config {
             ip: self.parse("SERVER_IP", "an IP address")?,
             port: self.parse("SERVER_PORT", "a port number")?,
@@ -288,7 +294,55 @@ impl Sources {
             node_id,
             log_json,
             log_level: self.get("LOG_LEVEL"),
+            tls,
+            tls_required,
         })
+    }
+
+    /// `TLS_CERT_FILE` and `TLS_KEY_FILE` (both or neither), and `TLS_REQUIRED` (only with
+    /// them: without a certificate it would refuse every connection).
+    fn tls(&self) -> Result<(Option<TlsFiles>, bool), ConfigError> {
+        let cert = self.get("TLS_CERT_FILE").trim().to_owned();
+        let key = self.get("TLS_KEY_FILE").trim().to_owned();
+        let tls = match (cert.is_empty(), key.is_empty()) {
+            (true, true) => None,
+            (false, false) => Some(TlsFiles {
+                cert: cert.into(),
+                key: key.into(),
+            }),
+            (false, true) | (true, false) => {
+                let (missing, set) = if key.is_empty() {
+                    ("TLS_KEY_FILE", "TLS_CERT_FILE")
+                } else {
+                    ("TLS_CERT_FILE", "TLS_KEY_FILE")
+                };
+                return Err(ConfigError::Invalid {
+                    key: missing,
+                    value: String::new(),
+                    why: format!("must be set with {set}"),
+                });
+            }
+        };
+        let required = self.get("TLS_REQUIRED");
+        let tls_required = match required.trim().to_ascii_lowercase().as_str() {
+            "" | "false" | "0" | "no" | "off" => false,
+            "true" | "1" | "yes" | "on" => true,
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: "TLS_REQUIRED",
+                    value: required,
+                    why: "expected true or false".into(),
+                })
+            }
+        };
+        if tls_required && tls.is_none() {
+            return Err(ConfigError::Invalid {
+                key: "TLS_REQUIRED",
+                value: required,
+                why: "needs TLS_CERT_FILE and TLS_KEY_FILE".into(),
+            });
+        }
+        Ok((tls, tls_required))
     }
 }
 
@@ -407,12 +461,28 @@ mod tests {
             ("LOG_FORMAT", "yaml"),
             ("MAX_GROUP_MEMBERS", "0"),
             ("MAX_GROUPS_PER_USER", "many"),
+            ("TLS_CERT_FILE", "cert.pem"),
+            ("TLS_KEY_FILE", "key.pem"),
+            ("TLS_REQUIRED", "true"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);
             let e = s.config().unwrap_err().to_string();
             assert!(e.contains(k), "{k}={v}: {e}");
         }
+    }
+
+    #[test]
+    fn tls_takes_both_files() {
+        let mut s = Sources::default();
+        s.set("TLS_CERT_FILE", " cert.pem ");
+        s.set("TLS_KEY_FILE", "key.pem");
+        s.set("TLS_REQUIRED", "true");
+        let c = s.config().unwrap();
+        assert_eq!(c.tls.unwrap().cert, PathBuf::from("cert.pem"));
+        assert!(c.tls_required);
+        s.set("TLS_REQUIRED", "maybe");
+        assert!(s.config().unwrap_err().to_string().contains("TLS_REQUIRED"));
     }
 
     #[test]

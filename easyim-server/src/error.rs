@@ -54,6 +54,9 @@ pub enum ServerError {
         #[source]
         source: std::io::Error,
     },
+    /// The certificate or key could not be loaded (`TLS_CERT_FILE`, `TLS_KEY_FILE`).
+    #[error("setting up TLS")]
+    Tls(#[from] crate::tls::TlsError),
     /// Any other I/O failure of the listeners.
     #[error("server I/O")]
     Io(#[from] std::io::Error),

@@ -128,6 +128,21 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "",
         "NATS server(s) the nodes of a cluster hand each other deliveries through, e.g. nats://10.0.0.5:4222; empty: a single node",
     ),
+    (
+        "TLS_CERT_FILE",
+        "",
+        "PEM certificate chain; with TLS_KEY_FILE, both ports also take TLS (https://, wss://, TLS framed TCP); reloaded on SIGHUP",
+    ),
+    (
+        "TLS_KEY_FILE",
+        "",
+        "PEM private key of the first certificate in TLS_CERT_FILE",
+    ),
+    (
+        "TLS_REQUIRED",
+        "false",
+        "true: plaintext connections are refused on both ports (needs TLS_CERT_FILE and TLS_KEY_FILE)",
+    ),
     ("LOG_FORMAT", "text", "Log format: text or json"),
     (
         "LOG_LEVEL",

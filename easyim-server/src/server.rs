@@ -14,17 +14,19 @@ use easyim_core::{Bus, Engine, EngineConfig, Im, JwtAuth, Limits, LocalBus, Stor
 use easyim_proto::FormatPolicy;
 use easyim_storage_postgres::{PgConfig, PgStorage};
 use hyper_util::rt::TokioIo;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::{Layer, ServiceExt};
 use tracing::{debug, info, warn};
 
+use crate::accept::{open, Io, Opened, Policy};
 use crate::api::{router as api_router, ApiConfig};
 use crate::config::{Config, DbDriver};
 use crate::error::ServerError;
 use crate::stall::Stall;
+use crate::tls::Tls;
 use crate::transport::{serve_stream, serve_websocket, Framing};
 use crate::{SqliteOptions, SqliteStorage};
 
@@ -41,6 +43,8 @@ struct Ctx {
     slots: Arc<Semaphore>,
     tracker: TaskTracker,
     stop: CancellationToken,
+    /// The certificate of both ports, when `TLS_CERT_FILE` and `TLS_KEY_FILE` are set.
+    tls: Option<Arc<Tls>>,
 }
 
 /// A connection's place under `MAX_CONNECTIONS`. A WebSocket outlives the HTTP connection it
@@ -76,20 +80,33 @@ pub struct Server {
     stop: CancellationToken,
     /// The other nodes' events, applied to this engine while the server runs (`NATS_URL`).
     bus: Option<NatsSubscriber>,
+    /// Loaded at bind, so that a bad certificate stops the server before it listens.
+    tls: Option<Arc<Tls>>,
 }
 
 impl Server {
     /// Opens the configured storage (and creates or migrates its schema) and binds both ports
     /// (port 0 picks a free one).
     pub async fn bind(config: Config) -> Result<Server, ServerError> {
+        // A bad certificate stops the server before it touches the database.
+        let tls = load_tls(&config)?;
         let storage = open_storage(&config).await?;
-        Self::bind_with(config, storage).await
+        Self::bind_tls(config, storage, tls).await
     }
 
     /// Binds both ports over a given storage; joins the cluster's bus if `NATS_URL` is set.
     pub async fn bind_with(
         config: Config,
         storage: Arc<dyn Storage>,
+    ) -> Result<Server, ServerError> {
+        let tls = load_tls(&config)?;
+        Self::bind_tls(config, storage, tls).await
+    }
+
+    async fn bind_tls(
+        config: Config,
+        storage: Arc<dyn Storage>,
+        tls: Option<Arc<Tls>>,
     ) -> Result<Server, ServerError> {
         // The signing secret is made at random on first start and kept in storage, so every
         // node sharing the storage signs alike and no secret is ever a constant in the code.
@@ -144,6 +161,7 @@ impl Server {
             config: Arc::new(config),
             stop: CancellationToken::new(),
             bus: subscriber,
+            tls,
         })
     }
 
@@ -187,6 +205,7 @@ impl Server {
             im_addr,
             api_addr,
             bus,
+            tls,
         } = self;
         let engine = im.engine().clone();
         let stop_key = easyim_core::random_secret();
@@ -220,8 +239,12 @@ impl Server {
             slots: Arc::new(Semaphore::new(config.max_connections)),
             tracker: tracker.clone(),
             stop: accept_stop.clone(),
+            tls: tls.clone(),
         };
-        info!(im = %im_addr, api = %api_addr, "easyim listening");
+        if let Some(tls) = tls {
+            tracker.spawn(tls.reload_on_hangup(accept_stop.clone()));
+        }
+        info!(im = %im_addr, api = %api_addr, tls = ctx.tls.is_some(), "easyim listening");
         tracker.spawn(accept_loop(im_listener, ctx.clone(), true));
         tracker.spawn(accept_loop(api_listener, ctx, false));
         if let Some(bus) = bus {
@@ -301,6 +324,14 @@ pub(crate) fn write_owner_only(path: &std::path::Path, data: &[u8]) -> std::io::
     options.open(path)?.write_all(data)
 }
 
+/// The certificate and key, if `TLS_CERT_FILE` and `TLS_KEY_FILE` are set.
+fn load_tls(config: &Config) -> Result<Option<Arc<Tls>>, ServerError> {
+    match &config.tls {
+        Some(files) => Ok(Some(Arc::new(Tls::load(files.clone())?))),
+        None => Ok(None),
+    }
+}
+
 /// Binds one of the two ports, naming its setting when that fails.
 async fn bind(setting: &'static str, addr: SocketAddr) -> Result<TcpListener, ServerError> {
     TcpListener::bind(addr)
@@ -344,28 +375,40 @@ async fn accept_loop(listener: TcpListener, ctx: Ctx, im_port: bool) {
             upgraded: Arc::default(),
         };
         ctx.tracker.spawn(async move {
-            if im_port {
-                serve_im(stream, peer, c, slot).await;
-            } else {
-                serve_http(stream, peer, c, slot).await;
+            // The slot is held from here: a TLS handshake counts like any connection.
+            let policy = Policy {
+                tls: c.tls.as_deref(),
+                required: c.config.tls_required,
+                timeout: c.config.auth_timeout,
+                write_timeout: c.config.write_timeout,
+            };
+            let opened = tokio::select! {
+                _ = c.stop.cancelled() => return,
+                o = open(stream, policy) => o,
+            };
+            match opened {
+                Some(Opened::Plain(s, first)) => serve(s, first, peer, c, slot, im_port).await,
+                Some(Opened::Tls(s, first)) => serve(s, first, peer, c, slot, im_port).await,
+                None => {}
             }
         });
     }
 }
 
-/// The IM port: the first byte says what the connection is (protocol.md section 2).
-async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
-    let mut first = [0u8; 1];
-    let peeked = tokio::select! {
-        _ = ctx.stop.cancelled() => return,
-        r = tokio::time::timeout(ctx.config.auth_timeout, stream.peek(&mut first)) => r,
-    };
-    match peeked {
-        Ok(Ok(1)) => {}
-        _ => return, // closed, failed, or silent past AUTH_TIMEOUT
+/// Serves an opened connection as its port does.
+async fn serve<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot: Slot, im_port: bool) {
+    if im_port {
+        serve_im(stream, first, peer, ctx, slot).await;
+    } else {
+        serve_http(stream, peer, ctx, slot).await;
     }
+}
+
+/// The IM port: the first byte (`stream` still holds it) says what the connection is
+/// (protocol.md section 2).
+async fn serve_im<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let (max, policy) = (ctx.config.max_frame_bytes, ctx.config.msg_format);
-    match first[0] {
+    match first {
         b'A'..=b'Z' => serve_http(stream, peer, ctx, slot).await,
         b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
         _ => serve_stream(ctx.engine, stream, Framing::Length, max, policy).await,
@@ -373,7 +416,7 @@ async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
 }
 
 /// One HTTP/1 connection: API requests, and WebSocket upgrades on any path.
-async fn serve_http(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
+async fn serve_http<S: Io>(stream: S, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let http = ctx.http.clone();
     let upgraded = slot.upgraded.clone();
     let service =

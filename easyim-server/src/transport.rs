@@ -116,7 +116,11 @@ where
         let ok = tokio::select! {
             biased;
             _ = outbox.aborted() => false,
-            r = tokio::time::timeout(WRITE_TIMEOUT, w.write_all(&buf)) => matches!(r, Ok(Ok(()))),
+            // The flush matters over TLS, which may keep records back until it.
+            r = tokio::time::timeout(WRITE_TIMEOUT, async {
+                w.write_all(&buf).await?;
+                w.flush().await
+            }) => matches!(r, Ok(Ok(()))),
         };
         if !ok {
             return;

@@ -9,15 +9,14 @@ use easyim_proto::{decode_as, Format, Msg};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
 use super::reader::{decode, read_tcp, read_ws, Frames, Incoming};
 use super::{assert_error, assert_success, field, heartbeat, heartbeat_json, json_bytes};
-use super::{login_msg, protobuf, User, WAIT};
+use super::{login_msg, protobuf, tls_connect, AnyStream, TestCa, User, WAIT};
 
 /// How a client talks to the IM port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,8 +34,8 @@ pub enum Kind {
 }
 
 enum Writer {
-    Tcp(OwnedWriteHalf),
-    Ws(SplitSink<WebSocketStream<TcpStream>, WsMessage>),
+    Tcp(Box<dyn AsyncWrite + Unpin + Send>),
+    Ws(SplitSink<WebSocketStream<AnyStream>, WsMessage>),
 }
 
 /// One IM connection.
@@ -58,9 +57,29 @@ impl Client {
         let s = TcpStream::connect(addr)
             .await
             .expect("connect to the IM port");
+        Self::over(Box::new(s), "ws", addr, kind, path).await
+    }
+
+    /// Connects over TLS with `kind`, trusting `ca` (WebSocket: `wss://` on path `/`).
+    pub async fn connect_tls(addr: SocketAddr, kind: Kind, ca: &TestCa) -> Client {
+        let s = tls_connect(addr, ca).await.expect("TLS to the IM port");
+        Self::over(Box::new(s), "wss", addr, kind, "/").await
+    }
+
+    /// Connects and logs `u` in over TLS, checking the SUCCESS answer.
+    pub async fn login_tls(addr: SocketAddr, kind: Kind, u: &User, ca: &TestCa) -> Client {
+        let mut c = Self::connect_tls(addr, kind, ca).await;
+        c.send(&login_msg(u)).await;
+        let m = c.recv().await;
+        assert_success(&m, u);
+        c
+    }
+
+    /// Speaks `kind` over an open stream; a WebSocket upgrades on `scheme://addr/path`.
+    async fn over(s: AnyStream, scheme: &str, addr: SocketAddr, kind: Kind, path: &str) -> Client {
         let (w, frames) = match kind {
             Kind::WsText | Kind::WsBinary => {
-                let url = format!("ws://{addr}{path}");
+                let url = format!("{scheme}://{addr}{path}");
                 let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, s))
                     .await
                     .expect("WebSocket handshake in time")
@@ -69,7 +88,8 @@ impl Client {
                 (Writer::Ws(w), read_ws(r))
             }
             _ => {
-                let (r, w) = s.into_split();
+                let (r, w) = tokio::io::split(s);
+                let w: Box<dyn AsyncWrite + Unpin + Send> = Box::new(w);
                 (Writer::Tcp(w), read_tcp(r, kind == Kind::Lines))
             }
         };

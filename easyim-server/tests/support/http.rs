@@ -91,6 +91,27 @@ pub async fn try_request(
     headers: &[(&str, &str)],
     body: &[u8],
 ) -> std::io::Result<Resp> {
+    let req = request_bytes(method, path, headers, body);
+    let s = TcpStream::connect(addr).await?;
+    request_over(s, &req).await
+}
+
+/// Writes the request `req` on `s` and reads the whole answer.
+pub async fn request_over<S>(mut s: S, req: &[u8]) -> std::io::Result<Resp>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    s.write_all(req).await?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await?;
+    parse(&buf).ok_or_else(|| {
+        let text = String::from_utf8_lossy(&buf);
+        std::io::Error::other(format!("not an HTTP answer: {text:?}"))
+    })
+}
+
+/// A request with `Connection: close` and exactly `headers` (plus Host and Content-Length).
+pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -98,14 +119,7 @@ pub async fn try_request(
     req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     let mut req = req.into_bytes();
     req.extend_from_slice(body);
-    let mut s = TcpStream::connect(addr).await?;
-    s.write_all(&req).await?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).await?;
-    parse(&buf).ok_or_else(|| {
-        let text = String::from_utf8_lossy(&buf);
-        std::io::Error::other(format!("not an HTTP answer: {text:?}"))
-    })
+    req
 }
 
 /// A JSON request over a socket (`Content-Type: application/json`, whether there is a body or

@@ -7,7 +7,8 @@
 //! - `client`: one IM client for every transport (framed protobuf/JSON, JSON lines, WebSocket),
 //!   and `reader`, the task that reads its connection;
 //! - `frames`: the messages tests send, and the checks of what comes back;
-//! - `accounts`: register, create a group, read a whole history over the API.
+//! - `accounts`: register, create a group, read a whole history over the API;
+//! - `tls`: a test certificate, and TLS connections and requests that trust it.
 
 // Each test file is its own crate and uses a different part of this module.
 #![allow(dead_code, unused_imports, unreachable_pub)]
@@ -21,6 +22,7 @@ mod http;
 mod reader;
 mod server;
 mod spawn;
+mod tls;
 
 pub use accounts::*;
 pub use client::*;
@@ -28,6 +30,7 @@ pub use frames::*;
 pub use http::*;
 pub use server::*;
 pub use spawn::*;
+pub use tls::*;
 
 /// How long a test waits for any one answer: generous, for a loaded machine. Only a failing
 /// test ever waits this long.

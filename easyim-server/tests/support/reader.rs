@@ -5,14 +5,12 @@ use easyim_proto::{decode_as, Format, Msg};
 use futures::stream::SplitStream;
 use futures::StreamExt;
 use serde_json::Value;
-use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 
-use super::Kind;
+use super::{AnyStream, Kind};
 
 /// What the reading task hands over.
 #[derive(Debug)]
@@ -65,7 +63,10 @@ impl Frames {
 }
 
 /// Reads JSON lines (`lines`) or length-prefixed frames from `r`.
-pub(super) fn read_tcp(mut r: OwnedReadHalf, lines: bool) -> Frames {
+pub(super) fn read_tcp<R>(mut r: R, lines: bool) -> Frames
+where
+    R: AsyncRead + Unpin + Send + 'static,
+{
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop, mut stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {
@@ -96,7 +97,7 @@ pub(super) fn read_tcp(mut r: OwnedReadHalf, lines: bool) -> Frames {
 }
 
 /// Reads WebSocket messages from `r`.
-pub(super) fn read_ws(mut r: SplitStream<WebSocketStream<TcpStream>>) -> Frames {
+pub(super) fn read_ws(mut r: SplitStream<WebSocketStream<AnyStream>>) -> Frames {
     let (tx, rx) = mpsc::unbounded_channel();
     let (stop, mut stopped) = oneshot::channel::<()>();
     tokio::spawn(async move {

@@ -26,6 +26,9 @@ const KEYS: &[&str] = &[
     "LOG_LEVEL",
     "LOG_FORMAT",
     "RUST_LOG",
+    "TLS_CERT_FILE",
+    "TLS_KEY_FILE",
+    "TLS_REQUIRED",
 ];
 
 /// `easyim` in `dir`, with none of the settings inherited from the test's environment.
