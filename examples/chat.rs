@@ -3,11 +3,14 @@
 //! ```text
 //! cargo run -p easyim-examples --bin chat -- register alice secret1
 //! cargo run -p easyim-examples --bin chat -- --transport ws login bob secret2
+//! cargo run -p easyim-examples --bin chat -- --tls --ca cert.pem --im localhost:8888 \
+//!     --api localhost:8889 login bob secret2
 //! ```
 //!
 //! A terminal chat client for an easyim server (the replacement for the original Go easyim's
 //! `examples/client.go`). It registers or logs in over the HTTP API, connects to the IM port
-//! over framed protobuf TCP or WebSocket, logs in with the KEEP_ALIVE frame and heartbeats
+//! over framed protobuf TCP or WebSocket (with `--tls`, both over TLS, trusting the PEM file
+//! `--ca`), logs in with the KEEP_ALIVE frame and heartbeats
 //! every 30 seconds. Then it reads commands from stdin:
 //!
 //! ```text
@@ -23,7 +26,9 @@
 //! into an ack of the stored copy if the message had got through (protocol.md section 4).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -35,9 +40,12 @@ use easyim_proto::{
 use futures::{Sink, SinkExt, Stream, StreamExt};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use tokio::io::AsyncBufReadExt;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_util::codec::Framed;
 
@@ -57,6 +65,12 @@ struct Args {
     /// How to reach the IM port.
     #[arg(long, value_enum, default_value_t = Transport::Tcp)]
     transport: Transport,
+    /// Speak TLS to both ports (https:// and wss:// or TLS framed TCP).
+    #[arg(long, requires = "ca")]
+    tls: bool,
+    /// With `--tls`: the PEM certificate(s) to trust (the server's own, or its CA's).
+    #[arg(long)]
+    ca: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -87,6 +101,11 @@ enum Command {
     },
 }
 
+/// A connection's byte stream: a socket, or TLS over one.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Io for S {}
+
 /// The sending half of a connection, whatever the transport.
 type Tx = Pin<Box<dyn Sink<Msg, Error = anyhow::Error> + Send>>;
 /// The receiving half of a connection, whatever the transport.
@@ -99,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Register { account, password } => ("/api/user/register", account, password),
         Command::Login { account, password } => ("/api/user/login", account, password),
     };
-    let (me, token) = http_login(&args.api, path, account, password).await?;
+    let (me, token) = http_login(&args, path, account, password).await?;
     println!("* {account} is user {me}. Commands: /to USER_ID, /group GROUP_ID, /read, /quit");
 
     // Stdin is read by its own task so that lines typed while reconnecting wait in the channel.
@@ -136,8 +155,7 @@ async fn main() -> anyhow::Result<()> {
             // The token expired or was revoked: get a fresh one with the password.
             Err(e) if e.to_string().starts_with("E_AUTH") => {
                 println!("* {e}; logging in again");
-                let (_, token) =
-                    http_login(&args.api, "/api/user/login", account, password).await?;
+                let (_, token) = http_login(&args, "/api/user/login", account, password).await?;
                 chat.token = token;
                 continue;
             }
@@ -355,17 +373,21 @@ fn receipt(me: &str, msg: &Msg, status: MsgStatus) -> Msg {
 
 /// Opens the IM connection and logs in; an `E_AUTH...` error means the token is bad.
 async fn connect(args: &Args, me: &str, token: &str) -> anyhow::Result<(Tx, Rx)> {
+    let tls = connector(args)?;
     let protobuf = |m: Msg| Encoded::new(m).payload(Format::Protobuf).clone();
     let (mut tx, mut rx): (Tx, Rx) = match args.transport {
         Transport::Tcp => {
-            let socket = TcpStream::connect(&args.im).await?;
+            let socket = open(&args.im, tls.as_ref()).await?;
             let (sink, stream) = Framed::new(socket, FramedCodec::default()).split::<Bytes>();
             let sink = sink.with(move |m| async move { anyhow::Ok(protobuf(m)) });
             let stream = stream.map(|r| r.map(|(m, _)| m).map_err(anyhow::Error::from));
             (Box::pin(sink), Box::pin(stream))
         }
         Transport::Ws => {
-            let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/", args.im)).await?;
+            let scheme = if tls.is_some() { "wss" } else { "ws" };
+            let url = format!("{scheme}://{}/", args.im);
+            let socket = open(&args.im, tls.as_ref()).await?;
+            let (ws, _) = tokio_tungstenite::client_async(url, socket).await?;
             let (sink, stream) = ws.split();
             let sink =
                 sink.with(move |m| async move { anyhow::Ok(WsMessage::Binary(protobuf(m))) });
@@ -398,12 +420,13 @@ async fn connect(args: &Args, me: &str, token: &str) -> anyhow::Result<(Tx, Rx)>
 
 /// Registers or logs in over the HTTP API; returns the user id and an access token.
 async fn http_login(
-    api: &str,
+    args: &Args,
     path: &str,
     account: &str,
     password: &str,
 ) -> anyhow::Result<(String, String)> {
-    let socket = TcpStream::connect(api)
+    let api = args.api.as_str();
+    let socket = open(api, connector(args)?.as_ref())
         .await
         .with_context(|| format!("connecting to the API at {api}"))?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(socket)).await?;
@@ -430,4 +453,39 @@ async fn http_login(
             envelope["msg"].as_str().unwrap_or("?")
         ),
     }
+}
+
+/// With `--tls`, a TLS client that trusts the certificates of the PEM file `--ca` only.
+fn connector(args: &Args) -> anyhow::Result<Option<TlsConnector>> {
+    let (true, Some(ca)) = (args.tls, &args.ca) else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let read = |ca: &Path| format!("reading --ca {}", ca.display());
+    for cert in CertificateDer::pem_file_iter(ca).with_context(|| read(ca))? {
+        roots.add(cert.with_context(|| read(ca))?)?;
+    }
+    if roots.is_empty() {
+        bail!("--ca {} holds no PEM certificate", ca.display());
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Some(TlsConnector::from(Arc::new(config))))
+}
+
+/// Connects to `addr` (`host:port`), over TLS for the name `host` if `tls` is given.
+async fn open(addr: &str, tls: Option<&TlsConnector>) -> anyhow::Result<Box<dyn Io>> {
+    let socket = TcpStream::connect(addr).await?;
+    let Some(tls) = tls else {
+        return Ok(Box::new(socket));
+    };
+    let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned())
+        .with_context(|| format!("{host} is not a host name for TLS"))?;
+    Ok(Box::new(tls.connect(name, socket).await?))
 }

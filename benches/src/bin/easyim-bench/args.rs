@@ -33,6 +33,14 @@ pub(crate) struct Args {
     /// pb (framed protobuf), json (framed JSON) or ws (WebSocket, binary protobuf).
     #[arg(long, value_enum, default_value = "pb")]
     pub(crate) transport: Transport,
+    /// Connect to the IM port over TLS (the server's TLS_CERT_FILE); the API calls that seed
+    /// users stay plain.
+    #[arg(long, requires = "ca")]
+    pub(crate) tls: bool,
+    /// With `--tls`: the PEM certificate(s) to trust (the server's certificate itself, or the
+    /// CA that signed it).
+    #[arg(long)]
+    pub(crate) ca: Option<std::path::PathBuf>,
     /// Seconds of load (idle: seconds to hold the connections once all are up).
     #[arg(long, default_value_t = 10.0)]
     pub(crate) duration: f64,

@@ -7,7 +7,8 @@
 //! increasing per conversation per connection) and reports throughput, latency and
 //! violations. Exits non-zero on any violation or error. See BENCHMARKS.md.
 //!
-//! Modules: `args` (the command line), `transport` (connect and log in), `http` and `seed`
+//! Modules: `args` (the command line), `transport` (connect and log in), `tls` (`--tls`),
+//! `http` and `seed`
 //! (users and groups through the API), `baseline` (the bare forwarder), `messages` with
 //! `sender`, `receiver` and `checker` (the message scenarios' run and checks), one module per
 //! scenario (`direct`, `group`, `idle`, `login`, `accounts`), `hist`, `procfs`, `problems`
@@ -30,6 +31,7 @@ mod receiver;
 mod report;
 mod seed;
 mod sender;
+mod tls;
 mod transport;
 
 use std::sync::atomic::AtomicU64;
@@ -42,6 +44,7 @@ use crate::args::{Args, Scenario, Transport};
 use crate::baseline::{BaselineSeeder, Forwarder};
 use crate::report::Report;
 use crate::seed::{ApiSeeder, Seeder};
+use crate::tls::Tls;
 use crate::transport::Target;
 
 /// Runs the scenario once against `target`.
@@ -109,6 +112,11 @@ async fn run_server(args: &Args, tag: &str) -> Result<Report> {
             .chain(args.nodes.iter().copied())
             .collect(),
         transport: args.transport,
+        tls: match (&args.tls, &args.ca) {
+            (false, _) => None,
+            (true, Some(ca)) => Some(Tls::trusting(ca)?),
+            (true, None) => bail!("--tls needs --ca <file>, the PEM certificate to trust"),
+        },
     };
     run_one(args, t, &seeder, args.server_pid, "server").await
 }
@@ -123,6 +131,8 @@ async fn run_baseline(args: &Args) -> Result<Report> {
     let t = Target {
         ims: Arc::from([addr]),
         transport: args.transport,
+        // The bare forwarder speaks plain TCP only.
+        tls: None,
     };
     let pid = Some(std::process::id());
     let mut r = run_one(args, t, &seeder, pid, "baseline").await?;

@@ -1,5 +1,5 @@
-//! Connections to the target: open one from a spread of source addresses, speak pb, json or
-//! ws over it, log in.
+//! Connections to the target: open one from a spread of source addresses, over TLS or not,
+//! speak pb, json or ws over it, log in.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -11,30 +11,58 @@ use bytes::Bytes;
 use easyim_proto::{Format, FormatPolicy, FramedCodec, Msg, MsgType, KEEP_ALIVE};
 use futures::{SinkExt, StreamExt};
 use prost::Message as _;
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio_tungstenite::tungstenite::Message as WsMessage;
 use tokio_tungstenite::WebSocketStream;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::args::Transport;
+use crate::tls::Tls;
+
+/// A connection's byte stream: a socket, or TLS over one.
+pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+
+impl<S: AsyncRead + AsyncWrite + Unpin + Send> Io for S {}
+
+/// The writing half of a connection.
+type WriteHalf = Box<dyn AsyncWrite + Unpin + Send>;
+/// The reading half of a connection.
+type ReadHalf = Box<dyn AsyncRead + Unpin + Send>;
 
 /// The sending half of a logged-in connection.
-#[derive(Debug)]
 pub(crate) enum Tx {
     /// Framed TCP, in the given format.
-    Framed(FramedWrite<OwnedWriteHalf, FramedCodec>, Format),
+    Framed(FramedWrite<WriteHalf, FramedCodec>, Format),
     /// WebSocket, binary protobuf.
-    Ws(futures::stream::SplitSink<WebSocketStream<TcpStream>, WsMessage>),
+    Ws(futures::stream::SplitSink<WebSocketStream<Box<dyn Io>>, WsMessage>),
 }
 
 /// The receiving half of a logged-in connection.
-#[derive(Debug)]
 pub(crate) enum Rx {
     /// Framed TCP (either format).
-    Framed(FramedRead<OwnedReadHalf, FramedCodec>),
+    Framed(FramedRead<ReadHalf, FramedCodec>),
     /// WebSocket (binary protobuf or text JSON).
-    Ws(futures::stream::SplitStream<WebSocketStream<TcpStream>>),
+    Ws(futures::stream::SplitStream<WebSocketStream<Box<dyn Io>>>),
+}
+
+// By hand: the boxed streams have no `Debug`.
+impl std::fmt::Debug for Tx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tx::Framed(_, format) => write!(f, "Tx::Framed({format:?})"),
+            Tx::Ws(_) => f.write_str("Tx::Ws"),
+        }
+    }
+}
+
+impl std::fmt::Debug for Rx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rx::Framed(_) => f.write_str("Rx::Framed"),
+            Rx::Ws(_) => f.write_str("Rx::Ws"),
+        }
+    }
 }
 
 impl Tx {
@@ -95,6 +123,8 @@ pub(crate) struct Target {
     /// The IM ports connections are spread over (one per node).
     pub(crate) ims: Arc<[SocketAddr]>,
     pub(crate) transport: Transport,
+    /// `--tls`: connections make a TLS handshake first.
+    pub(crate) tls: Option<Tls>,
 }
 
 /// Source addresses handed out so far (127.0.0.2..127.0.0.254, round robin).
@@ -141,11 +171,20 @@ pub(crate) fn is_keepalive_success(m: &Msg) -> bool {
 }
 
 /// Opens the transport's halves over a fresh connection to `im`.
-async fn open(transport: Transport, im: SocketAddr) -> Result<(Tx, Rx)> {
-    let s = tcp_connect(im).await?;
+async fn open(transport: Transport, im: SocketAddr, tls: Option<&Tls>) -> Result<(Tx, Rx)> {
+    let tcp = tcp_connect(im).await?;
     Ok(match transport {
         Transport::Pb | Transport::Json => {
-            let (r, w) = s.into_split();
+            let (r, w): (ReadHalf, WriteHalf) = match tls {
+                Some(tls) => {
+                    let (r, w) = tokio::io::split(tls.wrap(tcp, im).await?);
+                    (Box::new(r), Box::new(w))
+                }
+                None => {
+                    let (r, w) = tcp.into_split();
+                    (Box::new(r), Box::new(w))
+                }
+            };
             let codec = FramedCodec::new(1 << 20, FormatPolicy::Auto);
             let f = if transport == Transport::Pb {
                 Format::Protobuf
@@ -158,7 +197,10 @@ async fn open(transport: Transport, im: SocketAddr) -> Result<(Tx, Rx)> {
             )
         }
         Transport::Ws => {
-            let url = format!("ws://{im}/ws");
+            let (s, url): (Box<dyn Io>, _) = match tls {
+                Some(tls) => (Box::new(tls.wrap(tcp, im).await?), format!("wss://{im}/ws")),
+                None => (Box::new(tcp), format!("ws://{im}/ws")),
+            };
             let (ws, _) = tokio_tungstenite::client_async(url, s).await?;
             let (w, r) = ws.split();
             (Tx::Ws(w), Rx::Ws(r))
@@ -168,7 +210,7 @@ async fn open(transport: Transport, im: SocketAddr) -> Result<(Tx, Rx)> {
 
 /// Connects and logs in; returns the halves once SUCCESS arrived.
 pub(crate) async fn connect_login(t: &Target, uid: &str, token: &str) -> Result<(Tx, Rx)> {
-    let (mut tx, mut rx) = open(t.transport, t.next_im()).await?;
+    let (mut tx, mut rx) = open(t.transport, t.next_im(), t.tls.as_ref()).await?;
     tx.send(&login_frame(uid, token)).await?;
     let m = tokio::time::timeout(Duration::from_secs(30), rx.next())
         .await
