@@ -20,12 +20,14 @@ use crate::tls::Tls;
 /// The first byte of a TLS connection: a handshake record.
 const TLS_HANDSHAKE: u8 = 0x16;
 
-/// The answer to plain HTTP when `TLS_REQUIRED` is set.
+/// The answer to plain HTTP when `TLS_REQUIRED` is set: the API's envelope, written before any
+/// HTTP is parsed.
 const TLS_REQUIRED_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\n\
-    Content-Type: text/plain; charset=utf-8\r\n\
-    Content-Length: 47\r\n\
+    Content-Type: application/json\r\n\
+    Access-Control-Allow-Origin: *\r\n\
+    Content-Length: 70\r\n\
     Connection: close\r\n\r\n\
-    TLS is required here: use https:// or wss://.\r\n";
+    {\"code\":400,\"msg\":\"TLS is required: use https:// or wss://\",\"data\":{}}";
 
 /// Any byte stream a connection may be served over: a socket, or TLS over one.
 pub(crate) trait Io: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -201,9 +203,12 @@ mod tests {
     }
 
     #[test]
-    fn the_refusal_says_its_length() {
+    fn the_refusal_is_an_envelope_of_its_length() {
         let text = std::str::from_utf8(TLS_REQUIRED_ANSWER).unwrap();
         let (head, body) = text.split_once("\r\n\r\n").unwrap();
         assert!(head.contains(&format!("Content-Length: {}\r\n", body.len())));
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["code"], 400);
+        assert_eq!(v["data"], serde_json::json!({}));
     }
 }
