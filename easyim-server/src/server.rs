@@ -103,6 +103,7 @@ impl Server {
         Self::bind_tls(config, storage, tls).await
     }
 
+    /// Binds both ports over `storage`, with the certificate already loaded.
     async fn bind_tls(
         config: Config,
         storage: Arc<dyn Storage>,
