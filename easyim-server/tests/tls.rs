@@ -1,5 +1,5 @@
-//! TLS on both ports, with a certificate made in the test: framed protobuf, `wss://` and
-//! `https://` on the IM port, `https://` on the API port, plaintext beside it (or refused with
+//! TLS on both ports, with a certificate made in the test: framed protobuf, JSON lines, `wss://`
+//! and `https://` on the IM port, `https://` and `wss://` on the API port, plaintext beside it (or refused with
 //! `TLS_REQUIRED`), a stalled handshake freeing its place, the certificate reloaded on SIGHUP,
 //! and a bad certificate file stopping the server at start.
 
@@ -72,7 +72,7 @@ async fn framed_protobuf_over_tls_reaches_a_plaintext_peer_and_back() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn wss_and_json_lines_over_tls_on_the_im_port() {
+async fn wss_and_json_lines_over_tls_and_wss_on_the_api_port() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestCa::new(dir.path(), "server");
     let srv = start_tls(&ca, &[]).await;
@@ -94,6 +94,15 @@ async fn wss_and_json_lines_over_tls_on_the_im_port() {
     assert_eq!((d.id.as_str(), d.content.as_str()), ("w-1", "hello wss"));
     a.assert_alive(&alice).await;
     b.assert_alive(&bob).await;
+    // wss:// on the API port too.
+    let mut c = Client::login_tls(srv.api, Kind::WsBinary, &bob, &ca).await;
+    a.send(&text(&alice, &bob.id, ChatType::Single, "w-2", 3, "both"))
+        .await;
+    assert_eq!(a.recv().await.id, "w-2");
+    assert_eq!(b.recv().await.id, "w-2");
+    // The new connection first gets what is still pending for Bob (w-1, never read), then w-2.
+    assert_eq!(c.recv().await.id, "w-1");
+    assert_eq!(c.recv().await.id, "w-2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
