@@ -126,7 +126,7 @@ impl Tls {
     /// Reloads at each signal `hangups` receives, until `stop`.
     #[cfg(unix)]
     async fn reload_each(
-        &self,
+        self: &Arc<Self>,
         hangups: &mut tokio::signal::unix::Signal,
         stop: CancellationToken,
     ) {
@@ -135,12 +135,17 @@ impl Tls {
                 _ = stop.cancelled() => return,
                 got = hangups.recv() => if got.is_none() { return },
             }
-            match self.reload() {
-                Ok(()) => info!(cert = %self.files.cert.display(), "TLS certificate reloaded"),
-                Err(e) => warn!(
+            // File reads block: off the async workers.
+            let tls = self.clone();
+            match tokio::task::spawn_blocking(move || tls.reload()).await {
+                Ok(Ok(())) => info!(cert = %self.files.cert.display(), "TLS certificate reloaded"),
+                Ok(Err(e)) => warn!(
                     error = %error_chain(&e),
                     "TLS certificate not reloaded; keeping the one in use"
                 ),
+                Err(e) => {
+                    warn!(error = %e, "TLS certificate reload failed; keeping the one in use")
+                }
             }
         }
     }
