@@ -147,6 +147,16 @@ async fn https_on_both_ports_and_plaintext_beside_it() {
         .await
         .assert_alive(&carol)
         .await;
+    // A handshake record that is garbage is closed at once (at most a TLS alert), on either port.
+    for port in [srv.im, srv.api] {
+        let mut s = TcpStream::connect(port).await.unwrap();
+        s.write_all(&[0x16, 0xff, 0xff, 0x00, 0x04, 1, 2, 3, 4])
+            .await
+            .unwrap();
+        let mut buf = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+        assert!(read.is_ok(), "a bad handshake on {port} was left open");
+    }
     // A client that does not trust the certificate fails its handshake, and the server goes on.
     let other = TestCa::new(dir.path(), "other");
     assert!(try_https(srv.api, &other, "GET", "/healthz", &[], b"")
