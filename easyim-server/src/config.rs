@@ -66,6 +66,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// `API_RATE_LIMIT`.
     pub api_rate_limit: u32,
+    /// `API_ALWAYS_200`.
+    pub api_always_200: bool,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -215,6 +217,20 @@ impl Sources {
         Ok(v)
     }
 
+    /// A yes/no setting: true, false, 1, 0, yes, no, on or off.
+    fn flag(&self, key: &'static str) -> Result<bool, ConfigError> {
+        let value = self.get(key);
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                key,
+                value,
+                why: "expected true or false".into(),
+            }),
+        }
+    }
+
     /// Validates everything into a [`Config`].
     pub fn config(&self) -> Result<Config, ConfigError> {
         let driver = self.get("DB_DRIVER");
@@ -274,6 +290,7 @@ impl Sources {
             send_queue: self.positive("SEND_QUEUE")? as usize,
             rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
+            api_always_200: self.flag("API_ALWAYS_200")?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
@@ -335,6 +352,7 @@ mod tests {
         // Safe by default: both rate limits are on, at values no honest client reaches.
         assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
         assert_eq!((c.max_group_members, c.max_groups_per_user), (2000, 500));
+        assert!(!c.api_always_200);
     }
 
     #[test]
@@ -407,6 +425,7 @@ mod tests {
             ("LOG_FORMAT", "yaml"),
             ("MAX_GROUP_MEMBERS", "0"),
             ("MAX_GROUPS_PER_USER", "many"),
+            ("API_ALWAYS_200", "sometimes"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);

@@ -7,7 +7,7 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     (
         "SERVER_PORT",
         "8888",
-        "IM port: framed TCP, JSON lines, WebSocket and HTTP on one port",
+        "IM port: framed TCP, JSON, raw protobuf, WebSocket and HTTP on one port",
     ),
     (
         "API_SERVER_PORT",
@@ -58,6 +58,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "API_RATE_LIMIT",
         "10",
         "Register/login requests per second per client IP (burst the same; 429 above), 0 for no limit",
+    ),
+    (
+        "API_ALWAYS_200",
+        "false",
+        "true: every /api/ answer has HTTP status 200 and the envelope's code says what happened, as the original answered",
     ),
     (
         "MAX_CONNECTIONS",

@@ -2,7 +2,7 @@
 //!
 //! - `config`: [`Config`] from `env.default`, `.env`, the environment and flags.
 //! - `api`: the HTTP API of http-api.md as an axum router.
-//! - `transport`: framed TCP, JSON lines and WebSocket connections.
+//! - `transport`: framed TCP, JSON, raw protobuf and WebSocket connections.
 //! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown, and
 //!   [`open_storage`], which opens the storage `DB_DRIVER` names: [`SqliteStorage`] (the
 //!   default, from `easyim-storage-sqlite`) or `PgStorage` (from `easyim-storage-postgres`).

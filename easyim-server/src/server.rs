@@ -199,6 +199,7 @@ impl Server {
         let mut api_config = ApiConfig::default().with_stop_key(stop_key);
         api_config.max_body_bytes = config.max_body_bytes;
         api_config.rate_limit = config.api_rate_limit;
+        api_config.always_200 = config.api_always_200;
         api_config.request_timeout = config.write_timeout;
         let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
@@ -368,6 +369,9 @@ async fn serve_im(stream: TcpStream, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     match first[0] {
         b'A'..=b'Z' => serve_http(stream, peer, ctx, slot).await,
         b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
+        b if easyim_proto::is_raw_start(b) => {
+            serve_stream(ctx.engine, stream, Framing::Raw, max, policy).await
+        }
         _ => serve_stream(ctx.engine, stream, Framing::Length, max, policy).await,
     }
 }
