@@ -89,6 +89,10 @@ pub struct Config {
     pub sqlite_path: PathBuf,
     /// `LOCAL_STOP_FILE`: the key `POST /api/local/stop` needs, written owner-only at start.
     pub local_stop_file: PathBuf,
+    /// `DAEMON_LOG_FILE`: the log of a server started with `-d`.
+    pub daemon_log_file: PathBuf,
+    /// `DAEMON_PID_FILE`: the process id of a server started with `-d`.
+    pub daemon_pid_file: PathBuf,
     /// `SQLITE_SYNCHRONOUS`.
     pub sqlite_synchronous: Synchronous,
     /// `DB_NODE_ID`.
@@ -301,6 +305,8 @@ impl Sources {
             nats_url: self.get("NATS_URL").trim().to_owned(),
             sqlite_path,
             local_stop_file: PathBuf::from(self.get("LOCAL_STOP_FILE").trim()),
+            daemon_log_file: PathBuf::from(self.get("DAEMON_LOG_FILE").trim()),
+            daemon_pid_file: PathBuf::from(self.get("DAEMON_PID_FILE").trim()),
             sqlite_synchronous: self.parse("SQLITE_SYNCHRONOUS", "normal or full")?,
             node_id,
             log_json,

@@ -106,6 +106,16 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "Where the running server keeps the key --stop needs (written owner-only at start)",
     ),
     (
+        "DAEMON_LOG_FILE",
+        "easyim.log",
+        "Where the server started with -d (in the background) writes its log",
+    ),
+    (
+        "DAEMON_PID_FILE",
+        "easyim.pid",
+        "Where the server started with -d keeps its process id (removed when it stops)",
+    ),
+    (
         "SQLITE_SYNCHRONOUS",
         "normal",
         "normal: an ack survives a process crash; full: also a power loss",

@@ -2,6 +2,10 @@
 //!
 //! - `config`: [`Config`] from `env.default`, `.env`, the environment and flags.
 //! - `api`: the HTTP API of http-api.md as an axum router.
+//! - [`daemon`]: `-d`, the server detached in the background (unix).
+//! - `import`: [`import_original`], an original installation's users, friends and groups
+//!   brought over (`--import-original`).
+//! - `flags`: [`go_style_args`], the original's Go-style flags read as ours.
 //! - `transport`: framed TCP, JSON, raw protobuf and WebSocket connections.
 //! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown, and
 //!   [`open_storage`], which opens the storage `DB_DRIVER` names: [`SqliteStorage`] (the
@@ -9,7 +13,11 @@
 
 mod api;
 mod config;
+#[cfg(unix)]
+pub mod daemon;
 mod error;
+mod flags;
+mod import;
 mod keys;
 mod server;
 mod stall;
@@ -19,4 +27,6 @@ pub use api::{router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 pub use error::ServerError;
+pub use flags::go_style_args;
+pub use import::{import_original, Counts, ImportError, ImportReport};
 pub use server::{open_storage, Server};
