@@ -113,7 +113,7 @@ impl fmt::Display for ImportReport {
         for (column, rows) in &self.not_kept {
             writeln!(
                 f,
-                "  not kept (no place for it yet): {column}, set in {rows} rows"
+                "  not kept (no place for it yet): {column}, set on {rows} row(s)"
             )?;
         }
         Ok(())
