@@ -46,7 +46,12 @@ async fn friendships(
             ));
             continue;
         };
-        if a == b || !seen.insert((a.min(b), a.max(b))) {
+        if a == b {
+            report.friendships.skipped += 1;
+            report.skip(format!("friendship {a} - {b}: a user with itself"));
+            continue;
+        }
+        if !seen.insert((a.min(b), a.max(b))) {
             continue;
         }
         if let Some(why) = missing_user(store, &[a, b]).await? {
@@ -89,6 +94,11 @@ async fn requests(
             report.skip(format!("friend request {}: invalid user id", r.id));
             continue;
         };
+        if from == to {
+            report.requests.skipped += 1;
+            report.skip(format!("friend request {}: from a user to itself", r.id));
+            continue;
+        }
         if let Some(why) = missing_user(store, &[from, to]).await? {
             report.requests.skipped += 1;
             report.skip(format!("friend request {} ({from} -> {to}): {why}", r.id));
