@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::error::DaemonError;
+
 /// Set in the detached server's environment: it then starts a new session, and removes its pid
 /// file when it ends.
 pub const DETACHED_ENV: &str = "EASYIM_DETACHED";
@@ -16,32 +18,6 @@ pub const DETACHED_ENV: &str = "EASYIM_DETACHED";
 /// How long the starting command watches the detached server for an early exit (a port taken,
 /// a bad setting) before it reports success.
 const WATCH: Duration = Duration::from_millis(1500);
-
-/// Why the server could not be started in the background.
-#[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    /// A file (the log, the pid file, this program) could not be used.
-    #[error("{what} {path}: {source}")]
-    File {
-        /// What the file is for.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-    /// The detached server could not be started.
-    #[error("starting the server in the background: {0}")]
-    Spawn(#[source] std::io::Error),
-    /// The detached server ended at once.
-    #[error("the server ended at once ({status}); see {log}")]
-    Exited {
-        /// How it ended.
-        status: std::process::ExitStatus,
-        /// Its log.
-        log: String,
-    },
-}
 
 /// The arguments without the daemon flag (after [`crate::go_style_args`]).
 pub fn without_daemon_flag(args: &[String]) -> Vec<String> {

@@ -1,6 +1,7 @@
 //! The long-lived connection kinds of the IM port (protocol.md section 2): framed TCP, JSON
-//! objects and raw protobuf over a socket, and WebSocket. Each one turns its bytes into a stream of decoded
-//! frames for the core's session, and writes what the session's [`Outbox`] yields.
+//! objects and raw protobuf over a socket, and WebSocket. Each one turns its bytes into a
+//! stream of decoded frames for the core's session, and writes what the session's [`Outbox`]
+//! yields.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -145,9 +146,10 @@ where
     })
 }
 
-/// Writes what the outbox yields, framed by `codec`, up to `batch` bytes of queued frames per write, until
-/// the session is done; then closes the write side (so the peer sees the end) after
-/// everything queued was written. `payload` picks a frame's wire format.
+/// Writes what the outbox yields, framed by `codec`, up to about `batch` bytes of queued frames
+/// per write (0: one frame per write), until the session is done; then closes the write side
+/// (so the peer sees the end) after everything queued was written. `payload` picks a frame's
+/// wire format.
 ///
 /// The codec encodes straight into the write buffer (no `Sink` per frame): on the fan-out
 /// path a writer handles hundreds of thousands of frames a second, and a poll per frame shows.

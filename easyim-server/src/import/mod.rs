@@ -20,19 +20,10 @@ use std::sync::Arc;
 
 use easyim_core::{Snowflake, Storage};
 
+use crate::error::ImportError;
+
 /// At most this many skipped rows are listed in the report (all are counted).
 const MAX_LISTED: usize = 100;
-
-/// Why an import could not run at all.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    /// The original's database could not be opened or read.
-    #[error("the original database: {0}")]
-    Source(String),
-    /// This server's storage failed; what was imported before stays (a new run goes on).
-    #[error("storage failed during the import: {0}")]
-    Storage(#[from] easyim_core::StorageError),
-}
 
 /// What one table's import did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -210,13 +210,14 @@ pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
     if source.starts_with("postgres://") || source.starts_with("postgresql://") {
         let (client, conn) = tokio_postgres::connect(source, tokio_postgres::NoTls)
             .await
-            .map_err(|e| ImportError::Source(format!("connecting to PostgreSQL: {e}")))?;
+            .map_err(ImportError::ConnectPostgres)?;
         let conn = tokio::spawn(conn);
         for t in tables {
-            let read = client
-                .query(&t.sql(), &[])
-                .await
-                .map_err(|e| ImportError::Source(format!("reading {}: {e}", t.name)))?;
+            let fail = |source| ImportError::ReadPostgres {
+                table: t.name,
+                source,
+            };
+            let read = client.query(&t.sql(), &[]).await.map_err(fail)?;
             let cells = read
                 .iter()
                 .map(|r| {
@@ -230,7 +231,7 @@ pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
                         .collect::<Result<Vec<_>, _>>()
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ImportError::Source(format!("reading {}: {e}", t.name)))?;
+                .map_err(fail)?;
             rows.push(cells);
         }
         drop(client);
@@ -239,7 +240,7 @@ pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
         let path = Path::new(source).to_owned();
         rows = tokio::task::spawn_blocking(move || read_sqlite(&path, &tables))
             .await
-            .map_err(|e| ImportError::Source(format!("reading SQLite: {e}")))??;
+            .map_err(ImportError::Task)??;
     }
     let mut rows = rows.into_iter();
     let mut next = || rows.next().unwrap_or_default();
@@ -308,10 +309,16 @@ fn read_sqlite(path: &Path, tables: &[&Table]) -> Result<Vec<Vec<Vec<Cell>>>, Im
         path,
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
-    .map_err(|e| ImportError::Source(format!("opening {}: {e}", path.display())))?;
+    .map_err(|source| ImportError::OpenSqlite {
+        path: path.to_owned(),
+        source,
+    })?;
     let mut out = Vec::new();
     for t in tables {
-        let fail = |e: rusqlite::Error| ImportError::Source(format!("reading {}: {e}", t.name));
+        let fail = |source| ImportError::ReadSqlite {
+            table: t.name,
+            source,
+        };
         let mut stmt = conn.prepare(&t.sql()).map_err(fail)?;
         let rows = stmt
             .query_map([], |r| {
