@@ -225,11 +225,11 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
                     let decoded = match m {
                         Some(Ok(Message::Text(t))) => {
                             binary = false;
-                            Some(decode_ws(policy, t.as_bytes().trim_ascii_start()))
+                            Some(decode_ws(policy, t.as_bytes(), true))
                         }
                         Some(Ok(Message::Binary(b))) => {
                             binary = true;
-                            Some(decode_ws(policy, &b))
+                            Some(decode_ws(policy, &b, false))
                         }
                         Some(Ok(Message::Ping(_))) => {
                             // The pong is queued by the library; send it now.
@@ -313,9 +313,20 @@ fn too_large(e: &axum::Error) -> Option<CodecError> {
     }
 }
 
-/// Decodes a WebSocket payload by its content: JSON if it starts with `{`, else protobuf.
-fn decode_ws(policy: FormatPolicy, payload: &[u8]) -> Result<Msg, CodecError> {
-    policy.decode(payload).map(|(m, _)| m)
+/// Decodes a WebSocket payload by its content: JSON if it starts with `{` (in a text message,
+/// after leading whitespace), else protobuf, whatever the opcode. Protobuf is decoded from the
+/// whole payload: its first byte may be `\n` (the tag of `id`).
+fn decode_ws(policy: FormatPolicy, payload: &[u8], text: bool) -> Result<Msg, CodecError> {
+    let start = if text {
+        payload.trim_ascii_start()
+    } else {
+        payload
+    };
+    let format = easyim_proto::detect_format(start);
+    if !policy.allows(format) {
+        return Err(CodecError::FormatNotAllowed { format, policy });
+    }
+    easyim_proto::decode_as(payload, format)
 }
 
 fn ws_message(e: &Encoded, binary: bool) -> Message {

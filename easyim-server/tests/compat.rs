@@ -236,6 +236,21 @@ async fn json_in_a_binary_websocket_frame_is_json_and_answered_binary() {
 }
 
 #[tokio::test]
+async fn protobuf_in_a_text_websocket_frame_is_protobuf_and_answered_as_text() {
+    let srv = start(&[]).await;
+    let a = srv.user("wspb").await;
+    // A heartbeat without a token (ASCII-only protobuf, so valid text) as the first frame:
+    // decoded as protobuf it is an event without a token, so E_AUTH (not E_BAD_FRAME).
+    let bytes = protobuf(&heartbeat(&a, 3));
+    let text = String::from_utf8(bytes).expect("ASCII-only protobuf");
+    let mut c = Client::connect(srv.im, Kind::WsText).await;
+    c.send_ws(WsMessage::text(text)).await;
+    let v = c.next_json().await.expect("an answer in text");
+    assert!(field(&v, "content").starts_with("E_AUTH"), "{v}");
+    assert_eq!((field(&v, "id"), num(&v, "seq")), ("hb-3".to_owned(), 3));
+}
+
+#[tokio::test]
 async fn any_event_first_frame_logs_in_on_the_wire() {
     let srv = start(&[]).await;
     let a = srv.user("ev").await;
