@@ -123,6 +123,14 @@ pub enum ImportError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// A table has more rows than the import reads into memory; nothing was written.
+    #[error("the original's table {table} has more than {max} rows, more than the import takes")]
+    TooManyRows {
+        /// The table.
+        table: &'static str,
+        /// The most rows read from one table.
+        max: usize,
+    },
     /// The task reading the SQLite file ended without an answer.
     #[error("reading the original SQLite database")]
     Task(#[source] tokio::task::JoinError),

@@ -10,6 +10,10 @@ use std::path::Path;
 
 use super::ImportError;
 
+/// The most rows read from one table: the tables are read whole into memory (a few hundred
+/// bytes a row), so a larger one is refused rather than allowed to exhaust memory.
+pub(crate) const MAX_ROWS: usize = 1_000_000;
+
 /// An original user (`users`).
 #[derive(Debug, Clone)]
 pub(crate) struct OrigUser {
@@ -134,11 +138,13 @@ impl Table {
                 Kind::Text | Kind::Flag => format!("COALESCE(CAST({c} AS TEXT), '')"),
             })
             .collect();
+        // One row more than the cap tells a table over it.
         format!(
-            "SELECT {} FROM {} ORDER BY {}",
+            "SELECT {} FROM {} ORDER BY {} LIMIT {}",
             cols.join(", "),
             self.name,
-            self.order
+            self.order,
+            MAX_ROWS + 1
         )
     }
 }
@@ -232,6 +238,7 @@ pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
                 })
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(fail)?;
+            check_size(t, cells.len())?;
             rows.push(cells);
         }
         drop(client);
@@ -338,7 +345,58 @@ fn read_sqlite(path: &Path, tables: &[&Table]) -> Result<Vec<Vec<Vec<Cell>>>, Im
             .map_err(fail)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(fail)?;
+        check_size(t, rows.len())?;
         out.push(rows);
     }
     Ok(out)
+}
+
+/// A table over [`MAX_ROWS`] is refused before anything is written.
+fn check_size(t: &Table, rows: usize) -> Result<(), ImportError> {
+    if rows > MAX_ROWS {
+        return Err(ImportError::TooManyRows {
+            table: t.name,
+            max: MAX_ROWS,
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_table_is_read_with_casts_and_a_row_cap() {
+        let sql = GROUPS.sql();
+        assert!(sql.contains("COALESCE(CAST(id AS BIGINT), 0)"), "{sql}");
+        assert!(
+            sql.contains("COALESCE(CAST(join_check AS TEXT), '')"),
+            "{sql}"
+        );
+        assert!(
+            sql.ends_with(&format!("ORDER BY id LIMIT {}", MAX_ROWS + 1)),
+            "{sql}"
+        );
+        assert!(check_size(&USERS, MAX_ROWS).is_ok());
+        assert!(matches!(
+            check_size(&USERS, MAX_ROWS + 1),
+            Err(ImportError::TooManyRows { table: "users", .. })
+        ));
+    }
+
+    #[test]
+    fn booleans_and_numbers_read_alike_from_either_database() {
+        for (cell, want) in [
+            (Cell::Text("true".into()), 1),
+            (Cell::Text("t".into()), 1),
+            (Cell::Text("false".into()), 0),
+            (Cell::Text("1".into()), 1),
+            (Cell::Text("".into()), 0),
+            (Cell::Int(7), 7),
+        ] {
+            assert_eq!(cell.int(), want, "{cell:?}");
+        }
+        assert_eq!(Cell::Int(1677664800).text(), "1677664800");
+    }
 }
