@@ -155,10 +155,32 @@ impl Accounts {
         }
         let user = self.store.user_by_account(account).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone());
-        let matches = self.hasher.verify(password, hash).await?;
+        let matches = self.hasher.verify(password.clone(), hash).await?;
         match user {
-            Some(user) if matches => self.signed_in(&user).await,
+            Some(user) if matches => {
+                if crate::legacy::is_legacy(&user.password_hash) {
+                    self.rehash(user.id, password).await;
+                }
+                self.signed_in(&user).await
+            }
             _ => Err(ImError::Unauthorized("wrong account or password")),
+        }
+    }
+
+    /// Replaces an imported account's legacy hash by an argon2id one, at its first successful
+    /// login. A failure leaves the legacy hash (tried again at the next login).
+    async fn rehash(&self, user: UserId, password: String) {
+        let stored = match self.hasher.hash(password).await {
+            Ok(hash) => self
+                .store
+                .set_password_hash(user, &hash)
+                .await
+                .map_err(ImError::from),
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(()) => tracing::info!(user, "legacy password hash replaced by argon2id"),
+            Err(e) => tracing::warn!(user, error = %e, "legacy password hash not replaced yet"),
         }
     }
 

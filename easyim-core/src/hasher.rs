@@ -192,6 +192,20 @@ fn hash(password: &str, blocks: &mut Vec<Block>) -> Result<String, ImError> {
 }
 
 fn verify(password: &str, hash: Option<&str>, blocks: &mut Vec<Block>) -> bool {
+    if let Some(legacy) = hash.filter(|h| crate::legacy::is_legacy(h)) {
+        // The argon2 work too, so that a legacy account answers in the time of any other.
+        let mut out = [0u8; 32];
+        let _ = compute(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::default(),
+            password,
+            DUMMY_SALT,
+            &mut out,
+            blocks,
+        );
+        return crate::legacy::verify_legacy(password, legacy);
+    }
     let Some(phc) = hash.and_then(|h| PasswordHash::new(h).ok()) else {
         // No account (or a hash we cannot read): the same work, no match.
         let mut out = [0u8; 32];

@@ -207,6 +207,16 @@ impl AccountStore for MemoryStorage {
         Ok(())
     }
 
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
+        let mut st = self.lock();
+        let user = st
+            .users
+            .get_mut(&id)
+            .ok_or(StorageError::NotFound(Entity::User))?;
+        user.password_hash = password_hash.to_owned();
+        Ok(())
+    }
+
     async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
         let mut st = self.lock();
         let at = st.refresh.entry((user, family)).or_insert(0);

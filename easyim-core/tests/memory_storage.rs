@@ -48,6 +48,9 @@ impl AccountStore for CaseBlindAccounts {
     async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()> {
         self.0.set_user_secret(id, secret).await
     }
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
+        self.0.set_password_hash(id, password_hash).await
+    }
     async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
         self.0.advance_refresh(user, family, generation).await
     }

@@ -49,7 +49,7 @@ impl CodecError {
 /// The error codes of protocol.md section 6, carried in NOTIFY frames as `"<CODE>: <text>"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
-    /// The first frame is not a KEEP_ALIVE event (connection closed).
+    /// The first frame is not an event (`msg_type` 4) (connection closed).
     FirstMsg,
     /// Bad token on login (closed) or a spoofed `from_user_id` (kept).
     Auth,

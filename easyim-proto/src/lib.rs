@@ -4,7 +4,8 @@
 //!   form (field names, enums as integers on output, integers or names on input).
 //! - [`FramedCodec`] and [`LinesCodec`]: tokio-util codecs for framed TCP (4-byte big-endian
 //!   length, then a protobuf or JSON payload) and for JSON lines, with an explicit payload limit
-//!   and the `MSG_FORMAT` policy.
+//!   and the `MSG_FORMAT` policy; [`RawCodec`] for raw protobuf (no prefix, one message per
+//!   write, as the original) and [`JsonStreamCodec`] for JSON objects back to back.
 //! - [`Encoded`]: a message encoded once per wire format, shared by every connection it goes to.
 //! - [`frames`]: builders for the frames the server sends (login success, ack, NOTIFY errors).
 //!
@@ -16,6 +17,8 @@ mod encoded;
 mod error;
 pub mod frames;
 mod json;
+mod json_stream;
+mod raw;
 
 /// Types generated from `proto/msg.proto` (protobuf package `model`).
 #[allow(missing_docs, unreachable_pub, clippy::all)]
@@ -29,8 +32,10 @@ pub use codec::{
 };
 pub use encoded::Encoded;
 pub use error::{CodecError, ErrorCode};
+pub use json_stream::JsonStreamCodec;
 pub use model::msg::{ChatType, MsgStatus, MsgType};
 pub use model::Msg;
+pub use raw::{is_raw_start, RawCodec, RAW_FIRST_BYTES};
 
 /// The event id of the login and heartbeat event (`to_user_id` from a client,
 /// `from_user_id` from the server).

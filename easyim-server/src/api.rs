@@ -53,6 +53,10 @@ pub struct ApiConfig {
     /// The longest a request may take, body included (`WRITE_TIMEOUT`): past it, 408, and a
     /// body that trickles in cannot hold the connection.
     pub request_timeout: std::time::Duration,
+    /// `API_ALWAYS_200`: every `/api/...` answer has HTTP status 200 and the envelope's `code`
+    /// says what happened, as the original answered (for clients whose HTTP library throws on
+    /// 4xx).
+    pub always_200: bool,
 }
 
 impl Default for ApiConfig {
@@ -62,6 +66,7 @@ impl Default for ApiConfig {
             rate_limit: 0,
             stop_key: None,
             request_timeout: std::time::Duration::from_secs(30),
+            always_200: false,
         }
     }
 }
@@ -76,6 +81,12 @@ impl ApiConfig {
     /// The same settings with the key that `POST /api/local/stop` must carry.
     pub fn with_stop_key(mut self, key: impl Into<String>) -> Self {
         self.stop_key = Some(key.into());
+        self
+    }
+
+    /// The same settings with `API_ALWAYS_200` = `on`.
+    pub fn with_always_200(mut self, on: bool) -> Self {
+        self.always_200 = on;
         self
     }
 
@@ -96,6 +107,8 @@ pub(crate) struct AppState {
     stop_key: Option<Arc<str>>,
     limiter: Arc<rate::RateLimiter>,
     http: Arc<HttpCounters>,
+    /// See [`ApiConfig::always_200`].
+    always_200: bool,
 }
 
 /// Responses by status class (1xx to 5xx), for `/metrics`.
@@ -133,6 +146,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         stop_key: config.stop_key.map(Arc::from),
         limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
         http: Arc::default(),
+        always_200: config.always_200,
     };
     Router::new()
         .route("/", get(ops::index))
@@ -195,7 +209,8 @@ fn ok(data: impl Serialize) -> ApiResult {
 /// The headers a browser may send, as the original's CORS list has them.
 const ALLOW_HEADERS: &str = "Token, Auth-Token, Authorization, Content-Type, X-Requested-With";
 
-/// Around every request: CORS, the envelope for errors the router made itself, counters.
+/// Around every request: CORS, the envelope for errors the router made itself, counters, and
+/// status 200 for every `/api/...` answer under `API_ALWAYS_200`.
 async fn shell(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = if req.method() == Method::OPTIONS {
         // A preflight on any path, known or not, is answered here: routing it would 405.
@@ -213,12 +228,14 @@ async fn shell(State(state): State<AppState>, req: Request, next: Next) -> Respo
             header::ACCESS_CONTROL_MAX_AGE,
             HeaderValue::from_static("86400"),
         );
+        state.http.count(res.status());
         res
     } else {
         let method = req.method().clone();
         // The path only: the query may hold a token, which must never reach the log.
         let path = req.uri().path().to_owned();
-        let res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
+        let in_api = path.starts_with("/api/");
+        let mut res = match tokio::time::timeout(state.request_timeout, next.run(req)).await {
             Ok(res) => into_envelope(res),
             Err(_) => {
                 tracing::debug!(%method, path, "HTTP request past its deadline");
@@ -228,9 +245,14 @@ async fn shell(State(state): State<AppState>, req: Request, next: Next) -> Respo
         if res.status().is_server_error() {
             tracing::warn!(%method, path, status = res.status().as_u16(), "HTTP API 5xx");
         }
+        state.http.count(res.status());
+        if state.always_200 && in_api {
+            // The envelope's `code` keeps the real status (http-api.md, API_ALWAYS_200).
+            *res.status_mut() = StatusCode::OK;
+        }
         res
     };
-    state.http.count(res.status());
+
     res.headers_mut().insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
         HeaderValue::from_static("*"),

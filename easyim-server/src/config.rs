@@ -67,6 +67,8 @@ pub struct Config {
     pub rate_limit: u32,
     /// `API_RATE_LIMIT`.
     pub api_rate_limit: u32,
+    /// `API_ALWAYS_200`.
+    pub api_always_200: bool,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -88,6 +90,10 @@ pub struct Config {
     pub sqlite_path: PathBuf,
     /// `LOCAL_STOP_FILE`: the key `POST /api/local/stop` needs, written owner-only at start.
     pub local_stop_file: PathBuf,
+    /// `DAEMON_LOG_FILE`: the log of a server started with `-d`.
+    pub daemon_log_file: PathBuf,
+    /// `DAEMON_PID_FILE`: the process id of a server started with `-d`.
+    pub daemon_pid_file: PathBuf,
     /// `SQLITE_SYNCHRONOUS`.
     pub sqlite_synchronous: Synchronous,
     /// `DB_NODE_ID`.
@@ -220,6 +226,20 @@ impl Sources {
         Ok(v)
     }
 
+    /// A yes/no setting: true, false, 1, 0, yes, no, on or off.
+    fn flag(&self, key: &'static str) -> Result<bool, ConfigError> {
+        let value = self.get(key);
+        match value.trim().to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" | "" => Ok(false),
+            _ => Err(ConfigError::Invalid {
+                key,
+                value,
+                why: "expected true or false".into(),
+            }),
+        }
+    }
+
     /// Validates everything into a [`Config`].
     pub fn config(&self) -> Result<Config, ConfigError> {
         let driver = self.get("DB_DRIVER");
@@ -280,6 +300,7 @@ impl Sources {
             send_queue: self.positive("SEND_QUEUE")? as usize,
             rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
+            api_always_200: self.flag("API_ALWAYS_200")?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
@@ -290,6 +311,8 @@ impl Sources {
             nats_url: self.get("NATS_URL").trim().to_owned(),
             sqlite_path,
             local_stop_file: PathBuf::from(self.get("LOCAL_STOP_FILE").trim()),
+            daemon_log_file: PathBuf::from(self.get("DAEMON_LOG_FILE").trim()),
+            daemon_pid_file: PathBuf::from(self.get("DAEMON_PID_FILE").trim()),
             sqlite_synchronous: self.parse("SQLITE_SYNCHRONOUS", "normal or full")?,
             node_id,
             log_json,
@@ -389,6 +412,7 @@ mod tests {
         // Safe by default: both rate limits are on, at values no honest client reaches.
         assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
         assert_eq!((c.max_group_members, c.max_groups_per_user), (2000, 500));
+        assert!(!c.api_always_200);
     }
 
     #[test]
@@ -464,6 +488,7 @@ mod tests {
             ("TLS_CERT_FILE", "cert.pem"),
             ("TLS_KEY_FILE", "key.pem"),
             ("TLS_REQUIRED", "true"),
+            ("API_ALWAYS_200", "sometimes"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);

@@ -7,7 +7,7 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     (
         "SERVER_PORT",
         "8888",
-        "IM port: framed TCP, JSON lines, WebSocket and HTTP on one port",
+        "IM port: framed TCP, JSON, raw protobuf, WebSocket and HTTP on one port",
     ),
     (
         "API_SERVER_PORT",
@@ -60,6 +60,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "Register/login requests per second per client IP (burst the same; 429 above), 0 for no limit",
     ),
     (
+        "API_ALWAYS_200",
+        "false",
+        "true: every /api/ answer has HTTP status 200 and the envelope's code says what happened, as the original answered",
+    ),
+    (
         "MAX_CONNECTIONS",
         "50000",
         "Connections the server holds at once, over both ports",
@@ -99,6 +104,16 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "LOCAL_STOP_FILE",
         "easyim.stop",
         "Where the running server keeps the key --stop needs (written owner-only at start)",
+    ),
+    (
+        "DAEMON_LOG_FILE",
+        "easyim.log",
+        "Where the server started with -d (in the background) writes its log",
+    ),
+    (
+        "DAEMON_PID_FILE",
+        "easyim.pid",
+        "Where the server started with -d keeps its process id (removed when it stops)",
     ),
     (
         "SQLITE_SYNCHRONOUS",

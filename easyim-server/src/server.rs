@@ -219,6 +219,7 @@ impl Server {
         let mut api_config = ApiConfig::default().with_stop_key(stop_key);
         api_config.max_body_bytes = config.max_body_bytes;
         api_config.rate_limit = config.api_rate_limit;
+        api_config.always_200 = config.api_always_200;
         api_config.request_timeout = config.write_timeout;
         let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
@@ -412,6 +413,9 @@ async fn serve_im<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot:
     match first {
         b'A'..=b'Z' => serve_http(stream, peer, ctx, slot).await,
         b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
+        b if easyim_proto::is_raw_start(b) => {
+            serve_stream(ctx.engine, stream, Framing::Raw, max, policy).await
+        }
         _ => serve_stream(ctx.engine, stream, Framing::Length, max, policy).await,
     }
 }

@@ -1,6 +1,7 @@
-//! The long-lived connection kinds of the IM port (protocol.md section 2): framed TCP and JSON
-//! lines over a socket, and WebSocket. Each one turns its bytes into a stream of decoded
-//! frames for the core's session, and writes what the session's [`Outbox`] yields.
+//! The long-lived connection kinds of the IM port (protocol.md section 2): framed TCP, JSON
+//! objects and raw protobuf over a socket, and WebSocket. Each one turns its bytes into a
+//! stream of decoded frames for the core's session, and writes what the session's [`Outbox`]
+//! yields.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -9,11 +10,13 @@ use std::time::Duration;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use bytes::BytesMut;
 use easyim_core::{Engine, Outbox};
-use easyim_proto::{CodecError, Encoded, Format, FormatPolicy, FramedCodec, LinesCodec};
-use futures::{SinkExt, StreamExt};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use easyim_proto::{
+    CodecError, Encoded, Format, FormatPolicy, FramedCodec, JsonStreamCodec, Msg, RawCodec,
+};
+use futures::{SinkExt, Stream, StreamExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
-use tokio_util::codec::{Encoder, FramedRead};
+use tokio_util::codec::{Decoder, Encoder, FramedRead};
 
 /// A peer that takes longer than this to accept a batch of writes is dropped.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -22,6 +25,9 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// The read buffer a connection starts with; it grows for larger frames. Small, because
 /// idle connections are most of them.
 const READ_BUFFER: usize = 512;
+/// The room a raw protobuf connection reads into: the original's read size, so that what a
+/// client wrote at once is read at once.
+const RAW_READ: usize = 4096;
 
 const UNKNOWN: u8 = 0;
 const PROTOBUF: u8 = 1;
@@ -39,11 +45,13 @@ fn format_code(f: Format) -> u8 {
 pub(crate) enum Framing {
     /// 4-byte big-endian length, then the payload; answers in the first frame's format.
     Length,
-    /// One JSON object per line.
+    /// JSON objects one after another, with or without newlines between them.
     Lines,
+    /// Raw protobuf, as the original: each read is one message, each reply one write.
+    Raw,
 }
 
-/// Runs one framed-TCP or JSON-lines connection to its end.
+/// Runs one framed-TCP, JSON or raw protobuf connection to its end.
 pub(crate) async fn serve_stream<S>(
     engine: Engine,
     stream: S,
@@ -75,7 +83,7 @@ pub(crate) async fn serve_stream<S>(
                     },
                 );
             let codec = FramedCodec::new(max_frame, policy);
-            let writer = write_loop(w, codec, outbox, move |e: &Encoded| {
+            let writer = write_loop(w, codec, WRITE_BATCH, outbox, move |e: &Encoded| {
                 let fmt = if format.load(Ordering::Relaxed) == JSON {
                     Format::Json
                 } else {
@@ -87,22 +95,65 @@ pub(crate) async fn serve_stream<S>(
         }
         Framing::Lines => {
             let frames =
-                FramedRead::with_capacity(r, LinesCodec::new(max_frame, policy), READ_BUFFER)
+                FramedRead::with_capacity(r, JsonStreamCodec::new(max_frame, policy), READ_BUFFER)
                     .map(|r| r.map(|(m, _)| m));
-            let codec = LinesCodec::new(max_frame, policy);
-            let writer = write_loop(w, codec, outbox, |e: &Encoded| &e.payload(Format::Json)[..]);
+            let codec = JsonStreamCodec::new(max_frame, policy);
+            let writer = write_loop(w, codec, WRITE_BATCH, outbox, |e: &Encoded| {
+                &e.payload(Format::Json)[..]
+            });
             tokio::join!(conn.run(frames), writer);
+        }
+        Framing::Raw => {
+            let frames = raw_frames(r, RawCodec::new(max_frame, policy));
+            // One message per write: a raw client reads one message per read.
+            let writer = write_loop(w, RawCodec::new(max_frame, policy), 0, outbox, |e| {
+                &e.payload(Format::Protobuf)[..]
+            });
+            tokio::join!(conn.run(Box::pin(frames)), writer);
         }
     }
 }
 
-/// Writes what the outbox yields, framed by `codec`, several queued frames per write, until
-/// the session is done; then closes the write side (so the peer sees the end) after
-/// everything queued was written. `payload` picks a frame's wire format.
+/// The messages of a raw protobuf connection: each read, with what was kept of the reads
+/// before it, is given to the codec as one message (protocol.md section 2).
+fn raw_frames<R>(r: R, codec: RawCodec) -> impl Stream<Item = Result<Msg, CodecError>>
+where
+    R: AsyncRead + Unpin,
+{
+    futures::stream::unfold(Some((r, BytesMut::new(), codec)), |state| async move {
+        let (mut r, mut buf, mut codec) = state?;
+        loop {
+            if buf.capacity() - buf.len() < RAW_READ {
+                buf.reserve(RAW_READ);
+            }
+            let item = match r.read_buf(&mut buf).await {
+                Ok(0) => match codec.decode_eof(&mut buf) {
+                    Ok(Some((m, _))) => Ok(m),
+                    Ok(None) => return None,
+                    Err(e) => Err(e),
+                },
+                Ok(_) => match codec.decode(&mut buf) {
+                    Ok(Some((m, _))) => Ok(m),
+                    Ok(None) => continue,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(CodecError::Io(e)),
+            };
+            // After an error the input ends; after a message the next read follows.
+            let next = item.is_ok().then_some((r, buf, codec));
+            return Some((item, next));
+        }
+    })
+}
+
+/// Writes what the outbox yields, framed by `codec`, up to about `batch` bytes of queued frames
+/// per write (0: one frame per write), until the session is done; then closes the write side
+/// (so the peer sees the end) after everything queued was written. `payload` picks a frame's
+/// wire format.
 ///
 /// The codec encodes straight into the write buffer (no `Sink` per frame): on the fan-out
 /// path a writer handles hundreds of thousands of frames a second, and a poll per frame shows.
-async fn write_loop<W, C, P>(mut w: W, mut codec: C, mut outbox: Outbox, payload: P)
+async fn write_loop<W, C, P>(mut w: W, mut codec: C, batch: usize, mut outbox: Outbox, payload: P)
 where
     W: AsyncWrite + Unpin,
     C: for<'a> Encoder<&'a [u8], Error = CodecError>,
@@ -110,7 +161,7 @@ where
 {
     let mut buf = BytesMut::new();
     while let Some(frame) = outbox.recv().await {
-        if fill(&mut buf, &mut codec, &mut outbox, &frame, &payload).is_err() {
+        if fill(&mut buf, &mut codec, batch, &mut outbox, &frame, &payload).is_err() {
             return;
         }
         let ok = tokio::select! {
@@ -133,10 +184,11 @@ where
     let _ = tokio::time::timeout(WRITE_TIMEOUT, w.shutdown()).await;
 }
 
-/// Encodes `first`, then what else is queued now, into `buf`, up to about `WRITE_BATCH` bytes.
+/// Encodes `first`, then what else is queued now, into `buf`, up to about `batch` bytes.
 fn fill<C, P>(
     buf: &mut BytesMut,
     codec: &mut C,
+    batch: usize,
     outbox: &mut Outbox,
     first: &Encoded,
     payload: &P,
@@ -146,15 +198,16 @@ where
     P: Fn(&Encoded) -> &[u8],
 {
     codec.encode(payload(first), buf)?;
-    while buf.len() < WRITE_BATCH {
+    while buf.len() < batch {
         let Some(f) = outbox.try_recv() else { break };
         codec.encode(payload(&f), buf)?;
     }
     Ok(())
 }
 
-/// Runs one WebSocket connection to its end: text messages carry JSON, binary ones protobuf,
-/// and the server answers in the kind the client last used.
+/// Runs one WebSocket connection to its end: a message whose payload starts with `{` is JSON,
+/// any other protobuf, whatever its opcode (as the original); the server answers in the kind
+/// (text or binary) the client last used.
 pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: FormatPolicy) {
     let (conn, mut outbox) = engine.open();
     // The session reads decoded frames from this channel; one task pumps the socket both ways
@@ -176,11 +229,11 @@ pub(crate) async fn serve_websocket(engine: Engine, mut ws: WebSocket, policy: F
                     let decoded = match m {
                         Some(Ok(Message::Text(t))) => {
                             binary = false;
-                            Some(decode_ws(policy, t.as_bytes(), Format::Json))
+                            Some(decode_ws(policy, t.as_bytes(), true))
                         }
                         Some(Ok(Message::Binary(b))) => {
                             binary = true;
-                            Some(decode_ws(policy, &b, Format::Protobuf))
+                            Some(decode_ws(policy, &b, false))
                         }
                         Some(Ok(Message::Ping(_))) => {
                             // The pong is queued by the library; send it now.
@@ -264,19 +317,20 @@ fn too_large(e: &axum::Error) -> Option<CodecError> {
     }
 }
 
-fn decode_ws(
-    policy: FormatPolicy,
-    payload: &[u8],
-    kind: Format,
-) -> Result<easyim_proto::Msg, CodecError> {
-    if !policy.allows(kind) {
-        return Err(CodecError::FormatNotAllowed {
-            format: kind,
-            policy,
-        });
+/// Decodes a WebSocket payload by its content: JSON if it starts with `{` (in a text message,
+/// after leading whitespace), else protobuf, whatever the opcode. Protobuf is decoded from the
+/// whole payload: its first byte may be `\n` (the tag of `id`).
+fn decode_ws(policy: FormatPolicy, payload: &[u8], text: bool) -> Result<Msg, CodecError> {
+    let start = if text {
+        payload.trim_ascii_start()
+    } else {
+        payload
+    };
+    let format = easyim_proto::detect_format(start);
+    if !policy.allows(format) {
+        return Err(CodecError::FormatNotAllowed { format, policy });
     }
-    // A text message is JSON and a binary one protobuf, whatever its first byte.
-    easyim_proto::decode_as(payload, kind)
+    easyim_proto::decode_as(payload, format)
 }
 
 fn ws_message(e: &Encoded, binary: bool) -> Message {

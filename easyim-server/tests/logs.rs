@@ -8,13 +8,13 @@ use std::process::{Command, Stdio};
 fn log_to_a_file_or_pipe_has_no_colour_codes() {
     let dir = tempfile::TempDir::new().unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_easyim"))
-        .arg("--init")
+        .arg("--init-only")
         .current_dir(dir.path())
         .env_remove("RUST_LOG")
         .env("LOG_LEVEL", "info")
         .stdin(Stdio::null())
         .output()
-        .expect("run easyim --init");
+        .expect("run easyim --init-only");
     assert!(out.status.success(), "{out:?}");
     let log = String::from_utf8_lossy(&out.stdout);
     assert!(log.contains("INFO"), "the log lines are written: {log}");

@@ -80,6 +80,19 @@ impl AccountStore for PgStorage {
         Ok(())
     }
 
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let n = self
+            .execute(
+                "UPDATE users SET password_hash = $2 WHERE id = $1",
+                &[&id(user), &password_hash],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StorageError::NotFound(Entity::User));
+        }
+        Ok(())
+    }
+
     async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
         // The UPDATE locks the family's row; a new family is inserted only at generation 0,
         // and of two concurrent inserts ON CONFLICT lets one win.

@@ -76,6 +76,20 @@ impl AccountStore for SqliteStorage {
         .await
     }
 
+    async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let hash = password_hash.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached("UPDATE users SET password_hash = ?2 WHERE id = ?1")?
+                .execute(params![id(user), hash])?;
+            if n == 0 {
+                return Err(StorageError::NotFound(Entity::User).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
         self.write(move |c| {
             // One writer: the update, then (for a new family) the insert, cannot interleave

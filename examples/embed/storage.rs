@@ -154,6 +154,16 @@ impl AccountStore for TableStorage {
         Ok(())
     }
 
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
+        let mut db = self.db();
+        let user = db
+            .users
+            .get_mut(&id)
+            .ok_or(StorageError::NotFound(Entity::User))?;
+        user.password_hash = password_hash.to_owned();
+        Ok(())
+    }
+
     async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
         let mut db = self.db();
         let at = db.refresh.entry((user, family)).or_insert(0);

@@ -1,10 +1,11 @@
-//! Login (protocol.md section 3): the first frame must be a `KEEP_ALIVE` event carrying an
-//! access token of its `from_user_id`, within `AUTH_TIMEOUT`.
+//! Login (protocol.md section 3): the first frame must be an event (`msg_type` EVENT)
+//! carrying an access token of its `from_user_id`, within `AUTH_TIMEOUT`. Its `to_user_id`
+//! is not looked at (`KEEP_ALIVE` by convention), as the original server did not.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
-use easyim_proto::{frames, CodecError, ErrorCode, Msg, MsgType, KEEP_ALIVE};
+use easyim_proto::{frames, CodecError, ErrorCode, Msg, MsgType};
 use futures::{Stream, StreamExt};
 use tracing::{debug, instrument, warn};
 
@@ -80,11 +81,12 @@ impl Connection {
             Ok(Some(Ok(m))) => m,
         };
         node.metrics.frames_in.fetch_add(1, Relaxed);
-        if msg.msg_type != MsgType::Event as i32 || msg.to_user_id != KEEP_ALIVE {
+        // Any event logs in, whatever its `to_user_id`: the original's clients rely on it.
+        if msg.msg_type != MsgType::Event as i32 {
             node.metrics.login_failures.fetch_add(1, Relaxed);
             self.error(
                 ErrorCode::FirstMsg,
-                "the first frame must be a KEEP_ALIVE event with an access token",
+                "the first frame must be an event (msg_type 4) with an access token",
                 Some(&msg),
             );
             return None;

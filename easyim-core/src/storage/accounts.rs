@@ -23,6 +23,10 @@ pub trait AccountStore: Send + Sync + 'static {
     /// `NotFound(User)` if there is no such user.
     async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()>;
 
+    /// Replaces a user's stored password hash (a legacy hash rehashed at its first successful
+    /// login). `NotFound(User)` if there is no such user.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()>;
+
     /// Moves `user`'s refresh-token family `family` from generation `generation` to the next and
     /// answers true; answers false, changing nothing, when the family is at another generation
     /// (that refresh token was used before: a replay). A family not seen yet is at generation 0.

@@ -7,7 +7,8 @@ use crate::error::{Conflict, Entity, StorageError};
 use crate::storage::AccountStore;
 use crate::types::{User, UserId};
 
-/// Accounts: create, `Conflict("account")`, lookup by id and account, `set_user_secret`.
+/// Accounts: create, `Conflict("account")`, lookup by id and account, `set_user_secret`,
+/// `set_password_hash`.
 pub async fn check_accounts<S: AccountStore + ?Sized>(s: Arc<S>) {
     let s = &*s;
     let alice = test_user(1, "alice");
@@ -65,6 +66,30 @@ pub async fn check_accounts<S: AccountStore + ?Sized>(s: Arc<S>) {
         s.set_user_secret(999, "x").await,
         StorageError::NotFound(Entity::User),
         "set_user_secret for an unknown user",
+    );
+    let bob = ok(s.user(3).await, "user(3)").expect("user 3");
+    ok(
+        s.set_password_hash(3, "new-hash").await,
+        "set_password_hash",
+    );
+    let rehashed = ok(s.user(3).await, "user(3)").expect("user 3 vanished after set_password_hash");
+    assert_eq!(
+        rehashed,
+        User {
+            password_hash: "new-hash".to_owned(),
+            ..bob
+        },
+        "set_password_hash must change the password hash and nothing else"
+    );
+    assert_eq!(
+        ok(s.user(1).await, "user(1)").map(|u| u.password_hash),
+        Some(alice.password_hash.clone()),
+        "set_password_hash(3) changed another user's hash"
+    );
+    expect_err(
+        s.set_password_hash(999, "x").await,
+        StorageError::NotFound(Entity::User),
+        "set_password_hash for an unknown user",
     );
 }
 

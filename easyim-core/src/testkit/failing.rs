@@ -101,6 +101,10 @@ impl<S: AccountStore> AccountStore for FailingStorage<S> {
         self.check()?;
         self.inner.set_user_secret(id, secret).await
     }
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> crate::Result<()> {
+        self.check()?;
+        self.inner.set_password_hash(id, password_hash).await
+    }
     async fn advance_refresh(
         &self,
         user: UserId,
