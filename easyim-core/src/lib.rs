@@ -26,8 +26,7 @@
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
 //!   [`FriendStore`], [`GroupStore`], [`ConversationStore`]) and [`Storage`], all of them;
-//!   `types`: the records they
-//!   exchange.
+//!   `types`: the records they exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
