@@ -251,3 +251,42 @@ impl ConversationStore for SqliteStorage {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::options::Synchronous;
+    use crate::schema::open_writer;
+
+    /// A page reads the user's cursors by their primary key and every other table by its
+    /// own: never a scan of a whole table (messages above all).
+    #[test]
+    fn list_query_uses_indexes() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let conn = open_writer(&dir.path().join("eqp.db"), Synchronous::Normal).unwrap();
+        let mut stmt = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {LIST_SQL}"))
+            .unwrap();
+        let none: Option<bool> = None;
+        let plan: Vec<String> = stmt
+            .query_map(params![1, none, 0, 0, 0, 50], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        println!("{plan}");
+        assert!(
+            plan.contains("SEARCH k USING PRIMARY KEY (user_id=?)"),
+            "{plan}"
+        );
+        for table in ["k", "c", "m", "u", "g"] {
+            let scan = format!("SCAN {table}");
+            assert!(
+                !plan
+                    .lines()
+                    .any(|l| l == scan || l.starts_with(&format!("{scan} "))),
+                "the page scans {table}:\n{plan}"
+            );
+        }
+    }
+}
