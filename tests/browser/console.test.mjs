@@ -121,8 +121,8 @@ async function register(page, account, nickname) {
   return (await page.textContent('#me-id')).trim();
 }
 
-async function openPeer(page, id) {
-  await page.selectOption('#chat-type', '0');
+async function openPeer(page, id, chatType = '0') {
+  await page.selectOption('#chat-type', chatType);
   await page.fill('#peer-id', id);
   await page.click('#open-peer');
 }
@@ -250,7 +250,7 @@ try {
     assert(await entry(b2).locator('.badge').count() === 0, 'no badge for a read conversation');
     await openPeer(b2, aId); // both of B's tabs show the 1:1 conversation
 
-    await openPeer(a, groupId);
+    await openPeer(a, groupId, '1');
     const gid = await send(a, 'hello again, team');
     for (const page of [b, b2]) {
       await entry(page).locator('.badge').waitFor();
@@ -265,7 +265,7 @@ try {
     await waitState(a, gid, 'read');
     assert(await entry(b).locator('.badge').count() === 0, 'badge cleared where it was read');
     await entry(b2).locator('.badge').waitFor({ state: 'detached' }); // read sync
-    await b2.waitForSelector('#total-unread[hidden]');
+    await b2.waitForSelector('#total-unread', { state: 'hidden' });
     const res = await fetch(`${base}/api/conversations`, { headers: { Authorization: `Bearer ${await token(b)}` } });
     const data = (await res.json()).data;
     const g = data.items.find((it) => it.peer_id === groupId);
