@@ -2,8 +2,9 @@
 //! ([`MessageStore::record_read`](easyim_core::MessageStore::record_read)).
 //!
 //! A page of the list is one query over the user's cursors (its primary key starts with the
-//! user), joined to each conversation's row and last message: the counts are
-//! `last_seq - max(read_seq, own_seq)`, never a count of message rows.
+//! user), joined to each conversation's row and last message (the top of its
+//! `(conv, conv_seq)` index): the counts are `last_seq - max(read_seq, own_seq)`, never a
+//! count of message rows.
 
 use async_trait::async_trait;
 use easyim_core::{
@@ -24,19 +25,22 @@ use crate::SqliteStorage;
 /// (`p`): one row per entry, or one row of only the total when the page is empty.
 const LIST_SQL: &str = "
     WITH v AS (
-        SELECT c.key, c.last_seq, c.last_gseq, c.updated_at, k.read_seq, k.own_seq, k.pinned,
-               k.muted, substr(c.key, 1, 1) = 'g' AS is_group,
-               substr(c.key, 3) AS rest
+        SELECT k.conv AS conv_id, c.key, k.read_seq, k.own_seq, k.pinned, k.muted,
+               k.hidden_seq, substr(c.key, 1, 1) = 'g' AS is_group, substr(c.key, 3) AS rest,
+               coalesce((SELECT max(conv_seq) FROM messages WHERE conv = k.conv), 0)
+                   AS last_seq
         FROM cursors k JOIN convs c ON c.id = k.conv
-        WHERE k.user_id = ?1 AND c.last_seq > k.hidden_seq
-          AND (c.last_seq > 0 OR substr(c.key, 1, 1) = 'g')
+        WHERE k.user_id = ?1
     ), w AS (
         SELECT v.*, CASE
             WHEN is_group THEN CAST(rest AS INTEGER)
             WHEN CAST(substr(rest, 1, instr(rest, ':') - 1) AS INTEGER) = ?1
                 THEN CAST(substr(rest, instr(rest, ':') + 1) AS INTEGER)
-            ELSE CAST(substr(rest, 1, instr(rest, ':') - 1) AS INTEGER) END AS peer
+            ELSE CAST(substr(rest, 1, instr(rest, ':') - 1) AS INTEGER) END AS peer,
+            coalesce((SELECT ts FROM messages WHERE conv = v.conv_id AND conv_seq = v.last_seq),
+                     0) AS updated_at
         FROM v
+        WHERE last_seq > hidden_seq AND (last_seq > 0 OR is_group)
     ), t AS (
         SELECT coalesce(sum(max(0, last_seq - max(read_seq, own_seq))), 0) AS total
         FROM w WHERE NOT muted
@@ -47,7 +51,7 @@ const LIST_SQL: &str = "
                m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
                m.content, m.ts
         FROM w
-        LEFT JOIN messages m ON m.gseq = w.last_gseq
+        LEFT JOIN messages m ON m.conv = w.conv_id AND m.conv_seq = w.last_seq
         LEFT JOIN users u ON NOT w.is_group AND u.id = w.peer
         LEFT JOIN chat_groups g ON w.is_group AND g.id = w.peer
         WHERE ?2 IS NULL OR w.pinned < ?2 OR (w.pinned = ?2 AND (w.updated_at < ?3

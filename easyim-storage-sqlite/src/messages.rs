@@ -18,10 +18,10 @@ use crate::SqliteStorage;
 /// Stores one message as [`MessageStore::store_message`] says, on the writer thread.
 ///
 /// Its only write is the one INSERT of its row (besides, once per conversation, the
-/// conversation's own row and cursors, which [`Cache::conv_or_create`] writes whole); the
-/// trigger `messages_conversation` (schema version 4) updates the conversation's last message
-/// and the sender's `own_seq` inside that same statement. So a failure at any point leaves
-/// either the message stored or nothing of it: the caller needs no savepoint.
+/// conversation's own row and cursors, which [`Cache::conv_or_create`] writes whole), so a
+/// failure at any point leaves either the message stored or nothing of it: the caller needs
+/// no savepoint. The sender's `own_seq` is noted in the cache and written once per sender and
+/// conversation just before the transaction commits ([`Cache::flush_own`]).
 fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<StoreOutcome, DbError> {
     let (from, to) = (id(msg.from), id(msg.to));
     let recipients = match msg.chat_type {
@@ -83,6 +83,7 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
             last_seq: conv_seq,
         },
     );
+    cache.sent(from, state.id, conv_seq);
     Ok(StoreOutcome::Stored {
         message: StoredMessage {
             id: msg.id,

@@ -144,19 +144,12 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, family)
     ) WITHOUT ROWID;
     ",
-    // 4: conversation lists. Each conversation keeps its last conv_seq, last message (gseq)
-    // and time; each cursor its user's own newest conv_seq, pinned, muted and the last
-    // conv_seq when hidden (-1: not hidden). A trigger keeps both up to date inside the
-    // message's own INSERT: a message stays one row plus two O(1) updates, whatever the size
-    // of the group.
+    // 4: conversation lists. Each cursor gets its user's own newest conv_seq in the
+    // conversation, pinned, muted, and the conversation's last conv_seq when hidden (-1: not
+    // hidden). The writer sets `own_seq` once per sender and conversation per transaction, not
+    // per message (see `Cache::sent`); a conversation's last message is the top of its
+    // (conv, conv_seq) index, so nothing else changes on the message path.
     "
-    ALTER TABLE convs ADD COLUMN last_seq INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE convs ADD COLUMN last_gseq INTEGER NOT NULL DEFAULT 0;
-    ALTER TABLE convs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
-    UPDATE convs SET last_gseq = coalesce((SELECT max(gseq) FROM messages WHERE conv = convs.id), 0);
-    UPDATE convs SET
-        last_seq = coalesce((SELECT conv_seq FROM messages WHERE gseq = convs.last_gseq), 0),
-        updated_at = coalesce((SELECT ts FROM messages WHERE gseq = convs.last_gseq), 0);
     ALTER TABLE cursors ADD COLUMN own_seq INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cursors ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE cursors ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
@@ -165,12 +158,6 @@ const MIGRATIONS: &[&str] = &[
         FROM (SELECT conv, from_user, max(conv_seq) AS seq FROM messages
               GROUP BY conv, from_user) AS o
         WHERE o.conv = cursors.conv AND o.from_user = cursors.user_id;
-    CREATE TRIGGER messages_conversation AFTER INSERT ON messages BEGIN
-        UPDATE convs SET last_seq = NEW.conv_seq, last_gseq = NEW.gseq, updated_at = NEW.ts
-            WHERE id = NEW.conv;
-        UPDATE cursors SET own_seq = NEW.conv_seq
-            WHERE user_id = NEW.from_user AND conv = NEW.conv;
-    END;
     ",
 ];
 
