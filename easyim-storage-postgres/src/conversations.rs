@@ -3,7 +3,8 @@
 //! statement.
 //!
 //! A page of the list is one query over the user's cursors (their primary key starts with the
-//! user), joined to each conversation's row and last message: the counts are
+//! user), joined to each conversation's row and last message (found from `convs.last_seq`
+//! through the `(conv, conv_seq)` index): the counts are
 //! `last_seq - max(read_seq, own_seq)`, never a count of message rows.
 
 use async_trait::async_trait;
@@ -23,7 +24,8 @@ use crate::PgStorage;
 const LIST_SQL: &str = "
     WITH w AS (
         SELECT k.conv AS key, coalesce(c.last_seq, 0) AS last_seq,
-               coalesce(c.last_gseq, 0) AS last_gseq, coalesce(c.updated_at, 0) AS updated_at,
+               coalesce((SELECT ts FROM messages WHERE conv = k.conv AND conv_seq = c.last_seq),
+                        0) AS updated_at,
                k.read_seq, k.own_seq, k.pinned, k.muted,
                (left(k.conv, 1) = 'g')::int AS is_group,
                CASE WHEN left(k.conv, 1) = 'g' THEN split_part(k.conv, ':', 2)::bigint
@@ -44,7 +46,7 @@ const LIST_SQL: &str = "
                m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
                m.content, m.ts
         FROM w
-        LEFT JOIN messages m ON m.gseq = w.last_gseq
+        LEFT JOIN messages m ON m.conv = w.key AND m.conv_seq = w.last_seq
         LEFT JOIN users u ON w.is_group = 0 AND u.id = w.peer
         LEFT JOIN chat_groups g ON w.is_group = 1 AND g.id = w.peer
         WHERE $2::boolean IS NULL OR (NOT w.pinned AND $2) OR (w.pinned = $2

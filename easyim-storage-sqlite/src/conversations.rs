@@ -155,6 +155,8 @@ pub(crate) fn record_read(
         })
         .optional()?
         .unwrap_or((0, 0));
+    // A message of the reader's stored in this same transaction is not on its cursor yet.
+    let own = own.max(cache.unflushed_own(id(reader), state.id).unwrap_or(0));
     c.prepare_cached(
         "INSERT INTO cursors (user_id, conv, arrived_seq, read_seq) VALUES (?1, ?2, ?3, ?3)
          ON CONFLICT (user_id, conv) DO UPDATE SET

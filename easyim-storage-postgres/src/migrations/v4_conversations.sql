@@ -1,15 +1,8 @@
--- Version 4: conversation lists. Each conversation's row keeps its last message (`last_gseq`)
--- and time (`updated_at`) next to `last_seq`; each cursor keeps its user's own newest
--- `conv_seq` (`own_seq`), `pinned`, `muted` and the `last_seq` when hidden (`hidden_seq`, -1:
--- not hidden). A trigger keeps them up to date inside the message's own INSERT, under the
--- conversation's row lock `easyim_store_messages` already holds: a message stays one row plus
--- two O(1) updates, whatever the size of the group.
-ALTER TABLE convs
-    ADD COLUMN last_gseq  bigint NOT NULL DEFAULT 0,
-    ADD COLUMN updated_at bigint NOT NULL DEFAULT 0;
-UPDATE convs c SET last_gseq = m.gseq, updated_at = m.ts
-    FROM messages m WHERE m.conv = c.conv AND m.conv_seq = c.last_seq;
-
+-- Version 4: conversation lists. Each cursor gets its user's own newest `conv_seq` in the
+-- conversation (`own_seq`), `pinned`, `muted`, and the conversation's `last_seq` when hidden
+-- (`hidden_seq`, -1: not hidden). A conversation's last message is found through the
+-- (conv, conv_seq) index from `convs.last_seq`, so the message path writes nothing more per
+-- message: `easyim_store_messages` sets `own_seq` once per sender and conversation of a batch.
 ALTER TABLE cursors
     ADD COLUMN own_seq    bigint  NOT NULL DEFAULT 0,
     ADD COLUMN pinned     boolean NOT NULL DEFAULT false,
@@ -19,18 +12,104 @@ UPDATE cursors k SET own_seq = o.seq
     FROM (SELECT conv, from_user, max(conv_seq) AS seq FROM messages GROUP BY conv, from_user) o
     WHERE o.conv = k.conv AND o.from_user = k.user_id;
 
-CREATE FUNCTION easyim_message_conversation() RETURNS trigger LANGUAGE plpgsql AS $fn$
+CREATE OR REPLACE FUNCTION easyim_store_messages(p_ids text[], p_convs text[], p_from bigint[],
+                                      p_to bigint[], p_group boolean[], p_msg_type int[],
+                                      p_content text[], p_ts bigint[])
+RETURNS TABLE (o_idx int, o_outcome int, o_conv_seq bigint, o_msg_type int, o_content text,
+               o_ts bigint, o_recipients bigint[])
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    n int := coalesce(cardinality(p_ids), 0);
+    v_code int[] := '{}';
+    v_key text;
+    v_seq bigint;
+    v_rcpt bigint[];
+    r record;
+    -- (sender, conversation, conv_seq) of each message stored, for the senders' own_seq.
+    v_own_user bigint[] := '{}';
+    v_own_conv text[] := '{}';
+    v_own_seq bigint[] := '{}';
 BEGIN
-    UPDATE convs SET last_gseq = NEW.gseq, updated_at = NEW.ts WHERE conv = NEW.conv;
-    -- A 1:1 conversation's first message comes before its cursors: the sender's is made here.
-    INSERT INTO cursors (user_id, conv, arrived_seq, read_seq, own_seq)
-    VALUES (NEW.from_user, NEW.conv, 0, 0, NEW.conv_seq)
-    ON CONFLICT (user_id, conv) DO UPDATE SET own_seq = excluded.own_seq;
-    RETURN NULL;
+    -- 1. What needs no lock: the recipient, the group, the membership.
+    FOR i IN 1 .. n LOOP
+        IF NOT p_group[i] THEN
+            v_code[i] := CASE WHEN EXISTS (SELECT 1 FROM users WHERE id = p_to[i])
+                              THEN 0 ELSE 2 END;
+        ELSIF NOT EXISTS (SELECT 1 FROM chat_groups WHERE id = p_to[i]) THEN
+            v_code[i] := 3;
+        ELSIF NOT EXISTS (SELECT 1 FROM members WHERE group_id = p_to[i]
+                                                  AND user_id = p_from[i]) THEN
+            v_code[i] := 4;
+        ELSE
+            v_code[i] := 0;
+        END IF;
+    END LOOP;
+    -- 2. Lock the conversations, in key order.
+    FOR v_key IN SELECT DISTINCT c FROM unnest(p_convs, v_code) AS t (c, code)
+                 WHERE code = 0 ORDER BY c LOOP
+        INSERT INTO convs (conv, last_seq) VALUES (v_key, 0) ON CONFLICT DO NOTHING;
+        PERFORM 1 FROM convs WHERE conv = v_key FOR UPDATE;
+    END LOOP;
+    -- 3. Each message in turn: idempotency (seen under the lock, so a concurrent resend of
+    -- the same id is a Duplicate, never a unique violation), then conv_seq and the insert.
+    FOR i IN 1 .. n LOOP
+        IF v_code[i] <> 0 THEN
+            o_idx := i; o_outcome := v_code[i];
+            o_conv_seq := NULL; o_msg_type := NULL; o_content := NULL; o_ts := NULL;
+            o_recipients := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        SELECT m.from_user, m.conv_seq, m.msg_type, m.content, m.ts INTO r
+            FROM messages m WHERE m.conv = p_convs[i] AND m.msg_id = p_ids[i];
+        IF FOUND THEN
+            o_idx := i;
+            IF r.from_user = p_from[i] THEN
+                o_outcome := 1; o_conv_seq := r.conv_seq; o_msg_type := r.msg_type;
+                o_content := r.content; o_ts := r.ts;
+            ELSE
+                o_outcome := 5; o_conv_seq := NULL; o_msg_type := NULL; o_content := NULL;
+                o_ts := NULL;
+            END IF;
+            o_recipients := NULL;
+            RETURN NEXT;
+            CONTINUE;
+        END IF;
+        UPDATE convs SET last_seq = last_seq + 1 WHERE conv = p_convs[i]
+            RETURNING last_seq INTO v_seq;
+        INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type, msg_type,
+                              content, ts)
+        VALUES (p_convs[i], v_seq, p_ids[i], p_from[i], p_to[i],
+                CASE WHEN p_group[i] THEN 1 ELSE 0 END, p_msg_type[i], p_content[i], p_ts[i]);
+        IF p_group[i] THEN
+            v_rcpt := ARRAY(SELECT user_id FROM members
+                            WHERE group_id = p_to[i] AND user_id <> p_from[i]
+                            ORDER BY user_id);
+        ELSE
+            IF v_seq = 1 THEN
+                -- Both users get a cursor at 0 with the first message; later it only moves
+                -- forward.
+                INSERT INTO cursors (user_id, conv, arrived_seq, read_seq)
+                VALUES (p_from[i], p_convs[i], 0, 0), (p_to[i], p_convs[i], 0, 0)
+                ON CONFLICT DO NOTHING;
+            END IF;
+            v_rcpt := ARRAY[p_to[i]];
+        END IF;
+        v_own_user := v_own_user || p_from[i];
+        v_own_conv := v_own_conv || p_convs[i];
+        v_own_seq := v_own_seq || v_seq;
+        o_idx := i; o_outcome := 0; o_conv_seq := v_seq; o_msg_type := NULL;
+        o_content := NULL; o_ts := NULL; o_recipients := v_rcpt;
+        RETURN NEXT;
+    END LOOP;
+    -- 4. Each sender's own_seq, once per sender and conversation of the batch (under the
+    -- conversations' locks, which every writer of those cursors' own_seq holds too).
+    UPDATE cursors k SET own_seq = greatest(k.own_seq, o.s)
+        FROM (SELECT u, c, max(s) AS s FROM unnest(v_own_user, v_own_conv, v_own_seq) AS t (u, c, s)
+              GROUP BY u, c) o
+        WHERE k.user_id = o.u AND k.conv = o.c;
 END
 $fn$;
-CREATE TRIGGER messages_conversation AFTER INSERT ON messages
-    FOR EACH ROW EXECUTE FUNCTION easyim_message_conversation();
 
 -- Moves a reader's read position (and its delivery cursor) forward, as
 -- `MessageStore::record_read` says. p_group is NULL for a 1:1 conversation of p_low and p_high;
