@@ -67,6 +67,11 @@ impl Engine {
         }
     }
 
+    /// The node's shared state, for the services' paths through the engine.
+    pub(crate) fn node(&self) -> &Arc<Node> {
+        &self.node
+    }
+
     /// The message storage.
     pub fn messages(&self) -> &Arc<dyn MessageStore> {
         &self.node.storage

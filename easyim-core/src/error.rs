@@ -20,6 +20,8 @@ pub enum Entity {
     Request,
     /// A message.
     Message,
+    /// A conversation of a user (a 1:1 conversation without messages is none yet).
+    Conversation,
 }
 
 impl Entity {
@@ -32,6 +34,7 @@ impl Entity {
             Entity::Friend => "friend",
             Entity::Request => "request",
             Entity::Message => "message",
+            Entity::Conversation => "conversation",
         }
     }
 }

@@ -1,11 +1,12 @@
 //! [`Im`]: the whole IM of one node: the engine (connections and messages) and the domain
-//! services (accounts, friends, groups, history), built on one [`Storage`].
+//! services (accounts, friends, groups, history, conversations), built on one [`Storage`].
 
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
 use crate::auth::Auth;
 use crate::bus::{Bus, LocalBus};
+use crate::conversations::Conversations;
 use crate::engine::{Engine, EngineConfig};
 use crate::friends::Friends;
 use crate::groups::Groups;
@@ -26,6 +27,7 @@ pub struct Im {
     friends: Friends,
     groups: Groups,
     history: History,
+    conversations: Conversations,
 }
 
 impl Im {
@@ -46,6 +48,12 @@ impl Im {
         Im {
             accounts: Accounts::new(storage.clone(), auth, engine.clone()),
             friends: Friends::new(storage.clone(), storage.clone(), engine.clone()),
+            conversations: Conversations::new(
+                storage.clone(),
+                storage.clone(),
+                groups.clone(),
+                engine.clone(),
+            ),
             history: History::new(storage.clone(), storage, groups.clone()),
             groups,
             engine,
@@ -84,5 +92,10 @@ impl Im {
     /// Conversation history.
     pub fn history(&self) -> &History {
         &self.history
+    }
+
+    /// Each user's conversation list, read positions and settings.
+    pub fn conversations(&self) -> &Conversations {
+        &self.conversations
     }
 }

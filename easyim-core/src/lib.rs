@@ -4,11 +4,16 @@
 //! An embedder builds an [`Im`] on a [`Storage`] and an [`Auth`], opens a connection with
 //! `im.engine().open()` for each client of its own transport, and serves everything else by
 //! calling the services with the acting user: [`Im::accounts`], [`Im::friends`],
-//! [`Im::groups`], [`Im::history`]. Every rule lives here, so each transport behaves alike.
+//! [`Im::groups`], [`Im::history`], [`Im::conversations`]. Every rule lives here, so each
+//! transport behaves alike.
 //!
 //! - `im`: [`Im`], the node with its services.
-//! - `accounts`, `friends`, `groups`, `history`: the domain services and their rules; each
-//!   answers typed results or an [`ImError`].
+//! - `accounts`, `friends`, `groups`, `history`, `conversations`: the domain services and
+//!   their rules; each answers typed results or an [`ImError`].
+//! - `summary`: the records of a user's conversation list ([`ConversationSummary`], its
+//!   cursor and settings).
+//! - `read`: read positions ([`ReadAt`], [`ReadOutcome`]) and the one path that moves them,
+//!   forwards READ receipts and syncs them to the reader's other connections.
 //! - `engine`: [`Engine`], one node's connections: it runs one [`Connection::run`] per
 //!   connection.
 //! - `config`: [`EngineConfig`], the limits and timeouts of the wire protocol.
@@ -20,8 +25,8 @@
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
-//!   [`FriendStore`], [`GroupStore`]) and [`Storage`], all of them; `types`: the records they
-//!   exchange.
+//!   [`FriendStore`], [`GroupStore`], [`ConversationStore`]) and [`Storage`], all of them;
+//!   `types`: the records they exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
@@ -34,6 +39,7 @@ mod accounts;
 mod auth;
 mod bus;
 mod config;
+mod conversations;
 mod delivery;
 mod engine;
 mod error;
@@ -49,9 +55,11 @@ mod limits;
 mod metrics;
 mod node;
 mod outbox;
+mod read;
 mod sequencer;
 mod session;
 pub mod storage;
+mod summary;
 mod types;
 
 pub use accounts::{
@@ -62,6 +70,7 @@ pub use auth::{
 };
 pub use bus::{Bus, BusEvent, LocalBus};
 pub use config::EngineConfig;
+pub use conversations::{Conversations, DEFAULT_CONVERSATION_LIMIT, MAX_CONVERSATION_LIMIT};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
@@ -73,8 +82,15 @@ pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};
 pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
+pub use read::{ReadAt, ReadOutcome, ReadState};
 pub use session::Connection;
-pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
+pub use storage::{
+    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, Storage,
+};
+pub use summary::{
+    peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,
+    ConversationSummary, SettingsChange,
+};
 pub use types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
     Page, Paged, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage,

@@ -1,8 +1,10 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
 //!
-//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends` and
-//! `groups` hold the [`crate::FriendStore`] and [`crate::GroupStore`] parts.
+//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends`,
+//! `groups` and `conversations` hold the [`crate::FriendStore`], [`crate::GroupStore`] and
+//! [`crate::ConversationStore`] parts (and the read positions).
 
+mod conversations;
 mod friends;
 mod groups;
 
@@ -13,6 +15,7 @@ use async_trait::async_trait;
 use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::read::{ReadAt, ReadOutcome};
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
@@ -88,11 +91,18 @@ struct Entry {
     message: StoredMessage,
 }
 
-/// The highest `conv_seq` a user has receipted in a conversation, per receipt kind.
+/// The highest `conv_seq` a user has receipted in a conversation, per receipt kind, and the
+/// user's own place and settings in it.
 #[derive(Debug, Default, Clone, Copy)]
 struct Cursor {
     arrived: u64,
     read: u64,
+    /// The `conv_seq` of the user's own newest message.
+    own: u64,
+    pinned: bool,
+    muted: bool,
+    /// Hidden while the conversation's last `conv_seq` is at most this.
+    hidden: Option<u64>,
 }
 
 impl State {
@@ -147,6 +157,7 @@ impl State {
             .or_insert(Cursor {
                 arrived: at,
                 read: at,
+                ..Cursor::default()
             });
     }
 
@@ -309,6 +320,13 @@ impl MessageStore for MemoryStorage {
             order,
             message: message.clone(),
         });
+        if let Some(own) = st
+            .cursors
+            .get_mut(&msg.from)
+            .and_then(|cs| cs.get_mut(&conv))
+        {
+            own.own = message.conv_seq;
+        }
         Ok(StoreOutcome::Stored {
             message,
             recipients,
@@ -353,6 +371,15 @@ impl MessageStore for MemoryStorage {
             cursor.read = cursor.read.max(seq);
         }
         Ok(Some(message))
+    }
+
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> Result<ReadOutcome> {
+        Ok(self.lock().record_read(reader, conv, at))
     }
 
     async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>> {

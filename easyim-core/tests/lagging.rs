@@ -204,6 +204,14 @@ impl MessageStore for Slow {
     ) -> easyim_core::Result<Option<StoredMessage>> {
         self.0.record_receipt(reader, conv, id, receipt).await
     }
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: easyim_core::ReadAt,
+    ) -> easyim_core::Result<easyim_core::ReadOutcome> {
+        self.0.record_read(reader, conv, at).await
+    }
     async fn pending(
         &self,
         user: UserId,

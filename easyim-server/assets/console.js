@@ -236,6 +236,7 @@
     }
     const cur = S.convs.get(S.current);
     if (cur) loadHistory(cur).catch(fail); // fill what we missed while away
+    loadConversations().catch(fail); // and the unread counts
   }
 
   // ---- incoming frames -----------------------------------------------------
@@ -294,6 +295,7 @@
   }
 
   function onReceipt(f, status) {
+    if (str(f.from_user_id) === S.me.id) return onReadSync(f);
     const target = findMsg(str(f.id));
     if (!target || !target.out) return;
     const conv = S.convs.get(target.conv);
@@ -304,6 +306,18 @@
         if (RANK[state] > RANK[m.state]) { m.state = state; updateMsg(m); }
       }
     }
+  }
+
+  // Read on another device of mine (protocol.md, read sync): up to `conv_seq` is read, so
+  // the badge clears there too and nothing up to it needs a receipt from here.
+  function onReadSync(f) {
+    const conv = getConv(num(f.chat_type), str(f.to_user_id));
+    const upTo = Number(f.conv_seq) || 0;
+    for (const m of conv.msgs.values()) {
+      if (!m.out && m.convSeq && m.convSeq <= upTo) m.receipted = 3;
+    }
+    conv.unread = Math.min(conv.unread, Math.max(0, conv.lastSeq - upTo));
+    renderConvList();
   }
 
   function convOf(f) {
@@ -337,6 +351,8 @@
       loadHistory(conv, { after_seq: conv.lastSeq }).catch(fail); // a gap: fetch it
     }
     conv.lastSeq = Math.max(conv.lastSeq, m.convSeq || 0);
+    conv.updatedAt = Math.max(conv.updatedAt, m.ts || Date.now());
+    conv.hidden = false;
     if (!S.current) openConv(conv.chatType, conv.peer);
     else if (S.current === conv.key) acknowledge(conv);
     else {
@@ -351,7 +367,8 @@
   function getConv(chatType, peer) {
     const key = `${chatType}:${peer}`;
     if (!S.convs.has(key)) {
-      S.convs.set(key, { key, chatType, peer, msgs: new Map(), unread: 0, lastSeq: 0, loaded: false });
+      S.convs.set(key, { key, chatType, peer, msgs: new Map(), unread: 0, lastSeq: 0, loaded: false,
+        pinned: false, muted: false, hidden: false, updatedAt: 0 });
       renderConvList();
     }
     return S.convs.get(key);
@@ -402,6 +419,7 @@
     const conv = getConv(Number(chatType), peer);
     S.current = conv.key;
     conv.unread = 0;
+    conv.hidden = false;
     $('#peer-id').value = peer;
     $('#chat-type').value = String(conv.chatType);
     renderConvList();
@@ -511,6 +529,7 @@
     const box = $('#messages');
     const conv = S.convs.get(S.current);
     $('#conv-title').textContent = conv ? convTitle(conv) : 'No conversation open';
+    renderConvActions();
     if (!conv) { box.replaceChildren(); return; }
     const list = [...conv.msgs.values()].sort((a, b) => (before(a, b) ? -1 : 1));
     list.forEach(updateMsg);
@@ -518,12 +537,22 @@
     box.scrollTop = box.scrollHeight;
   }
 
+  // Pinned first, then the latest activity first, as GET /api/conversations lists them.
+  const convOrder = (x, y) => (y.pinned - x.pinned) || (y.updatedAt - x.updatedAt);
   function renderConvList() {
-    const items = [...S.convs.values()].map((c) => el('li', {},
+    const shown = [...S.convs.values()].filter((c) => !c.hidden || c.key === S.current).sort(convOrder);
+    const items = shown.map((c) => el('li', {},
       el('button', { type: 'button', class: `peer${c.key === S.current ? ' active' : ''}`, 'data-id': c.peer,
-        'data-chat-type': c.chatType, onclick: () => openConv(c.chatType, c.peer) },
-      convTitle(c), c.unread ? el('span', { class: 'badge', text: c.unread }) : '')));
+        'data-chat-type': c.chatType, 'data-pinned': c.pinned, 'data-muted': c.muted,
+        onclick: () => openConv(c.chatType, c.peer) },
+      convTitle(c), el('span', { class: 'flags', text: `${c.pinned ? '📌' : ''}${c.muted ? '🔕' : ''}` }),
+      c.unread ? el('span', { class: `badge${c.muted ? ' muted' : ''}`, text: c.unread }) : '')));
     $('#convs').replaceChildren(...(items.length ? items : [el('li', { class: 'empty', text: 'none yet' })]));
+    // The app icon's total: muted conversations are left out.
+    const total = shown.reduce((n, c) => n + (c.muted ? 0 : c.unread), 0);
+    $('#total-unread').textContent = total;
+    $('#total-unread').hidden = !total;
+    renderConvActions();
     const cur = S.convs.get(S.current);
     if (cur) $('#conv-title').textContent = convTitle(cur); // names may have just loaded
   }
@@ -564,8 +593,61 @@
         onclick: () => act('/api/user/friend/refuse', str(r.id)) })));
   }
 
+  // The server's conversation list (http-api.md, Conversations): unread counts, settings and
+  // names, exact whatever this page saw; the conversation on screen is being read.
+  async function loadConversations() {
+    let cursor = '';
+    for (let pages = 0; pages < 5; pages += 1) {
+      const data = await api('GET', '/api/conversations', { limit: 200, cursor });
+      for (const it of data.items || []) {
+        const chatType = num(it.chat_type);
+        const peer = str(it.peer_id);
+        if (it.name) (chatType === 1 ? S.groupNames : S.names).set(peer, it.name);
+        const conv = getConv(chatType, peer);
+        Object.assign(conv, { pinned: !!it.pinned, muted: !!it.muted, hidden: false,
+          updatedAt: Number(it.updated_at) || 0, lastSeq: Math.max(conv.lastSeq, Number(it.last_seq) || 0),
+          unread: conv.key === S.current ? 0 : Number(it.unread) || 0 });
+        if (conv.key === S.current) acknowledge(conv);
+      }
+      cursor = str(data.cursor);
+      if (!cursor) break;
+    }
+    renderConvList();
+  }
+
+  // Pin, mute, hide: the open conversation's settings on the server.
+  function renderConvActions() {
+    const conv = S.convs.get(S.current);
+    const box = $('#conv-actions');
+    if (!box) return;
+    box.hidden = !conv;
+    if (!conv) return;
+    $('#conv-pin').textContent = conv.pinned ? 'unpin' : 'pin';
+    $('#conv-mute').textContent = conv.muted ? 'unmute' : 'mute';
+  }
+
+  async function convSetting(args) {
+    const conv = S.convs.get(S.current);
+    if (!conv) return;
+    const data = await api('POST', '/api/conversation/settings', { chat_type: conv.chatType, peer_id: conv.peer, ...args });
+    conv.pinned = !!data.pinned;
+    conv.muted = !!data.muted;
+    renderConvList();
+  }
+
+  async function hideConv() {
+    const conv = S.convs.get(S.current);
+    if (!conv) return;
+    await api('POST', '/api/conversation/hide', { chat_type: conv.chatType, peer_id: conv.peer });
+    conv.hidden = true;
+    S.current = null;
+    renderConvList();
+    renderChat();
+  }
+
   function refreshLists() {
     if (!S.me) return;
+    loadConversations().catch(fail);
     loadFriends().catch(fail);
     loadGroups().catch(fail);
     loadRequests().catch(fail);
@@ -596,6 +678,9 @@
   onSubmit('#peer-form', () => openConv($('#chat-type').value, $('#peer-id').value));
   onSubmit('#composer', sendMessage);
   onClick('#refresh-lists', refreshLists);
+  onClick('#conv-pin', () => convSetting({ pinned: !S.convs.get(S.current).pinned }));
+  onClick('#conv-mute', () => convSetting({ muted: !S.convs.get(S.current).muted }));
+  onClick('#conv-hide', hideConv);
   onSubmit('#friend-form', async () => {
     const to = $('#friend-id').value.trim();
     if (!to) return;

@@ -12,6 +12,7 @@
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
 //! 413...) in the envelope, so a client never sees an empty or HTML error body.
 
+mod conversation;
 mod error;
 mod friend;
 mod group;
@@ -174,6 +175,10 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/groups", get(group::groups))
         .route("/api/group/members", get(group::members))
         .route("/api/messages", get(history::messages))
+        .route("/api/conversations", get(conversation::list))
+        .route("/api/conversation/read", post(conversation::read))
+        .route("/api/conversation/settings", post(conversation::settings))
+        .route("/api/conversation/hide", post(conversation::hide))
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), shell))

@@ -49,9 +49,11 @@
 //! - `error`: `DbError`, what a call fails with before it becomes a [`StorageError`].
 //! - `schema`: the versioned migrations and how they are applied.
 //! - `rows`: row mapping into the core's types.
-//! - `accounts`, `friends`, `groups`, `messages`: the four storage traits of `easyim-core`
-//!   ([`AccountStore`](easyim_core::AccountStore), [`FriendStore`](easyim_core::FriendStore),
-//!   [`GroupStore`](easyim_core::GroupStore), [`MessageStore`](easyim_core::MessageStore)).
+//! - `accounts`, `friends`, `groups`, `messages`, `conversations`: the five storage traits of
+//!   `easyim-core` ([`AccountStore`](easyim_core::AccountStore),
+//!   [`FriendStore`](easyim_core::FriendStore), [`GroupStore`](easyim_core::GroupStore),
+//!   [`MessageStore`](easyim_core::MessageStore),
+//!   [`ConversationStore`](easyim_core::ConversationStore)), and the read positions.
 
 use std::fmt;
 use std::time::Duration;
@@ -63,6 +65,7 @@ use tokio_postgres::{NoTls, Row};
 
 mod accounts;
 mod config;
+mod conversations;
 mod error;
 mod friends;
 mod groups;

@@ -3,12 +3,13 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Receipt,
-    StorageError, StoreOutcome, StoredMessage, UserId,
+    Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
+    ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use tokio_postgres::Row;
 
+use crate::conversations::record_read;
 use crate::error::Result;
 use crate::rows::{id, message_row, rows, to_i64, uid, MESSAGE_COLUMNS};
 use crate::PgStorage;
@@ -180,6 +181,15 @@ impl MessageStore for PgStorage {
             )
             .await?;
         Ok(row.map(|r| message_row(&r, 0)))
+    }
+
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> Result<ReadOutcome> {
+        record_read(self, reader, conv, at).await
     }
 
     async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>> {

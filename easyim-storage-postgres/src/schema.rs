@@ -431,6 +431,8 @@ CREATE TABLE refresh_families (
     PRIMARY KEY (user_id, family)
 );
 "#,
+    // 4: conversation lists (last message, own position, settings) and read positions.
+    include_str!("migrations/v4_conversations.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

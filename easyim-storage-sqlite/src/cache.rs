@@ -43,6 +43,13 @@ pub(crate) struct Cache {
     members: usize,
     /// `PRAGMA data_version` when last seen.
     data_version: Option<i64>,
+    /// The newest `conv_seq` each (sender, conversation id) stored in the open transaction:
+    /// written to `cursors.own_seq` once each just before the commit ([`Cache::flush_own`]),
+    /// so that a batch of messages costs one UPDATE per sender and conversation instead of one
+    /// per message. Not emptied by [`Cache::clear`] (the messages of a failed job that ran
+    /// before its failure stay in the transaction, and so must this); emptied when the
+    /// transaction ends.
+    own: HashMap<(i64, i64), i64>,
 }
 
 impl Cache {
@@ -178,6 +185,39 @@ impl Cache {
         };
         self.remember(conv, state);
         Ok(state)
+    }
+
+    /// `user` stored the message `seq` of conversation `conv` (an id of `convs`) in the open
+    /// transaction.
+    pub(crate) fn sent(&mut self, user: i64, conv: i64, seq: i64) {
+        let at = self.own.entry((user, conv)).or_insert(seq);
+        *at = (*at).max(seq);
+    }
+
+    /// The newest `conv_seq` `user` stored in `conv` in the open transaction and not yet
+    /// written to its cursor.
+    pub(crate) fn unflushed_own(&self, user: i64, conv: i64) -> Option<i64> {
+        self.own.get(&(user, conv)).copied()
+    }
+
+    /// Writes what [`Cache::sent`] gathered to the cursors, in the open transaction.
+    pub(crate) fn flush_own(&mut self, c: &Connection) -> rusqlite::Result<()> {
+        if self.own.is_empty() {
+            return Ok(());
+        }
+        let mut stmt = c.prepare_cached(
+            "UPDATE cursors SET own_seq = max(own_seq, ?3) WHERE user_id = ?1 AND conv = ?2",
+        )?;
+        for (&(user, conv), &seq) in &self.own {
+            stmt.execute([user, conv, seq])?;
+        }
+        self.own.clear();
+        Ok(())
+    }
+
+    /// Forgets what [`Cache::sent`] gathered: the transaction was rolled back.
+    pub(crate) fn discard_own(&mut self) {
+        self.own.clear();
     }
 
     pub(crate) fn remember(&mut self, conv: Conversation, state: ConvState) {

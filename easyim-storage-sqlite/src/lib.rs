@@ -16,9 +16,11 @@
 //! - `readers`: the pool of read-only connections.
 //! - `cache`: what the writer remembers of the database, so that a message costs one INSERT.
 //! - `rows`: row mapping and the small lookups several stores share.
-//! - `accounts`, `friends`, `groups`, `messages`: the four storage traits of `easyim-core`
-//!   ([`AccountStore`](easyim_core::AccountStore), [`FriendStore`](easyim_core::FriendStore),
-//!   [`GroupStore`](easyim_core::GroupStore), [`MessageStore`](easyim_core::MessageStore)).
+//! - `accounts`, `friends`, `groups`, `messages`, `conversations`: the five storage traits of
+//!   `easyim-core` ([`AccountStore`](easyim_core::AccountStore),
+//!   [`FriendStore`](easyim_core::FriendStore), [`GroupStore`](easyim_core::GroupStore),
+//!   [`MessageStore`](easyim_core::MessageStore),
+//!   [`ConversationStore`](easyim_core::ConversationStore)), and the read positions.
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), easyim_core::StorageError> {
@@ -43,6 +45,7 @@ use rusqlite::Connection;
 mod accounts;
 mod cache;
 mod checkpointer;
+mod conversations;
 mod error;
 mod friends;
 mod groups;

@@ -3,13 +3,14 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, Receipt,
-    StorageError, StoreOutcome, StoredMessage, UserId,
+    Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
+    ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::cache::{Cache, ConvState};
+use crate::conversations::record_read;
 use crate::error::{DbError, Result};
 use crate::rows::{conv_id, find_message, id, limit_i64, message_row, to_i64, MESSAGE_COLUMNS};
 use crate::SqliteStorage;
@@ -19,7 +20,8 @@ use crate::SqliteStorage;
 /// Its only write is the one INSERT of its row (besides, once per conversation, the
 /// conversation's own row and cursors, which [`Cache::conv_or_create`] writes whole), so a
 /// failure at any point leaves either the message stored or nothing of it: the caller needs
-/// no savepoint.
+/// no savepoint. The sender's `own_seq` is noted in the cache and written once per sender and
+/// conversation just before the transaction commits ([`Cache::flush_own`]).
 fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<StoreOutcome, DbError> {
     let (from, to) = (id(msg.from), id(msg.to));
     let recipients = match msg.chat_type {
@@ -81,6 +83,7 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
             last_seq: conv_seq,
         },
     );
+    cache.sent(from, state.id, conv_seq);
     Ok(StoreOutcome::Stored {
         message: StoredMessage {
             id: msg.id,
@@ -163,6 +166,18 @@ impl MessageStore for SqliteStorage {
             )?
             .execute(params![id(reader), state.id, seq, read])?;
             Ok(Some(msg))
+        })
+        .await
+    }
+
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> Result<ReadOutcome> {
+        self.write_with(true, move |c, cache| {
+            record_read(c, cache, reader, conv, at)
         })
         .await
     }

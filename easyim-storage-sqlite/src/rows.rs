@@ -64,16 +64,21 @@ pub(crate) const MESSAGE_COLUMNS: &str =
     "msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts";
 
 pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
-    let chat_type: i32 = r.get(4)?;
+    message_row_at(r, 0)
+}
+
+/// [`message_row`] of a row whose [`MESSAGE_COLUMNS`] start at column `at`.
+pub(crate) fn message_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredMessage> {
+    let chat_type: i32 = r.get(at + 4)?;
     Ok(StoredMessage {
-        id: r.get(0)?,
-        conv_seq: r.get::<_, i64>(1)? as u64,
-        from: r.get::<_, i64>(2)? as u64,
-        to: r.get::<_, i64>(3)? as u64,
+        id: r.get(at)?,
+        conv_seq: r.get::<_, i64>(at + 1)? as u64,
+        from: r.get::<_, i64>(at + 2)? as u64,
+        to: r.get::<_, i64>(at + 3)? as u64,
         chat_type: ChatType::try_from(chat_type).unwrap_or(ChatType::Single),
-        msg_type: r.get(5)?,
-        content: r.get(6)?,
-        timestamp: r.get(7)?,
+        msg_type: r.get(at + 5)?,
+        content: r.get(at + 6)?,
+        timestamp: r.get(at + 7)?,
     })
 }
 

@@ -144,6 +144,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, family)
     ) WITHOUT ROWID;
     ",
+    // 4: conversation lists. Each cursor gets its user's own newest conv_seq in the
+    // conversation, pinned, muted, and the conversation's last conv_seq when hidden (-1: not
+    // hidden). The writer sets `own_seq` once per sender and conversation per transaction, not
+    // per message (see `Cache::sent`); a conversation's last message is the top of its
+    // (conv, conv_seq) index, so nothing else changes on the message path.
+    "
+    ALTER TABLE cursors ADD COLUMN own_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cursors ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cursors ADD COLUMN muted INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE cursors ADD COLUMN hidden_seq INTEGER NOT NULL DEFAULT -1;
+    UPDATE cursors SET own_seq = o.seq
+        FROM (SELECT conv, from_user, max(conv_seq) AS seq FROM messages
+              GROUP BY conv, from_user) AS o
+        WHERE o.conv = cursors.conv AND o.from_user = cursors.user_id;
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

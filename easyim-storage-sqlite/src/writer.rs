@@ -252,6 +252,7 @@ fn run_batch(
         };
         if let Some(e) = lost {
             cache.clear();
+            cache.discard_own();
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
@@ -260,7 +261,10 @@ fn run_batch(
             return rest;
         }
     }
-    match conn.execute_batch("COMMIT") {
+    match cache
+        .flush_own(conn)
+        .and_then(|()| conn.execute_batch("COMMIT"))
+    {
         Ok(()) => {
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats.jobs.fetch_add(batch.len() as u64, Ordering::Relaxed);
@@ -270,6 +274,7 @@ fn run_batch(
         }
         Err(e) => {
             cache.clear();
+            cache.discard_own();
             if !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }

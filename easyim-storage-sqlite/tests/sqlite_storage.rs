@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use easyim_core::{
-    AccountStore, Conflict, Conversation, GroupStore, HistoryPage, MessageStore, NewMessage,
-    Receipt, Storage, StorageError, StoreOutcome, User, UserId,
+    AccountStore, Conflict, Conversation, ConversationStore, GroupStore, HistoryPage, MessageStore,
+    NewMessage, Receipt, Storage, StorageError, StoreOutcome, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
@@ -187,6 +187,34 @@ async fn a_version_1_database_is_migrated() {
     }
     let s = SqliteStorage::open(&path, SqliteOptions::default()).unwrap();
     let conv = Conversation::direct(1, 2);
+    // Version 4 fills in each conversation's last message and each user's own newest one.
+    let list = s.conversations(1, None, 10).await.unwrap();
+    let got: Vec<_> = list
+        .items
+        .iter()
+        .map(|e| {
+            (
+                e.conversation,
+                e.last_seq,
+                e.own_seq,
+                e.unread(),
+                e.updated_at,
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (conv, 2, 1, 1, 7),
+            (Conversation::Group(9), 1, 1, 0, 6),
+            (Conversation::Group(8), 0, 0, 0, 0)
+        ]
+    );
+    assert_eq!(list.total_unread, 1);
+    assert_eq!(
+        list.items[0].last_message.as_ref().map(|m| m.id.as_str()),
+        Some("d2")
+    );
     let seqs = |h: Vec<easyim_core::HistoryItem>| -> Vec<(String, u64, MsgStatus)> {
         h.into_iter()
             .map(|h| (h.message.id, h.message.conv_seq, h.status))
@@ -248,7 +276,7 @@ async fn a_version_1_database_is_migrated() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3, "migrated to the current schema");
+    assert_eq!(version, 4, "migrated to the current schema");
 }
 
 /// Another process writing to the same file (another node): the writer notices its commits

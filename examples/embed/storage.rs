@@ -1,4 +1,7 @@
-//! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema.
+//! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. The
+//! conversation list and read positions are in `conversations`.
+
+mod conversations;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -7,8 +10,8 @@ use async_trait::async_trait;
 use easyim_core::{
     AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupCaps,
     GroupId, GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage,
-    Profile, Receipt, RequestStatus, Result, StorageError, StoreOutcome, StoredMessage, User,
-    UserId,
+    Profile, ReadAt, ReadOutcome, Receipt, RequestStatus, Result, StorageError, StoreOutcome,
+    StoredMessage, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 
@@ -48,6 +51,9 @@ struct Tables {
     inbox: BTreeSet<(UserId, u64)>,
     /// `receipts (user, conversation) -> (arrived up to, read up to)`, conv_seqs that only grow.
     receipts: HashMap<(UserId, Conversation), (u64, u64)>,
+    /// `conversations (user, conversation)`: each user's own place and settings in each of
+    /// its conversations.
+    conversations: HashMap<(UserId, Conversation), conversations::ConvRow>,
 }
 
 impl TableStorage {
@@ -316,6 +322,9 @@ impl GroupStore for TableStorage {
         }
         db.check_caps(0, &all, caps)?;
         db.groups.insert(id, (name.to_owned(), owner));
+        for &u in &all {
+            db.join_conversation(u, Conversation::Group(id));
+        }
         db.members.extend(all.into_iter().map(|u| (id, u)));
         Ok(db.group_row(id).expect("inserted above"))
     }
@@ -341,6 +350,9 @@ impl GroupStore for TableStorage {
         db.check_caps(db.member_ids(group).count(), &new, caps)?;
         // Inbox rows are written when a message is stored, so a new member is pending for
         // nothing older than its membership without any extra bookkeeping.
+        for &u in &new {
+            db.join_conversation(u, Conversation::Group(group));
+        }
         db.members.extend(new.into_iter().map(|u| (group, u)));
         Ok(())
     }
@@ -357,6 +369,7 @@ impl GroupStore for TableStorage {
         db.drop_pending(user, |m| m.conversation() == conv);
         // A later rejoin starts afresh; an old receipt must not hide its new messages' status.
         db.receipts.remove(&(user, conv));
+        db.conversations.remove(&(user, conv));
         Ok(())
     }
 
@@ -415,6 +428,10 @@ impl MessageStore for TableStorage {
         // The one lock makes "next conv_seq" and "next order" race-free; a SQL backend gets the
         // same from a per-conversation counter row updated in the transaction.
         let order = db.messages.len() as u64 + 1;
+        if msg.chat_type == ChatType::Single && !db.by_conv.contains_key(&conv) {
+            db.join_conversation(msg.from, conv);
+            db.join_conversation(msg.to, conv);
+        }
         let orders = db.by_conv.entry(conv).or_default();
         orders.push(order);
         let message = StoredMessage {
@@ -429,6 +446,7 @@ impl MessageStore for TableStorage {
         };
         db.by_id.insert((conv, message.id.clone()), order);
         db.messages.push(message.clone());
+        db.sent(message.from, conv, message.conv_seq);
         // Nothing is pending for its own sender (a note to oneself included).
         let inbox_rows = recipients
             .iter()
@@ -471,6 +489,15 @@ impl MessageStore for TableStorage {
         // Cumulative: this message and every earlier one of the conversation is no longer pending.
         db.drop_pending(reader, |m| m.conversation() == conv && m.conv_seq <= seq);
         Ok(Some(message))
+    }
+
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> Result<ReadOutcome> {
+        Ok(self.db().record_read(reader, conv, at))
     }
 
     async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>> {

@@ -121,8 +121,8 @@ async function register(page, account, nickname) {
   return (await page.textContent('#me-id')).trim();
 }
 
-async function openPeer(page, id) {
-  await page.selectOption('#chat-type', '0');
+async function openPeer(page, id, chatType = '0') {
+  await page.selectOption('#chat-type', chatType);
   await page.fill('#peer-id', id);
   await page.click('#open-peer');
 }
@@ -150,6 +150,7 @@ let server;
 let browser;
 let a; // the two users' pages
 let b;
+let b2; // a second tab of B's
 const shots = [];
 try {
   server = await startServer();
@@ -231,6 +232,62 @@ try {
     await openPeer(b, aId);
   });
 
+  await test('conversation list: badges and the total; one READ clears them, and read sync clears a second tab', async () => {
+    b2 = await b.context().newPage(); // a second tab, with its own session: it logs in
+    b2.setDefaultTimeout(TIMEOUT);
+    b2.on('pageerror', (e) => pageErrors.push(`B2: ${e.message}`));
+    b2.on('request', (r) => requestUrls.push(r.url()));
+    await b2.goto(`${base}/`);
+    await b2.fill('#account', `bob_${tag}`);
+    await b2.fill('#password', 'secret-password-1');
+    await b2.click('#login');
+    await b2.waitForSelector('#conn-state[data-state="online"]');
+    const groupId = await a.evaluate(() => [...document.querySelectorAll('#groups button.peer')]
+      .map((e) => e.dataset.id)[0]);
+    // The list comes from the server: the group, read already, has no badge.
+    const entry = (page) => page.locator(`#convs button.peer[data-id="${groupId}"][data-chat-type="1"]`);
+    await entry(b2).waitFor();
+    assert(await entry(b2).locator('.badge').count() === 0, 'no badge for a read conversation');
+    await openPeer(b2, aId); // both of B's tabs show the 1:1 conversation
+
+    await openPeer(a, groupId, '1');
+    const gid = await send(a, 'hello again, team');
+    for (const page of [b, b2]) {
+      await entry(page).locator('.badge').waitFor();
+      assert(await entry(page).locator('.badge').textContent() === '1', 'one unread message');
+      await page.waitForSelector('#total-unread:not([hidden])');
+      assert(await page.textContent('#total-unread') === '1', 'the total');
+    }
+    await waitState(a, gid, 'arrived');
+
+    await entry(b).click(); // shown in the first tab: one READ
+    await b.locator(`.msg.in[data-id="${gid}"]`).waitFor();
+    await waitState(a, gid, 'read');
+    assert(await entry(b).locator('.badge').count() === 0, 'badge cleared where it was read');
+    await entry(b2).locator('.badge').waitFor({ state: 'detached' }); // read sync
+    await b2.waitForSelector('#total-unread', { state: 'hidden' });
+    const res = await fetch(`${base}/api/conversations`, { headers: { Authorization: `Bearer ${await token(b)}` } });
+    const data = (await res.json()).data;
+    const g = data.items.find((it) => it.peer_id === groupId);
+    assert(g && g.unread === 0 && g.read_seq === g.last_seq && data.total_unread === 0,
+      `the server agrees: ${JSON.stringify(data)}`);
+
+    // Muted: still delivered and counted on its entry, but out of the total.
+    await b2.click('#conv-mute');
+    await b2.waitForSelector(`#convs button.peer[data-id="${aId}"][data-muted="true"]`);
+    await entry(b2).click(); // the 1:1 conversation is no longer on screen there
+    await openPeer(a, bId);
+    await send(a, 'a quiet one');
+    const quiet = b2.locator(`#convs button.peer[data-id="${aId}"] .badge.muted`);
+    await quiet.waitFor();
+    assert(await b2.locator('#total-unread').isHidden(), 'a muted conversation is out of the total');
+    await b2.click(`#convs button.peer[data-id="${aId}"]`);
+    await quiet.waitFor({ state: 'detached' });
+    await b2.click('#conv-mute');
+    await b2.waitForSelector(`#convs button.peer[data-id="${aId}"][data-muted="false"]`);
+    await openPeer(b, aId); // back to the 1:1 conversation for what follows
+  });
+
   await test('the raw log shows frames both ways and never the access token', async () => {
     for (const page of [a, b]) {
       const log = await page.textContent('#raw-log');
@@ -241,7 +298,7 @@ try {
   });
 
   await test('tokens travel in headers, never in a URL', async () => {
-    const tokens = [await token(a), await token(b)];
+    const tokens = [await token(a), await token(b), await token(b2)];
     const leaks = requestUrls.filter((u) => u.includes('access_token') || tokens.some((t) => u.includes(t)));
     assert(requestUrls.some((u) => u.includes('/api/')), 'API requests were seen');
     assert(leaks.length === 0, `URLs with a token: ${leaks.join(', ')}`);
@@ -272,7 +329,7 @@ try {
   console.log(`FAIL setup\n  ${e && e.stack || e}`);
 } finally {
   // Screenshots at the end, also on failure, where they help most.
-  for (const [page, name] of [[a, 'console-a.png'], [b, 'console-b.png']]) {
+  for (const [page, name] of [[a, 'console-a.png'], [b, 'console-b.png'], [b2, 'console-b2.png']]) {
     if (!page) continue;
     const file = path.join(SHOTS, name);
     fs.mkdirSync(SHOTS, { recursive: true });

@@ -1,5 +1,7 @@
 //! Receipts (protocol.md section 5): a reader says a message arrived or was read; the
-//! receipt is recorded and forwarded to the sender's connections.
+//! receipt is recorded and forwarded to the sender's connections. A READ goes through
+//! [`crate::read::mark_read`], which also syncs the new read position to the reader's other
+//! connections.
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use tracing::{instrument, warn};
 
 use super::Session;
 use crate::ids::now_ms;
+use crate::read::{mark_read, ReadAt, ReadOutcome};
 use crate::types::{Conversation, Receipt};
 
 impl Session {
@@ -22,6 +25,21 @@ impl Session {
             return self.error(ErrorCode::NoMsg, "no such message", &msg);
         };
         let conv = Conversation::of(chat_type, self.user, to);
+        if receipt == Receipt::Read {
+            let at = ReadAt::Id(msg.id.clone());
+            return match mark_read(node, self.user, conv, at, Some(self.handle.id)).await {
+                Err(e) => {
+                    warn!(error = %e, user = self.user, conn = self.handle.id, "could not record a read receipt");
+                    self.error(
+                        ErrorCode::Internal,
+                        "storage failed; the receipt was not recorded",
+                        &msg,
+                    );
+                }
+                Ok(ReadOutcome::Read(_)) => {}
+                Ok(_) => self.error(ErrorCode::NoMsg, "no such message for this reader", &msg),
+            };
+        }
         let t0 = Instant::now();
         let r = node
             .storage

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::read::{ReadAt, ReadOutcome};
 use crate::types::{
     Conversation, HistoryItem, HistoryPage, NewMessage, PendingMessage, Receipt, StoreOutcome,
     StoredMessage, UserId,
@@ -53,6 +54,21 @@ pub trait MessageStore: Send + Sync + 'static {
         id: &str,
         receipt: Receipt,
     ) -> Result<Option<StoredMessage>>;
+
+    /// Moves `reader`'s read position in `conv` forward to `at` (never back), in one atomic
+    /// step, and says where it is now. A READ implies ARRIVED: the delivery cursor moves to the
+    /// same place (forward only). [`ReadAt::Id`] needs the message in `conv` with `reader` one
+    /// of its recipients, as [`MessageStore::record_receipt`]; [`ReadAt::Seq`] and
+    /// [`ReadAt::Last`] need `reader` to have a place in `conv` (either user of a 1:1
+    /// conversation, a member of a group), else `NoMessage`; a 1:1 conversation without
+    /// messages reads as position 0. [`ReadAt::Seq`] above the last `conv_seq` is
+    /// `BeyondLast`. `ReadState::message` is the message at the position asked for.
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> Result<ReadOutcome>;
 
     /// Messages pending for `user` (stored for it and not yet covered by an `Arrived` receipt),
     /// whose `order` is above `after`, in increasing `order`, at most `limit`. `order` follows

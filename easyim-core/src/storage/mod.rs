@@ -4,6 +4,7 @@
 //! - [`AccountStore`]: accounts, token secrets, the server secret.
 //! - [`FriendStore`]: friendships and friend requests.
 //! - [`GroupStore`]: groups and members.
+//! - [`ConversationStore`]: each user's conversation list and its settings in each.
 //!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
@@ -19,18 +20,26 @@
 //! contracts, one entry point per trait.
 
 mod accounts;
+mod conversations;
 mod friends;
 mod groups;
 mod messages;
 
 pub use accounts::AccountStore;
+pub use conversations::ConversationStore;
 pub use friends::FriendStore;
 pub use groups::GroupStore;
 pub use messages::MessageStore;
 
 /// Every storage trait at once: what the whole domain (the [`crate::Im`] services and the
-/// engine) needs. Implemented for any type that implements the four narrow traits; hold it as
+/// engine) needs. Implemented for any type that implements the five narrow traits; hold it as
 /// `Arc<dyn Storage>` and hand it where a narrower trait is asked for (it coerces).
-pub trait Storage: MessageStore + AccountStore + FriendStore + GroupStore {}
+pub trait Storage:
+    MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore
+{
+}
 
-impl<T: MessageStore + AccountStore + FriendStore + GroupStore + ?Sized> Storage for T {}
+impl<T: MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore + ?Sized> Storage
+    for T
+{
+}

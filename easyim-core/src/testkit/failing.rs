@@ -1,7 +1,9 @@
 //! [`FailingStorage`]: a storage that fails on demand, for testing what sits on top of one.
 
 use crate::error::StorageError;
-use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
+use crate::read::{ReadAt, ReadOutcome};
+use crate::storage::{AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore};
+use crate::summary::{ConversationCursor, ConversationRows, ConversationSettings, SettingsChange};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
     Page, PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
@@ -255,6 +257,16 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
         self.inner.record_receipt(reader, conv, id, receipt).await
     }
 
+    async fn record_read(
+        &self,
+        reader: UserId,
+        conv: Conversation,
+        at: ReadAt,
+    ) -> crate::Result<ReadOutcome> {
+        self.check()?;
+        self.inner.record_read(reader, conv, at).await
+    }
+
     async fn pending(
         &self,
         user: UserId,
@@ -273,5 +285,35 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
     ) -> crate::Result<Vec<HistoryItem>> {
         self.check()?;
         self.inner.history(conv, page, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: ConversationStore> ConversationStore for FailingStorage<S> {
+    async fn conversations(
+        &self,
+        user: UserId,
+        after: Option<ConversationCursor>,
+        limit: usize,
+    ) -> crate::Result<ConversationRows> {
+        self.check()?;
+        self.inner.conversations(user, after, limit).await
+    }
+
+    async fn set_conversation_settings(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        change: SettingsChange,
+    ) -> crate::Result<Option<ConversationSettings>> {
+        self.check()?;
+        self.inner
+            .set_conversation_settings(user, conv, change)
+            .await
+    }
+
+    async fn hide_conversation(&self, user: UserId, conv: Conversation) -> crate::Result<bool> {
+        self.check()?;
+        self.inner.hide_conversation(user, conv).await
     }
 }

@@ -12,6 +12,7 @@
 //! | [`run_friend_store`]    | [`FriendStore`]     | [`AccountStore`] (to make users) |
 //! | [`run_group_store`]     | [`GroupStore`]      | [`AccountStore`] (to make users) |
 //! | [`run_message_store`]   | [`MessageStore`]    | [`AccountStore`] and [`GroupStore`] (users and groups to write to) |
+//! | [`run_conversation_store`] | [`ConversationStore`] and [`MessageStore::record_read`] | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the counts come from messages) |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -39,6 +40,7 @@
 mod accounts;
 mod caps;
 mod client;
+mod conversations;
 mod failing;
 mod friends;
 mod groups;
@@ -62,6 +64,10 @@ pub use accounts::{
 };
 pub use caps::{check_concurrent_caps, check_group_caps};
 pub use client::{login_frame, Client, ClientError};
+pub use conversations::{
+    check_conversation_counts, check_conversation_pages, check_conversation_settings,
+    ConversationChecked,
+};
 pub use failing::FailingStorage;
 pub use friends::check_friends;
 pub use groups::check_groups;
@@ -73,7 +79,9 @@ pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
 
-use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
+use crate::storage::{
+    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, Storage,
+};
 
 /// One check: it panics with what was wrong.
 type Check<S> = fn(Arc<S>) -> BoxFuture<'static, ()>;
@@ -124,6 +132,20 @@ fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Che
     ]
 }
 
+fn conversation_checks<S: ConversationChecked + ?Sized>() -> Checks<S> {
+    vec![
+        ("conversation_counts", |s| {
+            check_conversation_counts(s).boxed()
+        }),
+        ("conversation_settings", |s| {
+            check_conversation_settings(s).boxed()
+        }),
+        ("conversation_pages", |s| {
+            check_conversation_pages(s).boxed()
+        }),
+    ]
+}
+
 /// Runs the [`AccountStore`] checks, each against a fresh storage from `make`, and panics
 /// listing the checks that failed and why (after running all of them). The storage needs no
 /// other trait.
@@ -171,6 +193,18 @@ where
     run("MessageStore", &make, message_checks()).await;
 }
 
+/// Runs the [`ConversationStore`] checks (and those of [`MessageStore::record_read`]) like
+/// [`run_account_store`]. The storage must also be an [`AccountStore`], a [`GroupStore`] and a
+/// [`MessageStore`]: the counts come from the messages stored and the groups joined.
+pub async fn run_conversation_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + GroupStore + MessageStore + ConversationStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("ConversationStore", &make, conversation_checks()).await;
+}
+
 /// Runs every check of every trait, each against a fresh storage from `make`, and panics
 /// listing the checks that failed and why (after running all of them).
 pub async fn run_all<F, Fut>(make: F)
@@ -182,6 +216,7 @@ where
     checks.extend(message_checks());
     checks.extend(friend_checks());
     checks.extend(group_checks());
+    checks.extend(conversation_checks());
     run("storage", &make, checks).await;
 }
 

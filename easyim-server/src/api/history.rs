@@ -2,7 +2,7 @@
 
 use axum::extract::State;
 use easyim_core::{HistoryPage, DEFAULT_HISTORY_LIMIT};
-use easyim_proto::{ChatType, Msg};
+use easyim_proto::Msg;
 
 use super::error::ApiError;
 use super::params::Params;
@@ -12,12 +12,7 @@ use super::{ok, ApiResult, AppState};
 /// GET `/api/messages`.
 pub(crate) async fn messages(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
-    let chat_type = match p.opt_str("chat_type")?.as_deref().map(str::trim) {
-        None | Some("") => return Err(ApiError::bad("missing `chat_type`")),
-        Some("0" | "SINGLE") => ChatType::Single,
-        Some("1" | "GROUP") => ChatType::Group,
-        Some(_) => return Err(ApiError::bad("`chat_type` must be 0 or 1")),
-    };
+    let chat_type = p.chat_type()?;
     let peer = p.id("peer_id")?;
     let page = match (p.opt_u64("before_seq")?, p.opt_u64("after_seq")?) {
         (Some(_), Some(_)) => {

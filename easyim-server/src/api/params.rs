@@ -8,6 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequest, Request};
 use axum::http::{header, HeaderMap, StatusCode};
+use easyim_proto::ChatType;
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
@@ -187,6 +188,16 @@ impl Params {
             })?),
         };
         Ok(Page::new(after, limit))
+    }
+
+    /// `chat_type`, which must be given: `0`/`SINGLE` or `1`/`GROUP`.
+    pub(crate) fn chat_type(&self) -> Result<ChatType, ApiError> {
+        match self.opt_str("chat_type")?.as_deref().map(str::trim) {
+            None | Some("") => Err(ApiError::bad("missing `chat_type`")),
+            Some("0" | "SINGLE") => Ok(ChatType::Single),
+            Some("1" | "GROUP") => Ok(ChatType::Group),
+            Some(_) => Err(ApiError::bad("`chat_type` must be 0 or 1")),
+        }
     }
 
     /// An id argument that must be given.

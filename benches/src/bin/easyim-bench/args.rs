@@ -92,6 +92,19 @@ pub(crate) struct Args {
     /// accounts: concurrent requests per burst (each burst finishes before the next starts).
     #[arg(long, default_value_t = 64)]
     pub(crate) burst: usize,
+    /// conversations: conversations of the one listing user (`--conv-peers` 1:1, the rest
+    /// groups; the server needs `MAX_GROUPS_PER_USER` at least that many).
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) convs: usize,
+    /// conversations: how many of them are 1:1 (each peer is a registration).
+    #[arg(long, default_value_t = 100)]
+    pub(crate) conv_peers: usize,
+    /// conversations: entries per page of `GET /api/conversations`.
+    #[arg(long, default_value_t = 50)]
+    pub(crate) page: usize,
+    /// conversations: times the whole list is read, page by page.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) rounds: usize,
     /// Concurrent registrations while seeding (password hashing is slow).
     #[arg(long, default_value_t = 16)]
     pub(crate) seed_concurrency: usize,
@@ -120,6 +133,8 @@ pub(crate) enum Scenario {
     Login,
     /// Sign-up then login bursts over HTTP, with the server's memory.
     Accounts,
+    /// One user in many conversations: pages of `GET /api/conversations` timed.
+    Conversations,
 }
 
 /// How the baseline forwarder misbehaves (the checker must catch it).

@@ -15,14 +15,29 @@ pub(crate) async fn post_raw(
     path: &str,
     body: &Value,
 ) -> Result<(StatusCode, Bytes)> {
+    request(api, Some(body), path).await
+}
+
+/// GETs `path` (with its query); returns the status and the raw answer, whatever the status.
+pub(crate) async fn get_raw(api: SocketAddr, path: &str) -> Result<(StatusCode, Bytes)> {
+    request(api, None, path).await
+}
+
+/// One request on a fresh connection: a POST of `body`, or a GET without one.
+async fn request(api: SocketAddr, body: Option<&Value>, path: &str) -> Result<(StatusCode, Bytes)> {
     let s = TcpStream::connect(api).await?;
     let (mut send, conn) =
         hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(s)).await?;
     tokio::spawn(conn);
-    let req = hyper::Request::post(path)
-        .header("host", api.to_string())
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_string())))?;
+    let req = match body {
+        Some(body) => hyper::Request::post(path)
+            .header("content-type", "application/json")
+            .header("host", api.to_string())
+            .body(Full::new(Bytes::from(body.to_string())))?,
+        None => hyper::Request::get(path)
+            .header("host", api.to_string())
+            .body(Full::new(Bytes::new()))?,
+    };
     let resp = send.send_request(req).await?;
     let status = resp.status();
     let b = resp.into_body().collect().await?.to_bytes();

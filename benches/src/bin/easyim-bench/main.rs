@@ -2,7 +2,7 @@
 //!
 //! Drives a running easyim server (`--server`) and/or a bare in-process tokio forwarder of the
 //! same frames (`--baseline`) with one scenario (`direct`, `group`, `idle`, `login`,
-//! `accounts`), checks what it receives (every acked message delivered exactly once per
+//! `accounts`, `conversations`), checks what it receives (every acked message delivered exactly once per
 //! recipient connection, the delivered copy equal to the acked one, `conv_seq` strictly
 //! increasing per conversation per connection) and reports throughput, latency and
 //! violations. Exits non-zero on any violation or error. See BENCHMARKS.md.
@@ -11,13 +11,14 @@
 //! `http` and `seed`
 //! (users and groups through the API), `baseline` (the bare forwarder), `messages` with
 //! `sender`, `receiver` and `checker` (the message scenarios' run and checks), one module per
-//! scenario (`direct`, `group`, `idle`, `login`, `accounts`), `hist`, `procfs`, `problems`
+//! scenario (`direct`, `group`, `idle`, `login`, `accounts`, `conversations`), `hist`, `procfs`, `problems`
 //! and `report` (what is measured and how it is printed).
 
 mod accounts;
 mod args;
 mod baseline;
 mod checker;
+mod conversations;
 mod direct;
 mod group;
 mod hist;
@@ -67,6 +68,7 @@ async fn run_one(
         Scenario::Idle => idle::run(args, &target, seeder, pid, label).await,
         Scenario::Login => login::run(args, &target, seeder, pid, label).await,
         Scenario::Accounts => bail!("the accounts scenario runs over HTTP only"),
+        Scenario::Conversations => conversations::run(args, &target, seeder, pid).await,
     }
 }
 
@@ -76,8 +78,8 @@ fn preflight(args: &Args) -> Result<()> {
     if args.baseline && args.transport == Transport::Ws {
         bail!("the baseline forwarder speaks framed TCP only (--transport pb or json)");
     }
-    if args.baseline && args.scenario == Scenario::Accounts {
-        bail!("--scenario accounts measures the server's HTTP API: it has no --baseline");
+    if args.baseline && matches!(args.scenario, Scenario::Accounts | Scenario::Conversations) {
+        bail!("--scenario accounts and conversations measure the server's HTTP API: they have no --baseline");
     }
     let fds_needed = match args.scenario {
         Scenario::Direct => args.pairs * 2,
@@ -85,6 +87,7 @@ fn preflight(args: &Args) -> Result<()> {
         Scenario::Idle => args.conns,
         Scenario::Login => args.workers,
         Scenario::Accounts => args.burst,
+        Scenario::Conversations => 4,
     } * if args.baseline { 2 } else { 1 }
         + 64;
     if let Some((soft, hard)) = procfs::open_files_limit() {
