@@ -814,6 +814,14 @@ async fn pending_messages_are_replayed_at_login_until_receipted() {
     // READ implies ARRIVED: nothing is pending after it.
     b4.send(b4.receipt(a, ChatType::Single, "m4", MsgStatus::Read));
     assert_eq!(ca.recv().await.status, MsgStatus::Read as i32);
+    // B's other connections learn of the read (read sync), the reading one does not.
+    for c in [&mut b2, &mut b3] {
+        let s = c.recv().await;
+        assert_eq!(
+            (s.status, s.from_user_id.as_str(), s.id.as_str(), s.conv_seq),
+            (MsgStatus::Read as i32, b.to_string().as_str(), "m4", 4)
+        );
+    }
     let mut b5 = h.login(b).await;
     b5.expect_nothing().await;
     // An older receipt does not move the cursor back.
