@@ -41,8 +41,14 @@ impl Im {
         config: EngineConfig,
         bus: Arc<dyn Bus>,
     ) -> Self {
-        let engine = Engine::with_bus(storage.clone(), auth.clone(), config, bus);
-        let groups = Groups::new(storage.clone(), engine.clone());
+        let engine = Engine::build(
+            storage.clone(),
+            auth.clone(),
+            config,
+            bus,
+            Some(storage.clone()),
+        );
+        let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
         Im {
             accounts: Accounts::new(storage.clone(), auth, engine.clone()),
             friends: Friends::new(storage.clone(), storage.clone(), engine.clone()),

@@ -17,10 +17,11 @@
 //! - `outbox`: a connection's bounded outgoing queue ([`Outbox`]) and every write to it.
 //! - `delivery`: the one outbound path: the hub's connections plus the bus.
 //! - `hub`: who is online where.
+//! - `roles`: group roles and settings ([`Role`], [`JoinPolicy`], [`GroupSettings`]...).
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
-//!   [`FriendStore`], [`GroupStore`]) and [`Storage`], all of them; `types`: the records they
+//!   [`FriendStore`], [`GroupStore`], [`ModerationStore`]) and [`Storage`], all of them; `types`: the records they
 //!   exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
@@ -48,6 +49,7 @@ mod limits;
 mod metrics;
 mod node;
 mod outbox;
+mod roles;
 mod sequencer;
 mod session;
 pub mod storage;
@@ -64,15 +66,20 @@ pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
-pub use groups::{Groups, MAX_GROUP_NAME};
+pub use groups::{
+    GroupInfo, Groups, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
+};
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
+pub use roles::{
+    GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
+};
 pub use session::Connection;
-pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, Storage};
+pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore, Storage};
 pub use types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
     Page, Paged, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage,

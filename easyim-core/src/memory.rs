@@ -1,10 +1,12 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
 //!
-//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends` and
-//! `groups` hold the [`crate::FriendStore`] and [`crate::GroupStore`] parts.
+//! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends`,
+//! `groups` and `moderation` hold the [`crate::FriendStore`], [`crate::GroupStore`] and
+//! [`crate::ModerationStore`] parts.
 
 mod friends;
 mod groups;
+mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -13,6 +15,7 @@ use async_trait::async_trait;
 use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::roles::GroupSettings;
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
@@ -72,6 +75,22 @@ struct GroupState {
     name: String,
     owner: UserId,
     members: BTreeSet<UserId>,
+    settings: GroupSettings,
+    /// The admins (never the owner).
+    admins: BTreeSet<UserId>,
+    /// Muted members, until when.
+    muted: BTreeMap<UserId, i64>,
+    /// Each member's join position (absent: 0, a member the group was created with).
+    joined: BTreeMap<UserId, u64>,
+}
+
+impl GroupState {
+    /// Forgets everything about `user` that goes with its membership.
+    fn forget_member(&mut self, user: UserId) {
+        self.admins.remove(&user);
+        self.muted.remove(&user);
+        self.joined.remove(&user);
+    }
 }
 
 #[derive(Debug, Default)]

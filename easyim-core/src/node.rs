@@ -13,11 +13,14 @@ use crate::delivery::Router;
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
-use crate::storage::MessageStore;
+use crate::storage::{MessageStore, ModerationStore};
 
 /// The state of one node: storage, identity, the outbound path, the order keeper.
 pub(crate) struct Node {
     pub(crate) storage: Arc<dyn MessageStore>,
+    /// The group rules the send path applies (who is muted); `None` for an engine built
+    /// without the domain services, which applies none.
+    pub(crate) moderation: Option<Arc<dyn ModerationStore>>,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) config: EngineConfig,
     /// The one path by which anything reaches a connection, here or on other nodes.

@@ -2,11 +2,11 @@
 //!
 //! - `params`: a call's arguments (query string, JSON or form body) and its token.
 //! - `error`: [`ApiError`](error::ApiError), which every failure turns into, and the envelope.
-//! - `user`, `friend`, `group`, `history`: the handlers, one module per subject. Each parses
+//! - `user`, `friend`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
-//! - `rate`: the per-IP token buckets of register and login.
+//! - `rate`: the per-IP token buckets of register, login and group join.
 //!
 //! Every response leaves through [`shell`], which answers CORS preflights, adds the CORS header,
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
@@ -15,6 +15,7 @@
 mod error;
 mod friend;
 mod group;
+mod group_admin;
 mod history;
 mod ops;
 mod params;
@@ -43,8 +44,9 @@ use self::error::ApiError;
 pub struct ApiConfig {
     /// `MAX_BODY_BYTES`: the largest request body accepted (413 above it).
     pub max_body_bytes: usize,
-    /// `API_RATE_LIMIT`: requests per second per client IP on register and login (burst the
-    /// same), so that password guessing and account spam stay slow; 0 is no limit.
+    /// `API_RATE_LIMIT`: requests per second per client IP on register, login and group join
+    /// (burst the same), so that password guessing, account spam and group-id guessing stay
+    /// slow; 0 is no limit.
     pub rate_limit: u32,
     /// The key `POST /api/local/stop` must carry (header `X-Easyim-Stop-Key`); the server
     /// writes it, owner-only, to `LOCAL_STOP_FILE` for `--stop`. None: nobody may stop the
@@ -158,7 +160,14 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/group/join", post(group::join))
         .route("/api/group/leave", post(group::leave))
         .route("/api/groups", get(group::groups))
-        .route("/api/group/members", get(group::members))
+        .route("/api/group/members", get(group_admin::members))
+        .route("/api/group/info", get(group_admin::info))
+        .route("/api/group/update", post(group_admin::update))
+        .route("/api/group/kick", post(group_admin::kick))
+        .route("/api/group/mute", post(group_admin::mute))
+        .route("/api/group/mute_all", post(group_admin::mute_all))
+        .route("/api/group/set_role", post(group_admin::set_role))
+        .route("/api/group/transfer", post(group_admin::transfer))
         .route("/api/messages", get(history::messages))
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))

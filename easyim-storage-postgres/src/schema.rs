@@ -431,6 +431,9 @@ CREATE TABLE refresh_families (
     PRIMARY KEY (user_id, family)
 );
 "#,
+    // 4: per-member conversation state (added by its own change; empty until then).
+    "",
+    include_str!("v5_groups.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

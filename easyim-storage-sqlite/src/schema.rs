@@ -144,6 +144,22 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (user_id, family)
     ) WITHOUT ROWID;
     ",
+    // 4: per-member conversation state (added by its own change; empty until then).
+    "",
+    // 5: group administration: the group's settings, and each member's role, mute and join
+    // position (the group's last conv_seq when it joined; 0 for the members before this
+    // version, who keep seeing the whole history as before).
+    "
+    ALTER TABLE chat_groups ADD COLUMN avatar TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chat_groups ADD COLUMN notice TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chat_groups ADD COLUMN join_policy INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN invite_policy INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN history_visible INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN mute_all INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN muted_until INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

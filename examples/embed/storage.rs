@@ -1,4 +1,7 @@
-//! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema.
+//! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. Its
+//! `ModerationStore` part is in `storage/moderation.rs`.
+
+mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,6 +41,11 @@ struct Tables {
     groups: BTreeMap<GroupId, (String, UserId)>,
     /// `members (group, user)`.
     members: BTreeSet<(GroupId, UserId)>,
+    /// The administration columns of `groups` (absent: the defaults).
+    settings: HashMap<GroupId, easyim_core::GroupSettings>,
+    /// The administration columns of `members`: (admin, muted until, join position); absent
+    /// for an unmuted member the group was created with.
+    member_rows: HashMap<(GroupId, UserId), (bool, i64, u64)>,
     /// `messages`, in commit order: the message at index `i` has `order` `i + 1`.
     messages: Vec<StoredMessage>,
     /// The index `messages (conversation, conv_seq)`: each conversation's orders, by conv_seq.
@@ -331,6 +339,13 @@ impl GroupStore for TableStorage {
         db.check_caps(db.member_ids(group).count(), &new, caps)?;
         // Inbox rows are written when a message is stored, so a new member is pending for
         // nothing older than its membership without any extra bookkeeping.
+        let joined = db
+            .by_conv
+            .get(&Conversation::Group(group))
+            .map_or(0, |seqs| seqs.len() as u64);
+        for &u in &new {
+            db.member_rows.insert((group, u), (false, 0, joined));
+        }
         db.members.extend(new.into_iter().map(|u| (group, u)));
         Ok(())
     }
@@ -343,6 +358,7 @@ impl GroupStore for TableStorage {
         if !db.members.remove(&(group, user)) {
             return Err(StorageError::NotFound(Entity::Member));
         }
+        db.member_rows.remove(&(group, user));
         let conv = Conversation::Group(group);
         db.drop_pending(user, |m| m.conversation() == conv);
         // A later rejoin starts afresh; an old receipt must not hide its new messages' status.

@@ -4,6 +4,7 @@
 //! - [`AccountStore`]: accounts, token secrets, the server secret.
 //! - [`FriendStore`]: friendships and friend requests.
 //! - [`GroupStore`]: groups and members.
+//! - [`ModerationStore`]: group roles, settings and mutes.
 //!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
@@ -22,15 +23,23 @@ mod accounts;
 mod friends;
 mod groups;
 mod messages;
+mod moderation;
 
 pub use accounts::AccountStore;
 pub use friends::FriendStore;
 pub use groups::GroupStore;
 pub use messages::MessageStore;
+pub use moderation::ModerationStore;
 
 /// Every storage trait at once: what the whole domain (the [`crate::Im`] services and the
-/// engine) needs. Implemented for any type that implements the four narrow traits; hold it as
+/// engine) needs. Implemented for any type that implements the narrow traits; hold it as
 /// `Arc<dyn Storage>` and hand it where a narrower trait is asked for (it coerces).
-pub trait Storage: MessageStore + AccountStore + FriendStore + GroupStore {}
+pub trait Storage:
+    MessageStore + AccountStore + FriendStore + GroupStore + ModerationStore
+{
+}
 
-impl<T: MessageStore + AccountStore + FriendStore + GroupStore + ?Sized> Storage for T {}
+impl<T: MessageStore + AccountStore + FriendStore + GroupStore + ModerationStore + ?Sized> Storage
+    for T
+{
+}

@@ -1,7 +1,8 @@
 //! [`FailingStorage`]: a storage that fails on demand, for testing what sits on top of one.
 
 use crate::error::StorageError;
-use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore};
+use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
     Page, PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
@@ -220,6 +221,48 @@ impl<S: GroupStore> GroupStore for FailingStorage<S> {
     async fn is_member(&self, group: GroupId, user: UserId) -> crate::Result<bool> {
         self.check()?;
         self.inner.is_member(group, user).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
+    async fn group_settings(&self, group: GroupId) -> crate::Result<Option<GroupSettings>> {
+        self.check()?;
+        self.inner.group_settings(group).await
+    }
+
+    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> crate::Result<()> {
+        self.check()?;
+        self.inner.update_group(group, update).await
+    }
+
+    async fn member_state(
+        &self,
+        group: GroupId,
+        user: UserId,
+    ) -> crate::Result<Option<MemberState>> {
+        self.check()?;
+        self.inner.member_state(group, user).await
+    }
+
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> crate::Result<()> {
+        self.check()?;
+        self.inner.set_role(group, user, role).await
+    }
+
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> crate::Result<()> {
+        self.check()?;
+        self.inner.set_muted_until(group, user, until).await
+    }
+
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.transfer_owner(group, to).await
+    }
+
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> crate::Result<Vec<Member>> {
+        self.check()?;
+        self.inner.member_roles(group, users).await
     }
 }
 

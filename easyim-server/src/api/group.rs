@@ -2,8 +2,10 @@
 
 use axum::extract::State;
 
+use super::error::ApiError;
+use super::group_admin;
 use super::params::Params;
-use super::view::{Created, Empty, GroupView, List, Listed, ProfileView};
+use super::view::{Created, Empty, GroupView, List, Listed};
 use super::{ok, ApiResult, AppState};
 
 /// POST `/api/group/create`: the caller is owner and member.
@@ -11,11 +13,16 @@ pub(crate) async fn create(State(state): State<AppState>, p: Params) -> ApiResul
     let me = p.caller(&state).await?;
     let name = p.str("name")?;
     let members = p.opt_ids("member_ids")?.unwrap_or_default();
-    let group = state.im.groups().create(me, &name, &members).await?;
+    let settings = group_admin::settings(&p)?;
+    let group = state
+        .im
+        .groups()
+        .create_with(me, &name, &members, &settings)
+        .await?;
     ok(Created::new(group.id))
 }
 
-/// POST `/api/group/invite`: any member may add users.
+/// POST `/api/group/invite`: any member may add users, or only admins (`invite_policy`).
 pub(crate) async fn invite(State(state): State<AppState>, p: Params) -> ApiResult {
     let me = p.caller(&state).await?;
     let group = p.id("group_id")?;
@@ -24,8 +31,12 @@ pub(crate) async fn invite(State(state): State<AppState>, p: Params) -> ApiResul
     ok(Empty {})
 }
 
-/// POST `/api/group/join`.
+/// POST `/api/group/join`: rate limited per IP like login, so that group ids cannot be
+/// guessed quickly; one 403 for a group that takes no joins and one that does not exist.
 pub(crate) async fn join(State(state): State<AppState>, p: Params) -> ApiResult {
+    if !state.limiter.allow(p.peer) {
+        return Err(ApiError::RateLimited);
+    }
     let me = p.caller(&state).await?;
     let group = p.id("group_id")?;
     state.im.groups().join(me, group).await?;
@@ -46,13 +57,4 @@ pub(crate) async fn groups(State(state): State<AppState>, p: Params) -> ApiResul
     let page = p.page(List::Groups)?;
     let groups = state.im.groups().list(me, page).await?;
     ok(Listed::<GroupView>::of(groups, List::Groups))
-}
-
-/// GET `/api/group/members`: a page of the members, for members only.
-pub(crate) async fn members(State(state): State<AppState>, p: Params) -> ApiResult {
-    let me = p.caller(&state).await?;
-    let group = p.id("group_id")?;
-    let page = p.page(List::Members)?;
-    let members = state.im.groups().members(me, group, page).await?;
-    ok(Listed::<ProfileView>::of(members, List::Members))
 }

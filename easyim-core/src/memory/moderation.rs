@@ -1,0 +1,125 @@
+//! [`ModerationStore`] for [`MemoryStorage`].
+
+use async_trait::async_trait;
+
+use super::{GroupState, MemoryStorage, State};
+use crate::error::{Entity, Result, StorageError};
+use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::storage::ModerationStore;
+use crate::types::{GroupId, UserId};
+
+impl State {
+    fn group_mut(&mut self, group: GroupId) -> Result<&mut GroupState> {
+        self.groups
+            .get_mut(&group)
+            .ok_or(StorageError::NotFound(Entity::Group))
+    }
+}
+
+impl GroupState {
+    fn role(&self, user: UserId) -> Role {
+        if user == self.owner {
+            Role::Owner
+        } else if self.admins.contains(&user) {
+            Role::Admin
+        } else {
+            Role::Member
+        }
+    }
+}
+
+#[async_trait]
+impl ModerationStore for MemoryStorage {
+    async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>> {
+        Ok(self.lock().groups.get(&group).map(|g| g.settings.clone()))
+    }
+
+    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()> {
+        let mut st = self.lock();
+        let g = st.group_mut(group)?;
+        let s = &mut g.settings;
+        if let Some(name) = &update.name {
+            g.name.clone_from(name);
+        }
+        if let Some(avatar) = &update.avatar {
+            s.avatar.clone_from(avatar);
+        }
+        if let Some(notice) = &update.notice {
+            s.notice.clone_from(notice);
+        }
+        s.join_policy = update.join_policy.unwrap_or(s.join_policy);
+        s.invite_policy = update.invite_policy.unwrap_or(s.invite_policy);
+        s.history_visible = update.history_visible.unwrap_or(s.history_visible);
+        s.mute_all = update.mute_all.unwrap_or(s.mute_all);
+        Ok(())
+    }
+
+    async fn member_state(&self, group: GroupId, user: UserId) -> Result<Option<MemberState>> {
+        let st = self.lock();
+        Ok(st
+            .groups
+            .get(&group)
+            .filter(|g| g.members.contains(&user))
+            .map(|g| MemberState {
+                role: g.role(user),
+                muted_until: g.muted.get(&user).copied().unwrap_or(0),
+                joined_seq: g.joined.get(&user).copied().unwrap_or(0),
+                mute_all: g.settings.mute_all,
+                history_visible: g.settings.history_visible,
+            }))
+    }
+
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+        let mut st = self.lock();
+        let g = st.group_mut(group)?;
+        if !g.members.contains(&user) || g.owner == user {
+            return Err(StorageError::NotFound(Entity::Member));
+        }
+        match role {
+            Role::Admin => g.admins.insert(user),
+            _ => g.admins.remove(&user),
+        };
+        Ok(())
+    }
+
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+        let mut st = self.lock();
+        let g = st.group_mut(group)?;
+        if !g.members.contains(&user) {
+            return Err(StorageError::NotFound(Entity::Member));
+        }
+        if until > 0 {
+            g.muted.insert(user, until);
+        } else {
+            g.muted.remove(&user);
+        }
+        Ok(())
+    }
+
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+        let mut st = self.lock();
+        let g = st.group_mut(group)?;
+        if !g.members.contains(&to) {
+            return Err(StorageError::NotFound(Entity::Member));
+        }
+        g.admins.remove(&to);
+        g.owner = to;
+        Ok(())
+    }
+
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>> {
+        let st = self.lock();
+        let Some(g) = st.groups.get(&group) else {
+            return Ok(Vec::new());
+        };
+        Ok(users
+            .iter()
+            .filter(|u| g.members.contains(u))
+            .map(|&user| Member {
+                user,
+                role: g.role(user),
+                muted_until: g.muted.get(&user).copied().unwrap_or(0),
+            })
+            .collect())
+    }
+}

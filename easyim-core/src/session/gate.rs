@@ -1,0 +1,45 @@
+//! The rules a chat message must pass that need storage but are not part of storing it: a
+//! muted member (or any member under a group-wide mute, owner and admins aside) may not send
+//! to its group (`E_MUTED`).
+//!
+//! The check reads the sender's standing just before the message is stored, in a step of its
+//! own: a message that races a mute by a few milliseconds may still go through, as on any IM.
+
+use easyim_proto::{ChatType, ErrorCode};
+use tracing::warn;
+
+use super::chat::Refusal;
+use super::Session;
+use crate::ids::now_ms;
+use crate::types::NewMessage;
+
+impl Session {
+    /// Why `new` may not be sent, if it may not. A group or member that does not exist is
+    /// left to the storage step, which answers `E_NO_GROUP` / `E_NOT_MEMBER`.
+    pub(super) async fn gate(&self, new: &NewMessage) -> Result<(), Refusal> {
+        let Some(moderation) = &self.node.moderation else {
+            return Ok(());
+        };
+        if new.chat_type != ChatType::Group {
+            return Ok(());
+        }
+        match moderation.member_state(new.to, new.from).await {
+            Ok(Some(state)) if !state.may_speak(now_ms() as i64) => Err((
+                ErrorCode::Muted,
+                if state.mute_all && !state.role.is_admin() {
+                    "the group is muted: only its owner and admins may send"
+                } else {
+                    "you are muted in this group"
+                },
+            )),
+            Ok(_) => Ok(()),
+            Err(e) => {
+                warn!(error = %e, user = self.user, group = new.to, "could not read the sender's standing");
+                Err((
+                    ErrorCode::Internal,
+                    "storage failed; the message was not stored, resend it",
+                ))
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! [`ModerationStore`]: the roles, settings and mutes of groups.
+
+use async_trait::async_trait;
+
+use crate::error::Result;
+use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::types::{GroupId, UserId};
+
+/// Where a group's administration lives: its settings (policies, notice, group-wide mute) and
+/// each member's role, mute and join position. Used by the groups service, by the send path
+/// (who may speak) and by history (what a newcomer may read).
+///
+/// The owner is the group's `owner` ([`crate::Group::owner`]); the other members are admins or
+/// members. A member's row goes with its membership: removing a member forgets its role and
+/// mute, and a rejoin starts as a member, unmuted, at the then newest message.
+#[async_trait]
+pub trait ModerationStore: Send + Sync + 'static {
+    /// The group's settings, if it exists. A group nobody changed has
+    /// [`GroupSettings::default`].
+    async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>>;
+
+    /// Applies every `Some` field of `update` in one step (the name too). `NotFound("group")`.
+    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()>;
+
+    /// The standing of `user` in `group`, or `None` if the group does not exist or `user` is
+    /// not a member. `joined_seq` is the group's last `conv_seq` at the moment the member was
+    /// added (0 for the members a group is created with).
+    async fn member_state(&self, group: GroupId, user: UserId) -> Result<Option<MemberState>>;
+
+    /// Makes a member an admin or a member again (`role` is never [`Role::Owner`]: the owner
+    /// changes with [`ModerationStore::transfer_owner`]). `NotFound("group")`,
+    /// `NotFound("member")` (the owner counts as not found here: its role is not set this way).
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()>;
+
+    /// Mutes a member until `until` (milliseconds since the Unix epoch; 0 lifts it).
+    /// `NotFound("group")`, `NotFound("member")`.
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()>;
+
+    /// Makes member `to` the owner, and the previous owner an ordinary member, in one step.
+    /// `NotFound("group")`, `NotFound("member")` if `to` is not a member.
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()>;
+
+    /// The role and mute of those of `users` who are members of `group` (others are left
+    /// out), in the order of `users`. For showing a page of members.
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>>;
+}

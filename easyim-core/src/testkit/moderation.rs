@@ -1,0 +1,244 @@
+//! The checks of [`ModerationStore`] (on groups made with [`GroupStore`], messages stored with
+//! [`MessageStore`]).
+
+use std::sync::Arc;
+
+use super::support::{add_users, expect_err, group_msg, ok, stored};
+use crate::error::{Entity, StorageError};
+use crate::roles::{
+    GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
+};
+use crate::storage::{AccountStore, GroupStore, MessageStore, ModerationStore};
+use crate::types::{GroupId, UserId};
+
+async fn state<S: ModerationStore + ?Sized>(s: &S, g: GroupId, u: UserId) -> Option<MemberState> {
+    ok(s.member_state(g, u).await, "member_state")
+}
+
+/// Settings: the defaults, an update of some fields (the others stay), unknown groups.
+pub async fn check_group_settings<S>(s: Arc<S>)
+where
+    S: AccountStore + GroupStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    add_users(s, &[1, 2]).await;
+    ok(s.create_group(100, "team", 1, &[2]).await, "create_group");
+    assert_eq!(
+        ok(s.group_settings(100).await, "group_settings"),
+        Some(GroupSettings::default()),
+        "a new group has the default settings"
+    );
+    assert_eq!(
+        ok(s.group_settings(999).await, "group_settings"),
+        None,
+        "group_settings of an unknown group"
+    );
+    let update = GroupUpdate {
+        name: Some("renamed".into()),
+        notice: Some("be kind".into()),
+        join_policy: Some(JoinPolicy::Open),
+        history_visible: Some(HistoryVisible::All),
+        mute_all: Some(true),
+        ..GroupUpdate::default()
+    };
+    ok(s.update_group(100, &update).await, "update_group");
+    let want = GroupSettings {
+        avatar: String::new(),
+        notice: "be kind".into(),
+        join_policy: JoinPolicy::Open,
+        invite_policy: InvitePolicy::Members,
+        history_visible: HistoryVisible::All,
+        mute_all: true,
+    };
+    assert_eq!(
+        ok(s.group_settings(100).await, "group_settings"),
+        Some(want.clone()),
+        "settings after an update"
+    );
+    let g = ok(s.group(100).await, "group").expect("group 100");
+    assert_eq!(g.name, "renamed", "update_group sets the name");
+    let only_avatar = GroupUpdate {
+        avatar: Some("a.png".into()),
+        invite_policy: Some(InvitePolicy::Admins),
+        ..GroupUpdate::default()
+    };
+    ok(s.update_group(100, &only_avatar).await, "update_group");
+    assert_eq!(
+        ok(s.group_settings(100).await, "group_settings"),
+        Some(GroupSettings {
+            avatar: "a.png".into(),
+            invite_policy: InvitePolicy::Admins,
+            ..want
+        }),
+        "an update leaves the fields it does not give"
+    );
+    expect_err(
+        s.update_group(999, &only_avatar).await,
+        StorageError::NotFound(Entity::Group),
+        "update_group(unknown group)",
+    );
+}
+
+/// Roles, mutes and ownership: who is what, what a removal forgets, the errors.
+pub async fn check_member_roles<S>(s: Arc<S>)
+where
+    S: AccountStore + GroupStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b, c, d) = (1, 2, 3, 4);
+    add_users(s, &[a, b, c, d]).await;
+    ok(
+        s.create_group(100, "team", a, &[b, c]).await,
+        "create_group",
+    );
+    let role = |u| async move { state(s, 100, u).await.map(|m| m.role) };
+    assert_eq!(role(a).await, Some(Role::Owner), "the creator is the owner");
+    assert_eq!(
+        role(b).await,
+        Some(Role::Member),
+        "members start as members"
+    );
+    assert_eq!(role(d).await, None, "a non-member has no standing");
+    assert_eq!(
+        state(s, 999, a).await,
+        None,
+        "no standing in an unknown group"
+    );
+
+    ok(s.set_role(100, b, Role::Admin).await, "set_role");
+    assert_eq!(role(b).await, Some(Role::Admin), "set_role(admin)");
+    expect_err(
+        s.set_role(100, d, Role::Admin).await,
+        StorageError::NotFound(Entity::Member),
+        "set_role(non-member)",
+    );
+    expect_err(
+        s.set_role(100, a, Role::Member).await,
+        StorageError::NotFound(Entity::Member),
+        "set_role(the owner)",
+    );
+    expect_err(
+        s.set_role(999, b, Role::Admin).await,
+        StorageError::NotFound(Entity::Group),
+        "set_role(unknown group)",
+    );
+
+    ok(s.set_muted_until(100, c, 5_000).await, "set_muted_until");
+    let m = state(s, 100, c).await.expect("c is a member");
+    assert_eq!(m.muted_until, 5_000, "set_muted_until");
+    assert!(!m.may_speak(4_999), "muted before the end");
+    assert!(m.may_speak(5_000), "free at the end");
+    expect_err(
+        s.set_muted_until(100, d, 1).await,
+        StorageError::NotFound(Entity::Member),
+        "set_muted_until(non-member)",
+    );
+    expect_err(
+        s.set_muted_until(999, c, 1).await,
+        StorageError::NotFound(Entity::Group),
+        "set_muted_until(unknown group)",
+    );
+
+    let roles = ok(s.member_roles(100, &[d, c, a, b]).await, "member_roles");
+    assert_eq!(
+        roles,
+        vec![
+            Member {
+                user: c,
+                role: Role::Member,
+                muted_until: 5_000
+            },
+            Member {
+                user: a,
+                role: Role::Owner,
+                muted_until: 0
+            },
+            Member {
+                user: b,
+                role: Role::Admin,
+                muted_until: 0
+            },
+        ],
+        "member_roles: members only, in the order asked"
+    );
+
+    ok(s.transfer_owner(100, b).await, "transfer_owner");
+    assert_eq!(role(b).await, Some(Role::Owner), "the new owner");
+    assert_eq!(
+        role(a).await,
+        Some(Role::Member),
+        "the old owner is a member"
+    );
+    assert_eq!(
+        ok(s.group(100).await, "group").map(|g| g.owner),
+        Some(b),
+        "group().owner follows the transfer"
+    );
+    expect_err(
+        s.transfer_owner(100, d).await,
+        StorageError::NotFound(Entity::Member),
+        "transfer_owner(non-member)",
+    );
+    expect_err(
+        s.transfer_owner(999, a).await,
+        StorageError::NotFound(Entity::Group),
+        "transfer_owner(unknown group)",
+    );
+
+    // A removal forgets the role and the mute: a rejoin starts afresh.
+    ok(s.set_role(100, a, Role::Admin).await, "set_role");
+    ok(s.remove_member(100, c).await, "remove_member");
+    ok(s.remove_member(100, a).await, "remove_member");
+    ok(s.add_members(100, &[a, c]).await, "add_members");
+    assert_eq!(
+        role(a).await,
+        Some(Role::Member),
+        "a rejoined admin is a member"
+    );
+    assert_eq!(
+        state(s, 100, c).await.map(|m| m.muted_until),
+        Some(0),
+        "a rejoined member is not muted"
+    );
+}
+
+/// The join position: 0 for the founders, the group's last `conv_seq` for a later member,
+/// reset by a rejoin; and the group-wide mute in every member's standing.
+pub async fn check_join_position<S>(s: Arc<S>)
+where
+    S: AccountStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b, c) = (1, 2, 3);
+    add_users(s, &[a, b, c]).await;
+    ok(s.create_group(100, "team", a, &[b]).await, "create_group");
+    for i in 0..3 {
+        stored(s, group_msg(&format!("m{i}"), a, 100)).await;
+    }
+    ok(s.add_members(100, &[c]).await, "add_members");
+    let joined = |u| async move { state(s, 100, u).await.map(|m| m.joined_seq) };
+    assert_eq!(joined(b).await, Some(0), "a founder's join position");
+    assert_eq!(joined(c).await, Some(3), "a later member's join position");
+    stored(s, group_msg("m3", a, 100)).await;
+    ok(s.remove_member(100, c).await, "remove_member");
+    ok(s.add_members(100, &[c]).await, "add_members");
+    assert_eq!(joined(c).await, Some(4), "a rejoin moves the join position");
+    ok(
+        s.update_group(
+            100,
+            &GroupUpdate {
+                mute_all: Some(true),
+                ..GroupUpdate::default()
+            },
+        )
+        .await,
+        "update_group",
+    );
+    let (sa, sb) = (
+        state(s, 100, a).await.expect("a"),
+        state(s, 100, b).await.expect("b"),
+    );
+    assert!(sa.mute_all && sb.mute_all, "mute_all in every standing");
+    assert!(sa.may_speak(0), "the owner speaks under mute_all");
+    assert!(!sb.may_speak(0), "a member does not under mute_all");
+}

@@ -1,0 +1,181 @@
+//! [`ModerationStore`] for [`PgStorage`]: group settings, roles and mutes.
+
+use async_trait::async_trait;
+use easyim_core::{
+    Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
+    MemberState, ModerationStore, Role, StorageError, UserId,
+};
+
+use crate::error::{DbError, Result};
+use crate::rows::{id, uid};
+use crate::PgStorage;
+
+/// The role of `user` whose `members.role` is `code` in a group owned by `owner`.
+fn role_of(user: i64, owner: i64, code: i32) -> Role {
+    if user == owner {
+        Role::Owner
+    } else {
+        Role::from_code(code.into())
+    }
+}
+
+fn code(n: i64) -> i32 {
+    n as i32
+}
+
+impl PgStorage {
+    /// The answer for an update of one member's row that changed nothing: `NotFound(Group)`
+    /// if there is no such group, else `NotFound(Member)`.
+    async fn missing_member(&self, group: GroupId) -> Result<(), DbError> {
+        let exists = self
+            .query_opt("SELECT 1 FROM chat_groups WHERE id = $1", &[&id(group)])
+            .await?
+            .is_some();
+        Err(StorageError::NotFound(if exists {
+            Entity::Member
+        } else {
+            Entity::Group
+        })
+        .into())
+    }
+}
+
+#[async_trait]
+impl ModerationStore for PgStorage {
+    async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>> {
+        let row = self
+            .query_opt(
+                "SELECT avatar, notice, join_policy, invite_policy, history_visible, mute_all
+                 FROM chat_groups WHERE id = $1",
+                &[&id(group)],
+            )
+            .await?;
+        Ok(row.map(|r| GroupSettings {
+            avatar: r.get(0),
+            notice: r.get(1),
+            join_policy: JoinPolicy::from_code(r.get::<_, i32>(2).into()),
+            invite_policy: InvitePolicy::from_code(r.get::<_, i32>(3).into()),
+            history_visible: HistoryVisible::from_code(r.get::<_, i32>(4).into()),
+            mute_all: r.get(5),
+        }))
+    }
+
+    async fn update_group(&self, group: GroupId, u: &GroupUpdate) -> Result<()> {
+        let n = self
+            .execute(
+                "UPDATE chat_groups SET
+                    name = coalesce($2, name),
+                    avatar = coalesce($3, avatar),
+                    notice = coalesce($4, notice),
+                    join_policy = coalesce($5, join_policy),
+                    invite_policy = coalesce($6, invite_policy),
+                    history_visible = coalesce($7, history_visible),
+                    mute_all = coalesce($8, mute_all)
+                 WHERE id = $1",
+                &[
+                    &id(group),
+                    &u.name,
+                    &u.avatar,
+                    &u.notice,
+                    &u.join_policy.map(|p| code(p.code())),
+                    &u.invite_policy.map(|p| code(p.code())),
+                    &u.history_visible.map(|p| code(p.code())),
+                    &u.mute_all,
+                ],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        Ok(())
+    }
+
+    async fn member_state(&self, group: GroupId, user: UserId) -> Result<Option<MemberState>> {
+        let row = self
+            .query_opt(
+                "SELECT g.owner, m.role, m.muted_until, m.joined_seq, g.mute_all, g.history_visible
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.group_id = $1 AND m.user_id = $2",
+                &[&id(group), &id(user)],
+            )
+            .await?;
+        Ok(row.map(|r| MemberState {
+            role: role_of(id(user), r.get(0), r.get(1)),
+            muted_until: r.get(2),
+            joined_seq: r.get::<_, i64>(3) as u64,
+            mute_all: r.get(4),
+            history_visible: HistoryVisible::from_code(r.get::<_, i32>(5).into()),
+        }))
+    }
+
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+        let role = if role == Role::Admin {
+            Role::Admin
+        } else {
+            Role::Member
+        };
+        let n = self
+            .execute(
+                "UPDATE members SET role = $3 WHERE group_id = $1 AND user_id = $2
+                 AND user_id <> (SELECT owner FROM chat_groups WHERE id = $1)",
+                &[&id(group), &id(user), &code(role.code())],
+            )
+            .await?;
+        if n == 0 {
+            self.missing_member(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+        let n = self
+            .execute(
+                "UPDATE members SET muted_until = $3 WHERE group_id = $1 AND user_id = $2",
+                &[&id(group), &id(user), &until.max(0)],
+            )
+            .await?;
+        if n == 0 {
+            self.missing_member(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+        // One statement: the new owner's admin role goes (the owner's role is the group's),
+        // and the group changes hands only if `to` is a member.
+        let n = self
+            .execute(
+                "WITH m AS (UPDATE members SET role = 0 WHERE group_id = $1 AND user_id = $2
+                            RETURNING user_id)
+                 UPDATE chat_groups SET owner = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM m)",
+                &[&id(group), &id(to)],
+            )
+            .await?;
+        if n == 0 {
+            self.missing_member(group).await?;
+        }
+        Ok(())
+    }
+
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>> {
+        let ids: Vec<i64> = users.iter().map(|&u| id(u)).collect();
+        let rows = self
+            .query(
+                "SELECT m.user_id, g.owner, m.role, m.muted_until
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.group_id = $1 AND m.user_id = ANY($2)",
+                &[&id(group), &ids],
+            )
+            .await?;
+        let mut found: Vec<Member> = rows
+            .iter()
+            .map(|r| Member {
+                user: uid(r, 0),
+                role: role_of(r.get(0), r.get(1), r.get(2)),
+                muted_until: r.get(3),
+            })
+            .collect();
+        found.sort_by_key(|m| users.iter().position(|&u| u == m.user));
+        Ok(found)
+    }
+}

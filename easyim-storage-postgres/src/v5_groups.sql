@@ -1,0 +1,28 @@
+-- 5: group administration: the group's settings, and each member's role (0 member, 1 admin;
+-- the owner is chat_groups.owner), mute (until, in ms since the epoch) and join position (the
+-- group's last conv_seq when it joined; 0 for the members before this version, who keep
+-- seeing the whole history as before).
+ALTER TABLE chat_groups
+    ADD COLUMN avatar          text    NOT NULL DEFAULT '',
+    ADD COLUMN notice          text    NOT NULL DEFAULT '',
+    ADD COLUMN join_policy     int     NOT NULL DEFAULT 0,
+    ADD COLUMN invite_policy   int     NOT NULL DEFAULT 0,
+    ADD COLUMN history_visible int     NOT NULL DEFAULT 0,
+    ADD COLUMN mute_all        boolean NOT NULL DEFAULT false;
+
+ALTER TABLE members
+    ADD COLUMN role        int    NOT NULL DEFAULT 0,
+    ADD COLUMN muted_until bigint NOT NULL DEFAULT 0,
+    ADD COLUMN joined_seq  bigint NOT NULL DEFAULT 0;
+
+-- A new member's join position is the group's last conv_seq. The functions that add members
+-- hold the conversation's row lock while they insert, so a message stored concurrently is
+-- either at or before it (not for the newcomer) or after it.
+CREATE FUNCTION easyim_member_joined() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    NEW.joined_seq := coalesce((SELECT last_seq FROM convs WHERE conv = 'g:' || NEW.group_id), 0);
+    RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER members_joined BEFORE INSERT ON members
+    FOR EACH ROW EXECUTE FUNCTION easyim_member_joined();

@@ -1,0 +1,186 @@
+//! [`ModerationStore`] for [`SqliteStorage`]: group settings, roles and mutes.
+
+use async_trait::async_trait;
+use easyim_core::{
+    Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
+    MemberState, ModerationStore, Role, StorageError, UserId,
+};
+use rusqlite::{params, OptionalExtension};
+
+use crate::error::{DbError, Result};
+use crate::rows::{group_exists, id};
+use crate::SqliteStorage;
+
+/// `NotFound(Group)` unless the group exists, then `NotFound(Member)` if `changed` is 0: the
+/// answer for an update of one member's row.
+fn member_changed(c: &rusqlite::Connection, group: i64, changed: usize) -> Result<(), DbError> {
+    if changed > 0 {
+        Ok(())
+    } else if group_exists(c, group)? {
+        Err(StorageError::NotFound(Entity::Member).into())
+    } else {
+        Err(StorageError::NotFound(Entity::Group).into())
+    }
+}
+
+/// The role of a member whose `members.role` is `code` in a group owned by `owner`.
+fn role_of(user: i64, owner: i64, code: i64) -> Role {
+    if user == owner {
+        Role::Owner
+    } else {
+        Role::from_code(code)
+    }
+}
+
+#[async_trait]
+impl ModerationStore for SqliteStorage {
+    async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT avatar, notice, join_policy, invite_policy, history_visible, mute_all
+                     FROM chat_groups WHERE id = ?1",
+                )?
+                .query_row([id(group)], |r| {
+                    Ok(GroupSettings {
+                        avatar: r.get(0)?,
+                        notice: r.get(1)?,
+                        join_policy: JoinPolicy::from_code(r.get(2)?),
+                        invite_policy: InvitePolicy::from_code(r.get(3)?),
+                        history_visible: HistoryVisible::from_code(r.get(4)?),
+                        mute_all: r.get(5)?,
+                    })
+                })
+                .optional()?;
+            Ok(row)
+        })
+        .await
+    }
+
+    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()> {
+        let u = update.clone();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE chat_groups SET
+                        name = COALESCE(?2, name),
+                        avatar = COALESCE(?3, avatar),
+                        notice = COALESCE(?4, notice),
+                        join_policy = COALESCE(?5, join_policy),
+                        invite_policy = COALESCE(?6, invite_policy),
+                        history_visible = COALESCE(?7, history_visible),
+                        mute_all = COALESCE(?8, mute_all)
+                     WHERE id = ?1",
+                )?
+                .execute(params![
+                    id(group),
+                    u.name,
+                    u.avatar,
+                    u.notice,
+                    u.join_policy.map(JoinPolicy::code),
+                    u.invite_policy.map(InvitePolicy::code),
+                    u.history_visible.map(HistoryVisible::code),
+                    u.mute_all,
+                ])?;
+            if n == 0 {
+                return Err(StorageError::NotFound(Entity::Group).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn member_state(&self, group: GroupId, user: UserId) -> Result<Option<MemberState>> {
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(
+                    "SELECT g.owner, m.role, m.muted_until, m.joined_seq, g.mute_all,
+                            g.history_visible
+                     FROM members m JOIN chat_groups g ON g.id = m.group_id
+                     WHERE m.group_id = ?1 AND m.user_id = ?2",
+                )?
+                .query_row([id(group), id(user)], |r| {
+                    Ok(MemberState {
+                        role: role_of(id(user), r.get(0)?, r.get(1)?),
+                        muted_until: r.get(2)?,
+                        joined_seq: r.get::<_, i64>(3)? as u64,
+                        mute_all: r.get(4)?,
+                        history_visible: HistoryVisible::from_code(r.get(5)?),
+                    })
+                })
+                .optional()?;
+            Ok(row)
+        })
+        .await
+    }
+
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+        let code = if role == Role::Admin {
+            Role::Admin.code()
+        } else {
+            Role::Member.code()
+        };
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE members SET role = ?3 WHERE group_id = ?1 AND user_id = ?2
+                     AND user_id <> (SELECT owner FROM chat_groups WHERE id = ?1)",
+                )?
+                .execute(params![id(group), id(user), code])?;
+            member_changed(c, id(group), n)
+        })
+        .await
+    }
+
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE members SET muted_until = ?3 WHERE group_id = ?1 AND user_id = ?2",
+                )?
+                .execute(params![id(group), id(user), until.max(0)])?;
+            member_changed(c, id(group), n)
+        })
+        .await
+    }
+
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+        self.write(move |c| {
+            // The new owner's row loses its admin role: the owner's role is the group's.
+            let n = c
+                .prepare_cached("UPDATE members SET role = 0 WHERE group_id = ?1 AND user_id = ?2")?
+                .execute([id(group), id(to)])?;
+            member_changed(c, id(group), n)?;
+            c.prepare_cached("UPDATE chat_groups SET owner = ?2 WHERE id = ?1")?
+                .execute([id(group), id(to)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>> {
+        let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT g.owner, m.role, m.muted_until
+                 FROM members m JOIN chat_groups g ON g.id = m.group_id
+                 WHERE m.group_id = ?1 AND m.user_id = ?2",
+            )?;
+            let mut out = Vec::with_capacity(users.len());
+            for user in users {
+                let row = stmt
+                    .query_row([id(group), user], |r| {
+                        Ok(Member {
+                            user: user as u64,
+                            role: role_of(user, r.get(0)?, r.get(1)?),
+                            muted_until: r.get(2)?,
+                        })
+                    })
+                    .optional()?;
+                out.extend(row);
+            }
+            Ok(out)
+        })
+        .await
+    }
+}

@@ -1,0 +1,133 @@
+//! The `ModerationStore` part of [`TableStorage`]: group settings, roles and mutes.
+
+use async_trait::async_trait;
+use easyim_core::{
+    Entity, GroupId, GroupSettings, GroupUpdate, Member, MemberState, ModerationStore, Result,
+    Role, StorageError, UserId,
+};
+
+use super::{TableStorage, Tables};
+
+impl Tables {
+    /// `NotFound` unless `user` is a member of `group` (the group checked first).
+    fn check_member(&self, group: GroupId, user: UserId) -> Result<()> {
+        if !self.groups.contains_key(&group) {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        if !self.members.contains(&(group, user)) {
+            return Err(StorageError::NotFound(Entity::Member));
+        }
+        Ok(())
+    }
+
+    fn member(&self, group: GroupId, user: UserId) -> Option<Member> {
+        let (_, owner) = self.groups.get(&group)?;
+        if !self.members.contains(&(group, user)) {
+            return None;
+        }
+        let (admin, muted_until, _) = self
+            .member_rows
+            .get(&(group, user))
+            .copied()
+            .unwrap_or_default();
+        let role = match (user == *owner, admin) {
+            (true, _) => Role::Owner,
+            (false, true) => Role::Admin,
+            (false, false) => Role::Member,
+        };
+        Some(Member {
+            user,
+            role,
+            muted_until,
+        })
+    }
+
+    fn row(&mut self, group: GroupId, user: UserId) -> &mut (bool, i64, u64) {
+        self.member_rows.entry((group, user)).or_default()
+    }
+}
+
+#[async_trait]
+impl ModerationStore for TableStorage {
+    async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>> {
+        let db = self.db();
+        Ok(db
+            .groups
+            .contains_key(&group)
+            .then(|| db.settings.get(&group).cloned().unwrap_or_default()))
+    }
+
+    async fn update_group(&self, group: GroupId, u: &GroupUpdate) -> Result<()> {
+        let mut db = self.db();
+        let Some((name, _)) = db.groups.get_mut(&group) else {
+            return Err(StorageError::NotFound(Entity::Group));
+        };
+        if let Some(new) = &u.name {
+            name.clone_from(new);
+        }
+        let s = db.settings.entry(group).or_default();
+        if let Some(avatar) = &u.avatar {
+            s.avatar.clone_from(avatar);
+        }
+        if let Some(notice) = &u.notice {
+            s.notice.clone_from(notice);
+        }
+        s.join_policy = u.join_policy.unwrap_or(s.join_policy);
+        s.invite_policy = u.invite_policy.unwrap_or(s.invite_policy);
+        s.history_visible = u.history_visible.unwrap_or(s.history_visible);
+        s.mute_all = u.mute_all.unwrap_or(s.mute_all);
+        Ok(())
+    }
+
+    async fn member_state(&self, group: GroupId, user: UserId) -> Result<Option<MemberState>> {
+        let db = self.db();
+        let Some(m) = db.member(group, user) else {
+            return Ok(None);
+        };
+        let settings = db.settings.get(&group).cloned().unwrap_or_default();
+        let joined_seq = db.member_rows.get(&(group, user)).map_or(0, |r| r.2);
+        Ok(Some(MemberState {
+            role: m.role,
+            muted_until: m.muted_until,
+            joined_seq,
+            mute_all: settings.mute_all,
+            history_visible: settings.history_visible,
+        }))
+    }
+
+    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+        let mut db = self.db();
+        db.check_member(group, user)?;
+        if db
+            .groups
+            .get(&group)
+            .is_some_and(|(_, owner)| *owner == user)
+        {
+            return Err(StorageError::NotFound(Entity::Member));
+        }
+        db.row(group, user).0 = role == Role::Admin;
+        Ok(())
+    }
+
+    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+        let mut db = self.db();
+        db.check_member(group, user)?;
+        db.row(group, user).1 = until.max(0);
+        Ok(())
+    }
+
+    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+        let mut db = self.db();
+        db.check_member(group, to)?;
+        db.row(group, to).0 = false;
+        if let Some((_, owner)) = db.groups.get_mut(&group) {
+            *owner = to;
+        }
+        Ok(())
+    }
+
+    async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>> {
+        let db = self.db();
+        Ok(users.iter().filter_map(|&u| db.member(group, u)).collect())
+    }
+}
