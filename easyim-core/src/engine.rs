@@ -1,5 +1,6 @@
 //! The engine: what one node of easyim is, independent of its transports.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use easyim_proto::{ChatType, Encoded, Msg, MsgType};
@@ -16,6 +17,7 @@ use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{self, Outbox};
+use crate::relation::DirectMessages;
 use crate::sequencer::Delivery;
 use crate::session::Connection;
 use crate::storage::{MessageStore, ModerationStore};
@@ -71,6 +73,7 @@ impl Engine {
             node: Arc::new(Node {
                 storage,
                 moderation,
+                friends_only: AtomicBool::new(false),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -141,6 +144,13 @@ impl Engine {
         self.node
             .router
             .deliver(vec![user], &frame, None, None, true);
+    }
+
+    /// Applies `DIRECT_MESSAGES` to the send path.
+    pub(crate) fn set_direct_messages(&self, who: DirectMessages) {
+        self.node
+            .friends_only
+            .store(who == DirectMessages::Friends, Ordering::Relaxed);
     }
 
     /// Stores a group event (a NOTIFY message of `group` from `actor`, `content` its JSON)

@@ -1,5 +1,5 @@
-//! [`Friends`]: friend requests (and the notice to their target), friendships, and finding
-//! people by account name.
+//! [`Friends`]: friend requests (and the notice to their target), friendships, blocks, and
+//! finding people by account name.
 
 use std::sync::Arc;
 
@@ -7,9 +7,10 @@ use easyim_proto::frames;
 use tracing::instrument;
 
 use crate::engine::Engine;
+use crate::error::Entity;
 use crate::error::ImError;
 use crate::limits::{checked_limit, MAX_LIST_LIMIT};
-use crate::storage::{AccountStore, FriendStore};
+use crate::storage::{AccountStore, FriendStore, ModerationStore};
 use crate::types::{FriendRequest, Page, Paged, Profile, UserId};
 
 /// Longest message that may come with a friend request, in bytes.
@@ -22,6 +23,7 @@ pub const SEARCH_LIMIT: usize = 50;
 pub struct Friends {
     store: Arc<dyn FriendStore>,
     accounts: Arc<dyn AccountStore>,
+    blocks: Arc<dyn ModerationStore>,
     engine: Engine,
 }
 
@@ -35,11 +37,13 @@ impl Friends {
     pub(crate) fn new(
         store: Arc<dyn FriendStore>,
         accounts: Arc<dyn AccountStore>,
+        blocks: Arc<dyn ModerationStore>,
         engine: Engine,
     ) -> Self {
         Friends {
             store,
             accounts,
+            blocks,
             engine,
         }
     }
@@ -62,8 +66,9 @@ impl Friends {
 
     /// Asks `to` to be `me`'s friend, with a short message. The target's connections (on every
     /// node) get a NOTIFY `FRIEND_REQUEST: <request id>`. An open request from `me` to `to` is
-    /// returned as it is, and the target is not told again. `Invalid` for oneself or an over-long message, `NotFound(User)`,
-    /// `Conflict(AlreadyFriends)`.
+    /// returned as it is, and the target is not told again. `Invalid` for oneself or an
+    /// over-long message, `NotFound(User)`, `Conflict(AlreadyFriends)`, `Forbidden` if `to`
+    /// blocked `me`.
     #[instrument(skip(self, msg))]
     pub async fn add(&self, me: UserId, to: UserId, msg: &str) -> Result<FriendRequest, ImError> {
         if to == me {
@@ -73,6 +78,9 @@ impl Friends {
             return Err(ImError::invalid(format!(
                 "`msg` must be at most {MAX_REQUEST_MSG} bytes"
             )));
+        }
+        if self.blocks.relation(me, to).await?.blocked {
+            return Err(ImError::Forbidden("this user does not take your requests"));
         }
         let id = self.engine.next_id();
         let request = self.store.create_friend_request(id, me, to, msg).await?;
@@ -121,5 +129,34 @@ impl Friends {
         }
         let limit = checked_limit(limit, SEARCH_LIMIT)?;
         Ok(self.accounts.search_users(query, limit).await?)
+    }
+
+    /// Makes `me` block `user`: its 1:1 messages to `me` are refused (`E_BLOCKED`) and so are
+    /// its friend requests. Shared groups are not affected. Blocking twice is blocking once.
+    /// `Invalid` for oneself, `NotFound(User)`.
+    pub async fn block(&self, me: UserId, user: UserId) -> Result<(), ImError> {
+        if user == me {
+            return Err(ImError::invalid("cannot block yourself"));
+        }
+        Ok(self.blocks.block_user(me, user).await?)
+    }
+
+    /// Lifts `me`'s block on `user`. `NotFound(User)` for a user that does not exist.
+    pub async fn unblock(&self, me: UserId, user: UserId) -> Result<(), ImError> {
+        if self.accounts.user(user).await?.is_none() {
+            return Err(ImError::NotFound(Entity::User));
+        }
+        Ok(self.blocks.unblock_user(me, user).await?)
+    }
+
+    /// A page of the users `me` blocked, by id ascending. `Invalid` for a limit out of 1 to
+    /// [`MAX_LIST_LIMIT`].
+    pub async fn blocked(&self, me: UserId, page: Page) -> Result<Paged<Profile>, ImError> {
+        let limit = checked_limit(page.limit, MAX_LIST_LIMIT)?;
+        let rows = self
+            .blocks
+            .blocked_users(me, Page::new(page.after, limit + 1))
+            .await?;
+        Ok(Paged::from_rows(rows, limit, |p| p.id))
     }
 }

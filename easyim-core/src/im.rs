@@ -51,19 +51,26 @@ impl Im {
         let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
         Im {
             accounts: Accounts::new(storage.clone(), auth, engine.clone()),
-            friends: Friends::new(storage.clone(), storage.clone(), engine.clone()),
+            friends: Friends::new(
+                storage.clone(),
+                storage.clone(),
+                storage.clone(),
+                engine.clone(),
+            ),
             history: History::new(storage.clone(), storage, groups.clone()),
             groups,
             engine,
         }
     }
 
-    /// The same IM enforcing `limits` (group sizes, memberships) instead of
+    /// The same IM enforcing `limits` (group sizes, memberships, who may send 1:1 messages)
+    /// instead of
     /// [`Limits::default`].
     pub fn with_limits(mut self, limits: Limits) -> Self {
         // History keeps its own copy of the groups service for its access rules only, which
         // the limits do not touch.
         self.groups = self.groups.with_limits(limits);
+        self.engine.set_direct_messages(limits.direct_messages);
         self
     }
 

@@ -17,7 +17,8 @@
 //! - `outbox`: a connection's bounded outgoing queue ([`Outbox`]) and every write to it.
 //! - `delivery`: the one outbound path: the hub's connections plus the bus.
 //! - `hub`: who is online where.
-//! - `roles`: group roles and settings ([`Role`], [`JoinPolicy`], [`GroupSettings`]...).
+//! - `roles`: group roles and settings ([`Role`], [`JoinPolicy`], [`GroupSettings`]...);
+//!   `relation`: blocks and who may send 1:1 messages ([`Relation`], [`DirectMessages`]).
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
@@ -49,6 +50,7 @@ mod limits;
 mod metrics;
 mod node;
 mod outbox;
+mod relation;
 mod roles;
 mod sequencer;
 mod session;
@@ -75,6 +77,7 @@ pub use im::Im;
 pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
+pub use relation::{DirectMessages, Relation};
 pub use roles::{
     GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
 };

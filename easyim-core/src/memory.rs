@@ -59,6 +59,8 @@ struct State {
     request_index: HashMap<u64, usize>,
     /// Friendships, both directions.
     friends: BTreeSet<(UserId, UserId)>,
+    /// Blocks: (the user who blocked, the user blocked).
+    blocks: BTreeSet<(UserId, UserId)>,
     groups: BTreeMap<GroupId, GroupState>,
     /// Every (member, group) pair: the index of a user's groups, in id order.
     memberships: BTreeSet<(UserId, GroupId)>,

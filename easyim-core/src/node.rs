@@ -3,6 +3,7 @@
 //! The [`crate::Engine`] is the public handle on a node; the sessions hold the node itself, so
 //! that the engine may create sessions without the sessions depending on the engine.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -21,6 +22,9 @@ pub(crate) struct Node {
     /// The group rules the send path applies (who is muted); `None` for an engine built
     /// without the domain services, which applies none.
     pub(crate) moderation: Option<Arc<dyn ModerationStore>>,
+    /// `DIRECT_MESSAGES` is `friends`: a 1:1 message to a non-friend is `E_FORBIDDEN`. Set
+    /// once by [`crate::Im::with_limits`], after the node is built.
+    pub(crate) friends_only: AtomicBool,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) config: EngineConfig,
     /// The one path by which anything reaches a connection, here or on other nodes.

@@ -2,7 +2,7 @@
 //!
 //! - `params`: a call's arguments (query string, JSON or form body) and its token.
 //! - `error`: [`ApiError`](error::ApiError), which every failure turns into, and the envelope.
-//! - `user`, `friend`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
+//! - `user`, `friend`, `block`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
@@ -12,6 +12,7 @@
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
 //! 413...) in the envelope, so a client never sees an empty or HTML error body.
 
+mod block;
 mod error;
 mod friend;
 mod group;
@@ -155,6 +156,9 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/user/friend/refuse", post(friend::refuse))
         .route("/api/user/friend/remove", post(friend::remove))
         .route("/api/user/friend/requests", get(friend::requests))
+        .route("/api/user/block", post(block::block))
+        .route("/api/user/unblock", post(block::unblock))
+        .route("/api/user/blocks", get(block::blocks))
         .route("/api/group/create", post(group::create))
         .route("/api/group/invite", post(group::invite))
         .route("/api/group/join", post(group::join))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use easyim_core::DirectMessages;
 use easyim_proto::FormatPolicy;
 
 use easyim_storage_sqlite::Synchronous;
@@ -72,6 +73,8 @@ pub struct Config {
     pub max_group_members: u64,
     /// `MAX_GROUPS_PER_USER`.
     pub max_groups_per_user: u64,
+    /// `DIRECT_MESSAGES`.
+    pub direct_messages: DirectMessages,
     /// `ACCESS_TOKEN_TTL`, seconds.
     pub access_ttl: u64,
     /// `REFRESH_TOKEN_TTL`, seconds.
@@ -277,6 +280,7 @@ impl Sources {
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
+            direct_messages: self.parse("DIRECT_MESSAGES", "anyone or friends")?,
             access_ttl: self.positive("ACCESS_TOKEN_TTL")?,
             refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
             db_driver,
@@ -335,6 +339,7 @@ mod tests {
         // Safe by default: both rate limits are on, at values no honest client reaches.
         assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
         assert_eq!((c.max_group_members, c.max_groups_per_user), (2000, 500));
+        assert_eq!(c.direct_messages, DirectMessages::Anyone);
     }
 
     #[test]
@@ -407,6 +412,7 @@ mod tests {
             ("LOG_FORMAT", "yaml"),
             ("MAX_GROUP_MEMBERS", "0"),
             ("MAX_GROUPS_PER_USER", "many"),
+            ("DIRECT_MESSAGES", "strangers"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);

@@ -1,13 +1,13 @@
-//! [`ModerationStore`] for [`PgStorage`]: group settings, roles and mutes.
+//! [`ModerationStore`] for [`PgStorage`]: group settings, roles and mutes; blocks.
 
 use async_trait::async_trait;
 use easyim_core::{
     Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
-    MemberState, ModerationStore, Role, StorageError, UserId,
+    MemberState, ModerationStore, Page, Profile, Relation, Role, StorageError, UserId,
 };
 
 use crate::error::{DbError, Result};
-use crate::rows::{id, uid};
+use crate::rows::{id, profile_row, rows, to_i64, uid};
 use crate::PgStorage;
 
 /// The role of `user` whose `members.role` is `code` in a group owned by `owner`.
@@ -177,5 +177,62 @@ impl ModerationStore for PgStorage {
             .collect();
         found.sort_by_key(|m| users.iter().position(|&u| u == m.user));
         Ok(found)
+    }
+
+    async fn block_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        // One statement: the row goes in only if the blocked user exists.
+        let n = self
+            .execute(
+                "INSERT INTO blocks (user_id, blocked_id)
+                 SELECT $1, id FROM users WHERE id = $2
+                 ON CONFLICT DO NOTHING",
+                &[&id(user), &id(blocked)],
+            )
+            .await?;
+        if n == 0
+            && self
+                .query_opt("SELECT 1 FROM users WHERE id = $1", &[&id(blocked)])
+                .await?
+                .is_none()
+        {
+            return Err(StorageError::NotFound(Entity::User));
+        }
+        Ok(())
+    }
+
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        self.execute(
+            "DELETE FROM blocks WHERE user_id = $1 AND blocked_id = $2",
+            &[&id(user), &id(blocked)],
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn blocked_users(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
+        let found = self
+            .query(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM blocks b JOIN users u ON u.id = b.blocked_id
+                 WHERE b.user_id = $1 AND b.blocked_id > $2 ORDER BY b.blocked_id LIMIT $3",
+                &[&id(user), &after, &to_i64(page.limit)],
+            )
+            .await?;
+        Ok(rows(found, profile_row))
+    }
+
+    async fn relation(&self, from: UserId, to: UserId) -> Result<Relation> {
+        let r = self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $2 AND blocked_id = $1),
+                        EXISTS (SELECT 1 FROM friends WHERE user_id = $1 AND friend_id = $2)",
+                &[&id(from), &id(to)],
+            )
+            .await?;
+        Ok(Relation {
+            blocked: r.get(0),
+            friends: r.get(1),
+        })
     }
 }

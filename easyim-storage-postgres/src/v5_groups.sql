@@ -1,4 +1,4 @@
--- 5: group administration: the group's settings, and each member's role (0 member, 1 admin;
+-- 5: group administration and blocks: the group's settings, and each member's role (0 member, 1 admin;
 -- the owner is chat_groups.owner), mute (until, in ms since the epoch) and join position (the
 -- group's last conv_seq when it joined; 0 for the members before this version, who keep
 -- seeing the whole history as before).
@@ -26,3 +26,10 @@ END
 $fn$;
 CREATE TRIGGER members_joined BEFORE INSERT ON members
     FOR EACH ROW EXECUTE FUNCTION easyim_member_joined();
+
+-- Blocks: `user_id` blocked `blocked_id`.
+CREATE TABLE blocks (
+    user_id    bigint NOT NULL,
+    blocked_id bigint NOT NULL,
+    PRIMARY KEY (user_id, blocked_id)
+);

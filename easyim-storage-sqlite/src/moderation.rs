@@ -1,14 +1,14 @@
-//! [`ModerationStore`] for [`SqliteStorage`]: group settings, roles and mutes.
+//! [`ModerationStore`] for [`SqliteStorage`]: group settings, roles and mutes; blocks.
 
 use async_trait::async_trait;
 use easyim_core::{
     Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
-    MemberState, ModerationStore, Role, StorageError, UserId,
+    MemberState, ModerationStore, Page, Profile, Relation, Role, StorageError, UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::{DbError, Result};
-use crate::rows::{group_exists, id};
+use crate::rows::{are_friends, group_exists, id, limit_i64, profile_row, to_i64, user_exists};
 use crate::SqliteStorage;
 
 /// `NotFound(Group)` unless the group exists, then `NotFound(Member)` if `changed` is 0: the
@@ -180,6 +180,56 @@ impl ModerationStore for SqliteStorage {
                 out.extend(row);
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn block_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        self.write(move |c| {
+            if !user_exists(c, id(blocked))? {
+                return Err(StorageError::NotFound(Entity::User).into());
+            }
+            c.prepare_cached("INSERT OR IGNORE INTO blocks (user_id, blocked_id) VALUES (?1, ?2)")?
+                .execute([id(user), id(blocked)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        self.write(move |c| {
+            c.prepare_cached("DELETE FROM blocks WHERE user_id = ?1 AND blocked_id = ?2")?
+                .execute([id(user), id(blocked)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn blocked_users(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT u.id, u.account, u.nickname, u.avatar
+                 FROM blocks b JOIN users u ON u.id = b.blocked_id
+                 WHERE b.user_id = ?1 AND b.blocked_id > ?2 ORDER BY b.blocked_id LIMIT ?3",
+            )?;
+            let rows = stmt.query_map([id(user), after, limit_i64(page.limit)], profile_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn relation(&self, from: UserId, to: UserId) -> Result<Relation> {
+        self.read(move |c| {
+            let blocked: bool = c
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = ?1 AND blocked_id = ?2)",
+                )?
+                .query_row([id(to), id(from)], |r| r.get(0))?;
+            Ok(Relation {
+                blocked,
+                friends: are_friends(c, id(from), id(to))?,
+            })
         })
         .await
     }

@@ -146,8 +146,8 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 4: per-member conversation state (added by its own change; empty until then).
     "",
-    // 5: group administration: the group's settings, and each member's role, mute and join
-    // position (the group's last conv_seq when it joined; 0 for the members before this
+    // 5: group administration and blocks: the group's settings, each member's role, mute and
+    // join position (the group's last conv_seq when it joined; 0 for the members before this
     // version, who keep seeing the whole history as before).
     "
     ALTER TABLE chat_groups ADD COLUMN avatar TEXT NOT NULL DEFAULT '';
@@ -159,6 +159,12 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE members ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE members ADD COLUMN muted_until INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+    -- Blocks: `user_id` blocked `blocked_id`.
+    CREATE TABLE blocks (
+        user_id    INTEGER NOT NULL,
+        blocked_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, blocked_id)
+    ) WITHOUT ROWID;
     ",
 ];
 

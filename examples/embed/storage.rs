@@ -37,6 +37,8 @@ struct Tables {
     requests: Vec<FriendRequest>,
     /// `friends (user, friend)`, one row per direction.
     friends: BTreeSet<(UserId, UserId)>,
+    /// `blocks (user, blocked)`.
+    blocks: BTreeSet<(UserId, UserId)>,
     /// `groups (id, name, owner)`.
     groups: BTreeMap<GroupId, (String, UserId)>,
     /// `members (group, user)`.

@@ -4,9 +4,10 @@ use async_trait::async_trait;
 
 use super::{GroupState, MemoryStorage, State};
 use crate::error::{Entity, Result, StorageError};
+use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
 use crate::storage::ModerationStore;
-use crate::types::{GroupId, UserId};
+use crate::types::{GroupId, Page, Profile, UserId};
 
 impl State {
     fn group_mut(&mut self, group: GroupId) -> Result<&mut GroupState> {
@@ -121,5 +122,38 @@ impl ModerationStore for MemoryStorage {
                 muted_until: g.muted.get(&user).copied().unwrap_or(0),
             })
             .collect())
+    }
+
+    async fn block_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        let mut st = self.lock();
+        if !st.users.contains_key(&blocked) {
+            return Err(StorageError::NotFound(Entity::User));
+        }
+        st.blocks.insert((user, blocked));
+        Ok(())
+    }
+
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        self.lock().blocks.remove(&(user, blocked));
+        Ok(())
+    }
+
+    async fn blocked_users(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let st = self.lock();
+        let ids = st
+            .blocks
+            .range((user, UserId::MIN)..=(user, UserId::MAX))
+            .map(|&(_, b)| b)
+            .filter(|&b| page.after.is_none_or(|after| b > after))
+            .take(page.limit);
+        Ok(st.profiles(ids))
+    }
+
+    async fn relation(&self, from: UserId, to: UserId) -> Result<Relation> {
+        let st = self.lock();
+        Ok(Relation {
+            blocked: st.blocks.contains(&(to, from)),
+            friends: st.friends.contains(&(from, to)),
+        })
     }
 }

@@ -1,14 +1,16 @@
-//! [`ModerationStore`]: the roles, settings and mutes of groups.
+//! [`ModerationStore`]: the roles, settings and mutes of groups, and the blocks between users.
 
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
-use crate::types::{GroupId, UserId};
+use crate::types::{GroupId, Page, Profile, UserId};
 
 /// Where a group's administration lives: its settings (policies, notice, group-wide mute) and
-/// each member's role, mute and join position. Used by the groups service, by the send path
-/// (who may speak) and by history (what a newcomer may read).
+/// each member's role, mute and join position; and which users each user blocked. Used by the
+/// groups service, by the send path (who may speak, who may write to whom), by history (what
+/// a newcomer may read) and by friend requests (a blocked user's are refused).
 ///
 /// The owner is the group's `owner` ([`crate::Group::owner`]); the other members are admins or
 /// members. A member's row goes with its membership: removing a member forgets its role and
@@ -43,4 +45,18 @@ pub trait ModerationStore: Send + Sync + 'static {
     /// The role and mute of those of `users` who are members of `group` (others are left
     /// out), in the order of `users`. For showing a page of members.
     async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>>;
+
+    /// Makes `user` block `blocked` (blocking twice is blocking once). `NotFound("user")` if
+    /// `blocked` does not exist.
+    async fn block_user(&self, user: UserId, blocked: UserId) -> Result<()>;
+
+    /// Lifts a block of `user` on `blocked`; lifting one that is not there changes nothing.
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> Result<()>;
+
+    /// The users `user` blocked, by id ascending: those with an id above `page.after` if it is
+    /// given, at most `page.limit`.
+    async fn blocked_users(&self, user: UserId, page: Page) -> Result<Vec<Profile>>;
+
+    /// How `to` stands to `from`: whether `to` blocked `from`, whether they are friends.
+    async fn relation(&self, from: UserId, to: UserId) -> Result<Relation>;
 }

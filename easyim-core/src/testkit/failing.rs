@@ -1,6 +1,7 @@
 //! [`FailingStorage`]: a storage that fails on demand, for testing what sits on top of one.
 
 use crate::error::StorageError;
+use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
 use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore};
 use crate::types::{
@@ -263,6 +264,26 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
     async fn member_roles(&self, group: GroupId, users: &[UserId]) -> crate::Result<Vec<Member>> {
         self.check()?;
         self.inner.member_roles(group, users).await
+    }
+
+    async fn block_user(&self, user: UserId, blocked: UserId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.block_user(user, blocked).await
+    }
+
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.unblock_user(user, blocked).await
+    }
+
+    async fn blocked_users(&self, user: UserId, page: Page) -> crate::Result<Vec<Profile>> {
+        self.check()?;
+        self.inner.blocked_users(user, page).await
+    }
+
+    async fn relation(&self, from: UserId, to: UserId) -> crate::Result<Relation> {
+        self.check()?;
+        self.inner.relation(from, to).await
     }
 }
 

@@ -12,7 +12,7 @@
 //! | [`run_friend_store`]    | [`FriendStore`]     | [`AccountStore`] (to make users) |
 //! | [`run_group_store`]     | [`GroupStore`]      | [`AccountStore`] (to make users) |
 //! | [`run_message_store`]   | [`MessageStore`]    | [`AccountStore`] and [`GroupStore`] (users and groups to write to) |
-//! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`GroupStore`] and [`MessageStore`] |
+//! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`FriendStore`], [`GroupStore`] and [`MessageStore`] |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -71,7 +71,7 @@ pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
-pub use moderation::{check_group_settings, check_join_position, check_member_roles};
+pub use moderation::{check_blocks, check_group_settings, check_join_position, check_member_roles};
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
@@ -114,9 +114,10 @@ fn group_checks<S: AccountStore + GroupStore + ?Sized>() -> Checks<S> {
 
 fn moderation_checks<S>() -> Checks<S>
 where
-    S: AccountStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+    S: AccountStore + FriendStore + GroupStore + MessageStore + ModerationStore + ?Sized,
 {
     vec![
+        ("blocks", |s| check_blocks(s).boxed()),
         ("group_settings", |s| check_group_settings(s).boxed()),
         ("member_roles", |s| check_member_roles(s).boxed()),
         ("join_position", |s| check_join_position(s).boxed()),
@@ -188,11 +189,11 @@ where
 }
 
 /// Runs the [`ModerationStore`] checks like [`run_account_store`]. The storage must also be
-/// an [`AccountStore`], a [`GroupStore`] and a [`MessageStore`]: the checks make users and
-/// groups, and store messages to see where a later member joins.
+/// an [`AccountStore`], a [`FriendStore`], a [`GroupStore`] and a [`MessageStore`]: the checks
+/// make users, friends and groups, and store messages to see where a later member joins.
 pub async fn run_moderation_store<S, F, Fut>(make: F)
 where
-    S: AccountStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+    S: AccountStore + FriendStore + GroupStore + MessageStore + ModerationStore + ?Sized,
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<S>>,
 {

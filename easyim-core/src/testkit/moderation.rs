@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use super::support::{add_users, expect_err, group_msg, ok, stored};
+use super::support::{add_users, expect_err, group_msg, ok, profile_ids, stored};
 use crate::error::{Entity, StorageError};
+use crate::relation::Relation;
 use crate::roles::{
     GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
 };
-use crate::storage::{AccountStore, GroupStore, MessageStore, ModerationStore};
-use crate::types::{GroupId, UserId};
+use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore};
+use crate::types::{GroupId, Page, UserId};
 
 async fn state<S: ModerationStore + ?Sized>(s: &S, g: GroupId, u: UserId) -> Option<MemberState> {
     ok(s.member_state(g, u).await, "member_state")
@@ -241,4 +242,70 @@ where
     assert!(sa.mute_all && sb.mute_all, "mute_all in every standing");
     assert!(sa.may_speak(0), "the owner speaks under mute_all");
     assert!(!sb.may_speak(0), "a member does not under mute_all");
+}
+
+/// Blocks: one direction only, idempotent, listed in pages, lifted; and the relation the send
+/// path reads (blocked, friends).
+pub async fn check_blocks<S>(s: Arc<S>)
+where
+    S: AccountStore + FriendStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b, c, d) = (1, 2, 3, 4);
+    add_users(s, &[a, b, c, d]).await;
+    let relation = |from, to| async move { ok(s.relation(from, to).await, "relation") };
+    assert_eq!(relation(b, a).await, Relation::default(), "strangers");
+    ok(s.block_user(a, b).await, "block_user");
+    ok(s.block_user(a, b).await, "block_user twice");
+    ok(s.block_user(a, d).await, "block_user");
+    assert!(
+        relation(b, a).await.blocked,
+        "a blocked b: b to a is blocked"
+    );
+    assert!(!relation(a, b).await.blocked, "a blocked b: a to b is not");
+    expect_err(
+        s.block_user(a, 999).await,
+        StorageError::NotFound(Entity::User),
+        "block_user(unknown user)",
+    );
+    let blocked = |page: Page| async move {
+        profile_ids(&ok(s.blocked_users(a, page).await, "blocked_users"))
+    };
+    assert_eq!(blocked(Page::first(10)).await, vec![b, d], "blocked_users");
+    assert_eq!(
+        blocked(Page::first(1)).await,
+        vec![b],
+        "blocked_users, limit 1"
+    );
+    assert_eq!(
+        blocked(Page::new(Some(b), 10)).await,
+        vec![d],
+        "blocked_users after b"
+    );
+    ok(s.unblock_user(a, b).await, "unblock_user");
+    ok(
+        s.unblock_user(a, c).await,
+        "unblock_user of a user not blocked",
+    );
+    assert!(!relation(b, a).await.blocked, "unblocked");
+    assert_eq!(
+        blocked(Page::first(10)).await,
+        vec![d],
+        "blocked_users after unblock"
+    );
+
+    let request = ok(
+        s.create_friend_request(50, c, a, "hi").await,
+        "create_friend_request",
+    );
+    ok(
+        s.answer_friend_request(request.id, a, true).await,
+        "answer_friend_request",
+    );
+    assert_eq!(
+        (relation(c, a).await.friends, relation(a, c).await.friends),
+        (true, true),
+        "friends both ways"
+    );
+    assert!(!relation(b, a).await.friends, "not friends");
 }

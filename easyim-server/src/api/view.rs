@@ -52,6 +52,7 @@ pub(crate) enum List {
     Requests,
     Groups,
     Members,
+    Blocks,
 }
 
 impl List {
@@ -61,6 +62,7 @@ impl List {
             List::Requests => 'r',
             List::Groups => 'g',
             List::Members => 'm',
+            List::Blocks => 'b',
         }
     }
 

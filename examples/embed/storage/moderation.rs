@@ -1,9 +1,9 @@
-//! The `ModerationStore` part of [`TableStorage`]: group settings, roles and mutes.
+//! The `ModerationStore` part of [`TableStorage`]: group settings, roles and mutes; blocks.
 
 use async_trait::async_trait;
 use easyim_core::{
-    Entity, GroupId, GroupSettings, GroupUpdate, Member, MemberState, ModerationStore, Result,
-    Role, StorageError, UserId,
+    Entity, GroupId, GroupSettings, GroupUpdate, Member, MemberState, ModerationStore, Page,
+    Profile, Relation, Result, Role, StorageError, UserId,
 };
 
 use super::{TableStorage, Tables};
@@ -129,5 +129,38 @@ impl ModerationStore for TableStorage {
     async fn member_roles(&self, group: GroupId, users: &[UserId]) -> Result<Vec<Member>> {
         let db = self.db();
         Ok(users.iter().filter_map(|&u| db.member(group, u)).collect())
+    }
+
+    async fn block_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        let mut db = self.db();
+        if !db.users.contains_key(&blocked) {
+            return Err(StorageError::NotFound(Entity::User));
+        }
+        db.blocks.insert((user, blocked));
+        Ok(())
+    }
+
+    async fn unblock_user(&self, user: UserId, blocked: UserId) -> Result<()> {
+        self.db().blocks.remove(&(user, blocked));
+        Ok(())
+    }
+
+    async fn blocked_users(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
+        let db = self.db();
+        let ids = db
+            .blocks
+            .range((user, UserId::MIN)..=(user, UserId::MAX))
+            .map(|&(_, b)| b)
+            .filter(|&b| page.after.is_none_or(|a| b > a))
+            .take(page.limit);
+        Ok(db.profiles(ids))
+    }
+
+    async fn relation(&self, from: UserId, to: UserId) -> Result<Relation> {
+        let db = self.db();
+        Ok(Relation {
+            blocked: db.blocks.contains(&(to, from)),
+            friends: db.friends.contains(&(from, to)),
+        })
     }
 }
