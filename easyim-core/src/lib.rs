@@ -69,7 +69,7 @@ pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
-    GroupInfo, Groups, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
+    GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
@@ -79,7 +79,8 @@ pub use metrics::Metrics;
 pub use outbox::Outbox;
 pub use relation::{DirectMessages, Relation};
 pub use roles::{
-    GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
+    GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, JoinRequest, Member,
+    MemberState, Role,
 };
 pub use session::Connection;
 pub use storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore, Storage};

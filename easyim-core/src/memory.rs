@@ -61,6 +61,8 @@ struct State {
     friends: BTreeSet<(UserId, UserId)>,
     /// Blocks: (the user who blocked, the user blocked).
     blocks: BTreeSet<(UserId, UserId)>,
+    /// Join requests, by id.
+    join_requests: BTreeMap<u64, crate::roles::JoinRequest>,
     groups: BTreeMap<GroupId, GroupState>,
     /// Every (member, group) pair: the index of a user's groups, in id order.
     memberships: BTreeSet<(UserId, GroupId)>,

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::types::UserId;
+use crate::types::{GroupId, RequestStatus, UserId};
 
 /// Defines an enum with a lowercase name per variant, parsed and shown by that name (the form
 /// the HTTP API and the group events use) and stored as a small integer.
@@ -196,4 +196,17 @@ pub struct Member {
     pub role: Role,
     /// Until when it is muted (milliseconds since the Unix epoch); 0 if it is not.
     pub muted_until: i64,
+}
+
+/// A user's request to join a group that takes members on approval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JoinRequest {
+    /// The request's id.
+    pub id: u64,
+    /// The group.
+    pub group: GroupId,
+    /// The user who asks.
+    pub user: UserId,
+    /// Open, accepted or refused.
+    pub status: RequestStatus,
 }

@@ -2,8 +2,9 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
-    MemberState, ModerationStore, Page, Profile, Relation, Role, StorageError, UserId,
+    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy,
+    JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile, Relation,
+    RequestStatus, Role, StorageError, UserId,
 };
 
 use crate::error::{DbError, Result};
@@ -16,6 +17,15 @@ fn role_of(user: i64, owner: i64, code: i32) -> Role {
         Role::Owner
     } else {
         Role::from_code(code.into())
+    }
+}
+
+fn join_request_row(r: &tokio_postgres::Row) -> JoinRequest {
+    JoinRequest {
+        id: uid(r, 0),
+        group: uid(r, 1),
+        user: uid(r, 2),
+        status: RequestStatus::from_i64(r.get::<_, i32>(3).into()),
     }
 }
 
@@ -233,6 +243,112 @@ impl ModerationStore for PgStorage {
         Ok(Relation {
             blocked: r.get(0),
             friends: r.get(1),
+        })
+    }
+
+    async fn group_admins(&self, group: GroupId) -> Result<Vec<UserId>> {
+        let found = self
+            .query(
+                "SELECT owner FROM chat_groups WHERE id = $1
+                 UNION ALL
+                 SELECT user_id FROM members WHERE group_id = $1 AND role = 1",
+                &[&id(group)],
+            )
+            .await?;
+        Ok(rows(found, |r| uid(r, 0)))
+    }
+
+    async fn create_join_request(
+        &self,
+        request: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<JoinRequest> {
+        // One statement: insert unless an open one exists (the partial unique index settles a
+        // race between nodes), then read the open one, whichever it is.
+        let row = self
+            .query_opt(
+                "WITH ins AS (
+                     INSERT INTO join_requests (id, group_id, user_id, status)
+                     SELECT $1, $2, $3, 0 WHERE EXISTS (SELECT 1 FROM chat_groups WHERE id = $2)
+                     ON CONFLICT DO NOTHING
+                     RETURNING id, group_id, user_id, status
+                 )
+                 SELECT id, group_id, user_id, status FROM ins
+                 UNION ALL
+                 SELECT id, group_id, user_id, status FROM join_requests
+                 WHERE group_id = $2 AND user_id = $3 AND status = 0
+                 LIMIT 1",
+                &[&id(request), &id(group), &id(user)],
+            )
+            .await?;
+        if let Some(r) = row {
+            return Ok(join_request_row(&r));
+        }
+        // Nothing inserted and nothing seen: another node's open request may have committed
+        // after this statement's snapshot; read it in a fresh one.
+        let open = self
+            .query_opt(
+                "SELECT id, group_id, user_id, status FROM join_requests
+                 WHERE group_id = $1 AND user_id = $2 AND status = 0",
+                &[&id(group), &id(user)],
+            )
+            .await?;
+        if let Some(r) = open {
+            return Ok(join_request_row(&r));
+        }
+        let group_exists = self
+            .query_opt("SELECT 1 FROM chat_groups WHERE id = $1", &[&id(group)])
+            .await?
+            .is_some();
+        Err(if group_exists {
+            StorageError::Conflict(Conflict::Request)
+        } else {
+            StorageError::NotFound(Entity::Group)
+        })
+    }
+
+    async fn join_request(&self, request: u64) -> Result<Option<JoinRequest>> {
+        let row = self
+            .query_opt(
+                "SELECT id, group_id, user_id, status FROM join_requests WHERE id = $1",
+                &[&id(request)],
+            )
+            .await?;
+        Ok(row.as_ref().map(join_request_row))
+    }
+
+    async fn join_requests(&self, group: GroupId, page: Page) -> Result<Vec<JoinRequest>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
+        let found = self
+            .query(
+                "SELECT id, group_id, user_id, status FROM join_requests
+                 WHERE group_id = $1 AND status = 0 AND id > $2 ORDER BY id LIMIT $3",
+                &[&id(group), &after, &to_i64(page.limit)],
+            )
+            .await?;
+        Ok(rows(found, join_request_row))
+    }
+
+    async fn answer_join_request(&self, request: u64, accept: bool) -> Result<()> {
+        let status: i32 = if accept { 1 } else { 2 };
+        let n = self
+            .execute(
+                "UPDATE join_requests SET status = $2 WHERE id = $1 AND status = 0",
+                &[&id(request), &status],
+            )
+            .await?;
+        if n > 0 {
+            return Ok(());
+        }
+        let exists = self
+            .query_opt("SELECT 1 FROM join_requests WHERE id = $1", &[&id(request)])
+            .await?
+            .is_some();
+        Err(if exists {
+            StorageError::Conflict(Conflict::AlreadyAnswered)
+        } else {
+            StorageError::NotFound(Entity::Request)
         })
     }
 }

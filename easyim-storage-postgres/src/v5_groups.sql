@@ -33,3 +33,14 @@ CREATE TABLE blocks (
     blocked_id bigint NOT NULL,
     PRIMARY KEY (user_id, blocked_id)
 );
+
+-- Requests to join a group on approval; status 0 open, 1 accepted, 2 refused. At most one
+-- open request per user and group, even when two nodes file one at the same time.
+CREATE TABLE join_requests (
+    id       bigint PRIMARY KEY,
+    group_id bigint NOT NULL,
+    user_id  bigint NOT NULL,
+    status   int    NOT NULL
+);
+CREATE UNIQUE INDEX join_requests_open ON join_requests (group_id, user_id) WHERE status = 0;
+CREATE INDEX join_requests_group ON join_requests (group_id, status, id);

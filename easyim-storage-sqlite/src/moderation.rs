@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member,
-    MemberState, ModerationStore, Page, Profile, Relation, Role, StorageError, UserId,
+    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy,
+    JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile, Relation,
+    RequestStatus, Role, StorageError, UserId,
 };
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::{DbError, Result};
 use crate::rows::{are_friends, group_exists, id, limit_i64, profile_row, to_i64, user_exists};
@@ -21,6 +22,15 @@ fn member_changed(c: &rusqlite::Connection, group: i64, changed: usize) -> Resul
     } else {
         Err(StorageError::NotFound(Entity::Group).into())
     }
+}
+
+fn join_request_row(r: &Row<'_>) -> rusqlite::Result<JoinRequest> {
+    Ok(JoinRequest {
+        id: r.get::<_, i64>(0)? as u64,
+        group: r.get::<_, i64>(1)? as u64,
+        user: r.get::<_, i64>(2)? as u64,
+        status: RequestStatus::from_i64(r.get(3)?),
+    })
 }
 
 /// The role of a member whose `members.role` is `code` in a group owned by `owner`.
@@ -230,6 +240,107 @@ impl ModerationStore for SqliteStorage {
                 blocked,
                 friends: are_friends(c, id(from), id(to))?,
             })
+        })
+        .await
+    }
+
+    async fn group_admins(&self, group: GroupId) -> Result<Vec<UserId>> {
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT owner FROM chat_groups WHERE id = ?1
+                 UNION ALL
+                 SELECT user_id FROM members WHERE group_id = ?1 AND role = 1",
+            )?;
+            let rows = stmt.query_map([id(group)], |r| Ok(r.get::<_, i64>(0)? as u64))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn create_join_request(
+        &self,
+        request: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<JoinRequest> {
+        self.write(move |c| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound(Entity::Group).into());
+            }
+            let open = c
+                .prepare_cached(
+                    "SELECT id, group_id, user_id, status FROM join_requests
+                     WHERE group_id = ?1 AND user_id = ?2 AND status = 0",
+                )?
+                .query_row([id(group), id(user)], join_request_row)
+                .optional()?;
+            if let Some(open) = open {
+                return Ok(open);
+            }
+            let n = c
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO join_requests (id, group_id, user_id, status)
+                     VALUES (?1, ?2, ?3, 0)",
+                )?
+                .execute([id(request), id(group), id(user)])?;
+            if n == 0 {
+                return Err(StorageError::Conflict(Conflict::Request).into());
+            }
+            Ok(JoinRequest {
+                id: request,
+                group,
+                user,
+                status: RequestStatus::Open,
+            })
+        })
+        .await
+    }
+
+    async fn join_request(&self, request: u64) -> Result<Option<JoinRequest>> {
+        self.read(move |c| {
+            Ok(c.prepare_cached(
+                "SELECT id, group_id, user_id, status FROM join_requests WHERE id = ?1",
+            )?
+            .query_row([id(request)], join_request_row)
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn join_requests(&self, group: GroupId, page: Page) -> Result<Vec<JoinRequest>> {
+        let after = page.after.map_or(i64::MIN, to_i64);
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, group_id, user_id, status FROM join_requests
+                 WHERE group_id = ?1 AND status = 0 AND id > ?2 ORDER BY id LIMIT ?3",
+            )?;
+            let rows =
+                stmt.query_map([id(group), after, limit_i64(page.limit)], join_request_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn answer_join_request(&self, request: u64, accept: bool) -> Result<()> {
+        let status = if accept { 1 } else { 2 };
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE join_requests SET status = ?2 WHERE id = ?1 AND status = 0",
+                )?
+                .execute([id(request), status])?;
+            if n > 0 {
+                return Ok(());
+            }
+            let exists: bool = c
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM join_requests WHERE id = ?1)")?
+                .query_row([id(request)], |r| r.get(0))?;
+            Err(if exists {
+                StorageError::Conflict(Conflict::AlreadyAnswered)
+            } else {
+                StorageError::NotFound(Entity::Request)
+            }
+            .into())
         })
         .await
     }

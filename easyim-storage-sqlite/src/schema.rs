@@ -165,6 +165,16 @@ const MIGRATIONS: &[&str] = &[
         blocked_id INTEGER NOT NULL,
         PRIMARY KEY (user_id, blocked_id)
     ) WITHOUT ROWID;
+    -- Requests to join a group on approval; status 0 open, 1 accepted, 2 refused. At most one
+    -- open request per user and group.
+    CREATE TABLE join_requests (
+        id       INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL,
+        user_id  INTEGER NOT NULL,
+        status   INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX join_requests_open ON join_requests (group_id, user_id) WHERE status = 0;
+    CREATE INDEX join_requests_group ON join_requests (group_id, status, id);
     ",
 ];
 

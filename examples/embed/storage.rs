@@ -39,6 +39,8 @@ struct Tables {
     friends: BTreeSet<(UserId, UserId)>,
     /// `blocks (user, blocked)`.
     blocks: BTreeSet<(UserId, UserId)>,
+    /// `join_requests (id PRIMARY KEY, group, user, status)`.
+    join_requests: BTreeMap<u64, easyim_core::JoinRequest>,
     /// `groups (id, name, owner)`.
     groups: BTreeMap<GroupId, (String, UserId)>,
     /// `members (group, user)`.

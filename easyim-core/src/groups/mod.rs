@@ -1,9 +1,10 @@
 //! [`Groups`]: creating groups, membership and its rules. `admin` holds the owner's and the
-//! admins' actions (kick, mute, roles, settings), `events` the events a change stores in the
-//! group's conversation.
+//! admins' actions (kick, mute, roles, settings), `requests` the join requests of groups that
+//! take members on approval, `events` the events a change stores in the group's conversation.
 
 mod admin;
 mod events;
+mod requests;
 
 use std::sync::Arc;
 
@@ -18,6 +19,7 @@ use crate::types::{Group, GroupId, Page, Paged, Profile, UserId};
 use events::Event;
 
 pub use admin::{GroupInfo, MAX_GROUP_AVATAR, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS};
+pub use requests::Joined;
 
 /// The one answer to a join the caller may not make, whether the group exists or not: a
 /// guessed id must not tell which groups exist.
@@ -163,11 +165,13 @@ impl Groups {
         Ok(())
     }
 
-    /// Makes `me` a member of `group` if its join policy is `open`. `Forbidden` with one and
-    /// the same answer if the group does not exist or takes members by invitation only (a
-    /// guessed id tells nothing), `Forbidden` past either limit. Joining a group `me` is in
-    /// already changes nothing. Under `approval`, `Forbidden` with a text that says so.
-    pub async fn join(&self, me: UserId, group: GroupId) -> Result<(), ImError> {
+    /// Makes `me` a member of `group` if its join policy is `open`, or files its request to
+    /// join if it is `approval` (the owner and admins online get a NOTIFY
+    /// `JOIN_REQUEST: <group id> <request id>`). `Forbidden` with one and the same answer if
+    /// the group does not exist or takes members by invitation only (a guessed id tells
+    /// nothing), `Forbidden` past either limit. Joining a group `me` is in already changes
+    /// nothing.
+    pub async fn join(&self, me: UserId, group: GroupId) -> Result<Joined, ImError> {
         let policy = self
             .moderation
             .group_settings(group)
@@ -175,22 +179,25 @@ impl Groups {
             .map(|s| s.join_policy);
         match policy {
             Some(JoinPolicy::Open) => {}
-            Some(JoinPolicy::Approval) => {
-                return Err(ImError::Forbidden(
-                    "this group takes members on approval: ask to join instead",
-                ))
-            }
+            Some(JoinPolicy::Approval) => return self.request_join(me, group).await,
             Some(JoinPolicy::Invite) | None => return Err(ImError::Forbidden(JOIN_REFUSED)),
         }
         if self.store.is_member(group, me).await? {
-            return Ok(());
+            return Ok(Joined::Member);
         }
+        self.add_member(me, group, me).await?;
+        Ok(Joined::Member)
+    }
+
+    /// Adds `user` to `group` within the limits, and stores the `member_joined` event by
+    /// `actor`.
+    async fn add_member(&self, actor: UserId, group: GroupId, user: UserId) -> Result<(), ImError> {
         let caps = self.limits.group_caps();
         self.store
-            .add_members_within(group, &[me], caps)
+            .add_members_within(group, &[user], caps)
             .await
             .map_err(over_limit)?;
-        self.announce(group, me, Event::new("member_joined", me, &[me]))
+        self.announce(group, actor, Event::new("member_joined", actor, &[user]))
             .await;
         Ok(())
     }

@@ -3,11 +3,11 @@
 use async_trait::async_trait;
 
 use super::{GroupState, MemoryStorage, State};
-use crate::error::{Entity, Result, StorageError};
+use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::relation::Relation;
-use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::ModerationStore;
-use crate::types::{GroupId, Page, Profile, UserId};
+use crate::types::{GroupId, Page, Profile, RequestStatus, UserId};
 
 impl State {
     fn group_mut(&mut self, group: GroupId) -> Result<&mut GroupState> {
@@ -155,5 +155,77 @@ impl ModerationStore for MemoryStorage {
             blocked: st.blocks.contains(&(to, from)),
             friends: st.friends.contains(&(from, to)),
         })
+    }
+
+    async fn group_admins(&self, group: GroupId) -> Result<Vec<UserId>> {
+        let st = self.lock();
+        Ok(st.groups.get(&group).map_or_else(Vec::new, |g| {
+            std::iter::once(g.owner)
+                .chain(g.admins.iter().copied())
+                .collect()
+        }))
+    }
+
+    async fn create_join_request(
+        &self,
+        id: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<JoinRequest> {
+        let mut st = self.lock();
+        if !st.groups.contains_key(&group) {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        if let Some(open) = st
+            .join_requests
+            .values()
+            .find(|r| r.group == group && r.user == user && r.status == RequestStatus::Open)
+        {
+            return Ok(open.clone());
+        }
+        if st.join_requests.contains_key(&id) {
+            return Err(StorageError::Conflict(Conflict::Request));
+        }
+        let request = JoinRequest {
+            id,
+            group,
+            user,
+            status: RequestStatus::Open,
+        };
+        st.join_requests.insert(id, request.clone());
+        Ok(request)
+    }
+
+    async fn join_request(&self, id: u64) -> Result<Option<JoinRequest>> {
+        Ok(self.lock().join_requests.get(&id).cloned())
+    }
+
+    async fn join_requests(&self, group: GroupId, page: Page) -> Result<Vec<JoinRequest>> {
+        let st = self.lock();
+        Ok(st
+            .join_requests
+            .values()
+            .filter(|r| r.group == group && r.status == RequestStatus::Open)
+            .filter(|r| page.after.is_none_or(|after| r.id > after))
+            .take(page.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()> {
+        let mut st = self.lock();
+        let r = st
+            .join_requests
+            .get_mut(&id)
+            .ok_or(StorageError::NotFound(Entity::Request))?;
+        if r.status != RequestStatus::Open {
+            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
+        }
+        r.status = if accept {
+            RequestStatus::Accepted
+        } else {
+            RequestStatus::Refused
+        };
+        Ok(())
     }
 }

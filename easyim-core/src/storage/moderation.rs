@@ -4,7 +4,7 @@ use async_trait::async_trait;
 
 use crate::error::Result;
 use crate::relation::Relation;
-use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::types::{GroupId, Page, Profile, UserId};
 
 /// Where a group's administration lives: its settings (policies, notice, group-wide mute) and
@@ -59,4 +59,31 @@ pub trait ModerationStore: Send + Sync + 'static {
 
     /// How `to` stands to `from`: whether `to` blocked `from`, whether they are friends.
     async fn relation(&self, from: UserId, to: UserId) -> Result<Relation>;
+
+    /// The owner and the admins of `group` (empty if there is no such group): who is told of
+    /// a join request.
+    async fn group_admins(&self, group: GroupId) -> Result<Vec<UserId>>;
+
+    /// Files request `id` of `user` to join `group`. If `user` has an open request for the
+    /// group already, that one is returned and nothing is stored (one open request per user
+    /// and group, even when two nodes file one at the same time). `NotFound("group")`,
+    /// `Conflict("request")` if the id is taken.
+    async fn create_join_request(
+        &self,
+        id: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<JoinRequest>;
+
+    /// The request, whatever its state.
+    async fn join_request(&self, id: u64) -> Result<Option<JoinRequest>>;
+
+    /// The open requests of `group`, by id ascending: those with an id above `page.after` if
+    /// it is given, at most `page.limit`.
+    async fn join_requests(&self, group: GroupId, page: Page) -> Result<Vec<JoinRequest>>;
+
+    /// Closes an open request as accepted or refused (making the member is the groups
+    /// service's step, before this one). `NotFound("request")`, `Conflict(AlreadyAnswered)`
+    /// if it was answered already (by another admin, say).
+    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()>;
 }

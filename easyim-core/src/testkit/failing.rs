@@ -2,7 +2,7 @@
 
 use crate::error::StorageError;
 use crate::relation::Relation;
-use crate::roles::{GroupSettings, GroupUpdate, Member, MemberState, Role};
+use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
@@ -284,6 +284,36 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
     async fn relation(&self, from: UserId, to: UserId) -> crate::Result<Relation> {
         self.check()?;
         self.inner.relation(from, to).await
+    }
+
+    async fn group_admins(&self, group: GroupId) -> crate::Result<Vec<UserId>> {
+        self.check()?;
+        self.inner.group_admins(group).await
+    }
+
+    async fn create_join_request(
+        &self,
+        id: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> crate::Result<JoinRequest> {
+        self.check()?;
+        self.inner.create_join_request(id, group, user).await
+    }
+
+    async fn join_request(&self, id: u64) -> crate::Result<Option<JoinRequest>> {
+        self.check()?;
+        self.inner.join_request(id).await
+    }
+
+    async fn join_requests(&self, group: GroupId, page: Page) -> crate::Result<Vec<JoinRequest>> {
+        self.check()?;
+        self.inner.join_requests(group, page).await
+    }
+
+    async fn answer_join_request(&self, id: u64, accept: bool) -> crate::Result<()> {
+        self.check()?;
+        self.inner.answer_join_request(id, accept).await
     }
 }
 

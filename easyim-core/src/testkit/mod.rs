@@ -71,7 +71,10 @@ pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
-pub use moderation::{check_blocks, check_group_settings, check_join_position, check_member_roles};
+pub use moderation::{
+    check_blocks, check_group_settings, check_join_position, check_join_requests,
+    check_member_roles,
+};
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
@@ -121,6 +124,7 @@ where
         ("group_settings", |s| check_group_settings(s).boxed()),
         ("member_roles", |s| check_member_roles(s).boxed()),
         ("join_position", |s| check_join_position(s).boxed()),
+        ("join_requests", |s| check_join_requests(s).boxed()),
     ]
 }
 

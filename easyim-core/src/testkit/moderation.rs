@@ -10,7 +10,7 @@ use crate::roles::{
     GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, Member, MemberState, Role,
 };
 use crate::storage::{AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore};
-use crate::types::{GroupId, Page, UserId};
+use crate::types::{GroupId, Page, RequestStatus, UserId};
 
 async fn state<S: ModerationStore + ?Sized>(s: &S, g: GroupId, u: UserId) -> Option<MemberState> {
     ok(s.member_state(g, u).await, "member_state")
@@ -308,4 +308,109 @@ where
         "friends both ways"
     );
     assert!(!relation(b, a).await.friends, "not friends");
+}
+
+/// Join requests: one open per user and group, listed by group, answered once; and who the
+/// group's admins are.
+pub async fn check_join_requests<S>(s: Arc<S>)
+where
+    S: AccountStore + GroupStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b, c, d) = (1, 2, 3, 4);
+    add_users(s, &[a, b, c, d]).await;
+    ok(s.create_group(100, "team", a, &[b]).await, "create_group");
+    ok(s.create_group(200, "other", a, &[]).await, "create_group");
+    let mut admins = ok(s.group_admins(100).await, "group_admins");
+    admins.sort_unstable();
+    assert_eq!(admins, vec![a], "the owner alone");
+    ok(s.set_role(100, b, Role::Admin).await, "set_role");
+    let mut admins = ok(s.group_admins(100).await, "group_admins");
+    admins.sort_unstable();
+    assert_eq!(admins, vec![a, b], "owner and admin");
+    assert!(
+        ok(s.group_admins(999).await, "group_admins").is_empty(),
+        "group_admins of an unknown group"
+    );
+
+    let r = ok(
+        s.create_join_request(10, 100, c).await,
+        "create_join_request",
+    );
+    assert_eq!(
+        (r.id, r.group, r.user, r.status),
+        (10, 100, c, RequestStatus::Open),
+        "a new request"
+    );
+    let again = ok(
+        s.create_join_request(11, 100, c).await,
+        "create_join_request",
+    );
+    assert_eq!(again.id, 10, "one open request per user and group");
+    ok(
+        s.create_join_request(12, 100, d).await,
+        "create_join_request",
+    );
+    ok(
+        s.create_join_request(13, 200, c).await,
+        "create_join_request",
+    );
+    expect_err(
+        s.create_join_request(12, 200, d).await,
+        StorageError::Conflict(crate::error::Conflict::Request),
+        "create_join_request(a taken id)",
+    );
+    expect_err(
+        s.create_join_request(14, 999, c).await,
+        StorageError::NotFound(Entity::Group),
+        "create_join_request(unknown group)",
+    );
+    let ids = |page: Page| async move {
+        ok(s.join_requests(100, page).await, "join_requests")
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        ids(Page::first(10)).await,
+        vec![10, 12],
+        "join_requests(100)"
+    );
+    assert_eq!(ids(Page::new(Some(10), 10)).await, vec![12], "after 10");
+
+    ok(s.answer_join_request(10, true).await, "answer_join_request");
+    expect_err(
+        s.answer_join_request(10, false).await,
+        StorageError::Conflict(crate::error::Conflict::AlreadyAnswered),
+        "answer_join_request twice",
+    );
+    expect_err(
+        s.answer_join_request(99, true).await,
+        StorageError::NotFound(Entity::Request),
+        "answer_join_request(unknown)",
+    );
+    assert_eq!(
+        ok(s.join_request(10).await, "join_request").map(|r| r.status),
+        Some(RequestStatus::Accepted),
+        "an accepted request"
+    );
+    assert_eq!(
+        ok(s.join_request(99).await, "join_request"),
+        None,
+        "unknown"
+    );
+    assert_eq!(
+        ids(Page::first(10)).await,
+        vec![12],
+        "answered requests are not listed"
+    );
+    ok(
+        s.answer_join_request(12, false).await,
+        "answer_join_request",
+    );
+    let fresh = ok(
+        s.create_join_request(15, 100, d).await,
+        "create_join_request",
+    );
+    assert_eq!(fresh.id, 15, "a refused user may ask again");
 }

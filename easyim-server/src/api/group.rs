@@ -1,6 +1,8 @@
 //! Groups and their members.
 
 use axum::extract::State;
+use easyim_core::Joined;
+use serde::Serialize;
 
 use super::error::ApiError;
 use super::group_admin;
@@ -31,16 +33,34 @@ pub(crate) async fn invite(State(state): State<AppState>, p: Params) -> ApiResul
     ok(Empty {})
 }
 
-/// POST `/api/group/join`: rate limited per IP like login, so that group ids cannot be
-/// guessed quickly; one 403 for a group that takes no joins and one that does not exist.
+/// POST `/api/group/join`: joins an `open` group, asks to join an `approval` one; rate
+/// limited per IP like login, so that group ids cannot be guessed quickly; one 403 for a group
+/// that takes no joins and one that does not exist.
 pub(crate) async fn join(State(state): State<AppState>, p: Params) -> ApiResult {
     if !state.limiter.allow(p.peer) {
         return Err(ApiError::RateLimited);
     }
     let me = p.caller(&state).await?;
     let group = p.id("group_id")?;
-    state.im.groups().join(me, group).await?;
-    ok(Empty {})
+    match state.im.groups().join(me, group).await? {
+        Joined::Requested(r) => ok(JoinView {
+            status: "requested",
+            request_id: Some(r.id.to_string()),
+        }),
+        _ => ok(JoinView {
+            status: "joined",
+            request_id: None,
+        }),
+    }
+}
+
+/// `{status: "joined"}`, or `{status: "requested", request_id}` for a group that takes members
+/// on approval.
+#[derive(Debug, Serialize)]
+struct JoinView {
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 /// POST `/api/group/leave`: 404 if the caller is not a member.

@@ -1,10 +1,10 @@
-//! Running a group: its info and settings, kick, mute, roles and ownership (the owner's and
-//! the admins' routes), and the members list with roles.
+//! Running a group: its info and settings, kick, mute, roles and ownership, join requests
+//! (the owner's and the admins' routes), and the members list with roles.
 
 use std::str::FromStr;
 
 use axum::extract::State;
-use easyim_core::{GroupInfo, GroupUpdate, Member, Profile, Role};
+use easyim_core::{GroupInfo, GroupUpdate, JoinRequest, Member, Profile, Role};
 use serde::Serialize;
 
 use super::error::ApiError;
@@ -167,4 +167,52 @@ pub(crate) async fn members(State(state): State<AppState>, p: Params) -> ApiResu
         .members_with_roles(me, group, page)
         .await?;
     ok(Listed::<MemberView>::of(members, List::Members))
+}
+
+/// `{id, group_id, user_id}`: an open join request.
+#[derive(Debug, Serialize)]
+pub(crate) struct JoinRequestView {
+    id: String,
+    group_id: String,
+    user_id: String,
+}
+
+impl From<JoinRequest> for JoinRequestView {
+    fn from(r: JoinRequest) -> Self {
+        JoinRequestView {
+            id: r.id.to_string(),
+            group_id: r.group.to_string(),
+            user_id: r.user.to_string(),
+        }
+    }
+}
+
+/// GET `/api/group/requests`: a page of the open join requests, for the owner and admins.
+pub(crate) async fn requests(State(state): State<AppState>, p: Params) -> ApiResult {
+    let me = p.caller(&state).await?;
+    let group = p.id("group_id")?;
+    let page = p.page(List::JoinRequests)?;
+    let requests = state.im.groups().join_requests(me, group, page).await?;
+    ok(Listed::<JoinRequestView>::of(requests, List::JoinRequests))
+}
+
+/// POST `/api/group/approve`.
+pub(crate) async fn approve(State(state): State<AppState>, p: Params) -> ApiResult {
+    answer(state, p, true).await
+}
+
+/// POST `/api/group/refuse`.
+pub(crate) async fn refuse(State(state): State<AppState>, p: Params) -> ApiResult {
+    answer(state, p, false).await
+}
+
+async fn answer(state: AppState, p: Params, accept: bool) -> ApiResult {
+    let me = p.caller(&state).await?;
+    let id = p.id("id")?;
+    state
+        .im
+        .groups()
+        .answer_join_request(me, id, accept)
+        .await?;
+    ok(Empty {})
 }

@@ -53,6 +53,7 @@ pub(crate) enum List {
     Groups,
     Members,
     Blocks,
+    JoinRequests,
 }
 
 impl List {
@@ -63,6 +64,7 @@ impl List {
             List::Groups => 'g',
             List::Members => 'm',
             List::Blocks => 'b',
+            List::JoinRequests => 'j',
         }
     }
 

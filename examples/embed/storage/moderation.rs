@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Entity, GroupId, GroupSettings, GroupUpdate, Member, MemberState, ModerationStore, Page,
-    Profile, Relation, Result, Role, StorageError, UserId,
+    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, JoinRequest, Member, MemberState,
+    ModerationStore, Page, Profile, Relation, RequestStatus, Result, Role, StorageError, UserId,
 };
 
 use super::{TableStorage, Tables};
@@ -162,5 +162,81 @@ impl ModerationStore for TableStorage {
             blocked: db.blocks.contains(&(to, from)),
             friends: db.friends.contains(&(from, to)),
         })
+    }
+
+    async fn group_admins(&self, group: GroupId) -> Result<Vec<UserId>> {
+        let db = self.db();
+        let Some((_, owner)) = db.groups.get(&group) else {
+            return Ok(Vec::new());
+        };
+        let admins = db
+            .member_rows
+            .iter()
+            .filter(|((g, _), row)| *g == group && row.0)
+            .map(|((_, u), _)| *u);
+        Ok(std::iter::once(*owner).chain(admins).collect())
+    }
+
+    async fn create_join_request(
+        &self,
+        id: u64,
+        group: GroupId,
+        user: UserId,
+    ) -> Result<JoinRequest> {
+        let mut db = self.db();
+        if !db.groups.contains_key(&group) {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        let open = db
+            .join_requests
+            .values()
+            .find(|r| r.group == group && r.user == user && r.status == RequestStatus::Open);
+        if let Some(open) = open {
+            return Ok(open.clone());
+        }
+        if db.join_requests.contains_key(&id) {
+            return Err(StorageError::Conflict(Conflict::Request));
+        }
+        let request = JoinRequest {
+            id,
+            group,
+            user,
+            status: RequestStatus::Open,
+        };
+        db.join_requests.insert(id, request.clone());
+        Ok(request)
+    }
+
+    async fn join_request(&self, id: u64) -> Result<Option<JoinRequest>> {
+        Ok(self.db().join_requests.get(&id).cloned())
+    }
+
+    async fn join_requests(&self, group: GroupId, page: Page) -> Result<Vec<JoinRequest>> {
+        let db = self.db();
+        Ok(db
+            .join_requests
+            .values()
+            .filter(|r| r.group == group && r.status == RequestStatus::Open)
+            .filter(|r| page.after.is_none_or(|a| r.id > a))
+            .take(page.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()> {
+        let mut db = self.db();
+        let r = db
+            .join_requests
+            .get_mut(&id)
+            .ok_or(StorageError::NotFound(Entity::Request))?;
+        if r.status != RequestStatus::Open {
+            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
+        }
+        r.status = if accept {
+            RequestStatus::Accepted
+        } else {
+            RequestStatus::Refused
+        };
+        Ok(())
     }
 }
