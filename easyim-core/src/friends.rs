@@ -15,6 +15,8 @@ use crate::types::{FriendRequest, Page, Paged, Profile, UserId};
 
 /// Longest message that may come with a friend request, in bytes.
 pub const MAX_REQUEST_MSG: usize = 512;
+/// Longest remark on a friend, in bytes.
+pub const MAX_REMARK: usize = 128;
 /// Most accounts a search returns (and its default).
 pub const SEARCH_LIMIT: usize = 50;
 
@@ -158,5 +160,48 @@ impl Friends {
             .blocked_users(me, Page::new(page.after, limit + 1))
             .await?;
         Ok(Paged::from_rows(rows, limit, |p| p.id))
+    }
+
+    /// [`Friends::list`], each friend with `me`'s remark on it (empty if none).
+    pub async fn list_with_remarks(
+        &self,
+        me: UserId,
+        page: Page,
+    ) -> Result<Paged<(Profile, String)>, ImError> {
+        let friends = self.list(me, page).await?;
+        let ids: Vec<UserId> = friends.items.iter().map(|p| p.id).collect();
+        let mut remarks = self.blocks.friend_remarks(me, &ids).await?;
+        let items = friends
+            .items
+            .into_iter()
+            .map(|p| {
+                let remark = remarks
+                    .iter_mut()
+                    .find(|(f, _)| *f == p.id)
+                    .map(|(_, r)| std::mem::take(r))
+                    .unwrap_or_default();
+                (p, remark)
+            })
+            .collect();
+        Ok(Paged {
+            items,
+            next: friends.next,
+        })
+    }
+
+    /// Sets `me`'s remark on its friend `friend` (empty clears it): a name only `me` sees.
+    /// `Invalid` past [`MAX_REMARK`] bytes, `NotFound(Friend)`.
+    pub async fn set_remark(
+        &self,
+        me: UserId,
+        friend: UserId,
+        remark: &str,
+    ) -> Result<(), ImError> {
+        if remark.len() > MAX_REMARK {
+            return Err(ImError::invalid(format!(
+                "`remark` must be at most {MAX_REMARK} bytes"
+            )));
+        }
+        Ok(self.blocks.set_friend_remark(me, friend, remark).await?)
     }
 }

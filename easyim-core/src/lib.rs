@@ -67,7 +67,7 @@ pub use bus::{Bus, BusEvent, LocalBus};
 pub use config::EngineConfig;
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
-pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
+pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };

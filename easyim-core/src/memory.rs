@@ -61,6 +61,8 @@ struct State {
     friends: BTreeSet<(UserId, UserId)>,
     /// Blocks: (the user who blocked, the user blocked).
     blocks: BTreeSet<(UserId, UserId)>,
+    /// Friend remarks: (user, friend) to the remark; absent when there is none.
+    remarks: HashMap<(UserId, UserId), String>,
     /// Join requests, by id.
     join_requests: BTreeMap<u64, crate::roles::JoinRequest>,
     groups: BTreeMap<GroupId, GroupState>,

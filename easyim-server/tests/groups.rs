@@ -558,3 +558,42 @@ async fn the_owner_cannot_leave_without_transferring() {
     assert_eq!(s, 403, "the new owner is bound too");
     srv.shutdown().await;
 }
+
+#[tokio::test]
+async fn dismissal() {
+    let srv = start(&[]).await;
+    let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
+    let group = create_group(srv.api, &alice, &[&bob]).await;
+    let mut b = Client::login(srv.im, Kind::FramedJson, &bob).await;
+    let g = json!({"group_id": group});
+    assert_eq!(
+        post(&srv, &bob, "/api/group/dismiss", g.clone()).await.0,
+        403
+    );
+    post_ok(&srv, &alice, "/api/group/dismiss", g.clone()).await;
+    let e = event(&b.recv().await);
+    assert_eq!(
+        (e["event"].as_str(), e["actor"].as_str()),
+        (Some("group_dismissed"), Some(alice.id.as_str()))
+    );
+    assert_error(
+        &say(&mut b, &bob, &group, "late", 1).await,
+        "E_NO_GROUP",
+        "late",
+        1,
+    );
+    let (s, _) = http(
+        srv.api,
+        "GET",
+        &format!(
+            "/api/group/info?group_id={group}&access_token={}",
+            bob.token
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(s, 404);
+    assert_eq!(post(&srv, &alice, "/api/group/dismiss", g).await.0, 404);
+    assert_eq!(get_ok(&srv, &bob, "/api/groups").await["items"], json!([]));
+    srv.shutdown().await;
+}

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy,
-    JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile, Relation,
-    RequestStatus, Role, StorageError, UserId,
+    Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible,
+    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile,
+    Relation, RequestStatus, Role, StorageError, UserId,
 };
 
 use crate::error::{DbError, Result};
@@ -350,5 +350,55 @@ impl ModerationStore for PgStorage {
         } else {
             StorageError::NotFound(Entity::Request)
         })
+    }
+
+    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+        // One statement, so one transaction; the foreign keys are checked at its end, when
+        // the members are gone too.
+        let conv = Conversation::Group(group).key();
+        let n = self
+            .execute(
+                "WITH m AS (DELETE FROM members WHERE group_id = $1),
+                      c AS (DELETE FROM cursors WHERE conv = $2),
+                      j AS (DELETE FROM join_requests WHERE group_id = $1)
+                 DELETE FROM chat_groups WHERE id = $1",
+                &[&id(group), &conv],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        Ok(())
+    }
+
+    async fn set_friend_remark(&self, user: UserId, friend: UserId, remark: &str) -> Result<()> {
+        let n = self
+            .execute(
+                "UPDATE friends SET remark = $3 WHERE user_id = $1 AND friend_id = $2",
+                &[&id(user), &id(friend), &remark],
+            )
+            .await?;
+        if n == 0 {
+            return Err(StorageError::NotFound(Entity::Friend));
+        }
+        Ok(())
+    }
+
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> Result<Vec<(UserId, String)>> {
+        let ids: Vec<i64> = friends.iter().map(|&f| id(f)).collect();
+        let found = self
+            .query(
+                "SELECT friend_id, remark FROM friends
+                 WHERE user_id = $1 AND friend_id = ANY($2) AND remark <> ''",
+                &[&id(user), &ids],
+            )
+            .await?;
+        let mut out = rows(found, |r| (uid(r, 0), r.get::<_, String>(1)));
+        out.sort_by_key(|(f, _)| friends.iter().position(|x| x == f));
+        Ok(out)
     }
 }

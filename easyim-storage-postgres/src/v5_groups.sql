@@ -1,4 +1,4 @@
--- 5: group administration and blocks: the group's settings, and each member's role (0 member, 1 admin;
+-- 5: group administration, blocks and friend remarks: the group's settings, and each member's role (0 member, 1 admin;
 -- the owner is chat_groups.owner), mute (until, in ms since the epoch) and join position (the
 -- group's last conv_seq when it joined; 0 for the members before this version, who keep
 -- seeing the whole history as before).
@@ -44,3 +44,6 @@ CREATE TABLE join_requests (
 );
 CREATE UNIQUE INDEX join_requests_open ON join_requests (group_id, user_id) WHERE status = 0;
 CREATE INDEX join_requests_group ON join_requests (group_id, status, id);
+
+-- A user's remark on a friend (its own direction of the friendship).
+ALTER TABLE friends ADD COLUMN remark text NOT NULL DEFAULT '';

@@ -2,9 +2,9 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy,
-    JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile, Relation,
-    RequestStatus, Role, StorageError, UserId,
+    Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible,
+    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile,
+    Relation, RequestStatus, Role, StorageError, UserId,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
@@ -341,6 +341,65 @@ impl ModerationStore for SqliteStorage {
                 StorageError::NotFound(Entity::Request)
             }
             .into())
+        })
+        .await
+    }
+
+    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+        self.write_with(true, move |c, cache| {
+            if !group_exists(c, id(group))? {
+                return Err(StorageError::NotFound(Entity::Group).into());
+            }
+            cache.forget_group(id(group));
+            if let Some(conv) = cache.conv(c, Conversation::Group(group))? {
+                c.prepare_cached("DELETE FROM cursors WHERE conv = ?1")?
+                    .execute([conv.id])?;
+            }
+            for sql in [
+                "DELETE FROM members WHERE group_id = ?1",
+                "DELETE FROM join_requests WHERE group_id = ?1",
+                "DELETE FROM chat_groups WHERE id = ?1",
+            ] {
+                c.prepare_cached(sql)?.execute([id(group)])?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn set_friend_remark(&self, user: UserId, friend: UserId, remark: &str) -> Result<()> {
+        let remark = remark.to_owned();
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE friends SET remark = ?3 WHERE user_id = ?1 AND friend_id = ?2",
+                )?
+                .execute(params![id(user), id(friend), remark])?;
+            if n == 0 {
+                return Err(StorageError::NotFound(Entity::Friend).into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> Result<Vec<(UserId, String)>> {
+        let friends: Vec<i64> = friends.iter().map(|&f| id(f)).collect();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT remark FROM friends WHERE user_id = ?1 AND friend_id = ?2 AND remark <> ''",
+            )?;
+            let mut out = Vec::new();
+            for f in friends {
+                let remark: Option<String> =
+                    stmt.query_row([id(user), f], |r| r.get(0)).optional()?;
+                out.extend(remark.map(|r| (f as u64, r)));
+            }
+            Ok(out)
         })
         .await
     }

@@ -146,7 +146,7 @@ const MIGRATIONS: &[&str] = &[
     ",
     // 4: per-member conversation state (added by its own change; empty until then).
     "",
-    // 5: group administration and blocks: the group's settings, each member's role, mute and
+    // 5: group administration, blocks and friend remarks: the group's settings, each member's role, mute and
     // join position (the group's last conv_seq when it joined; 0 for the members before this
     // version, who keep seeing the whole history as before).
     "
@@ -175,6 +175,8 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX join_requests_open ON join_requests (group_id, user_id) WHERE status = 0;
     CREATE INDEX join_requests_group ON join_requests (group_id, status, id);
+    -- A user's remark on a friend (its own direction of the friendship).
+    ALTER TABLE friends ADD COLUMN remark TEXT NOT NULL DEFAULT '';
     ",
 ];
 

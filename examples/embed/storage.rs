@@ -37,6 +37,8 @@ struct Tables {
     requests: Vec<FriendRequest>,
     /// `friends (user, friend)`, one row per direction.
     friends: BTreeSet<(UserId, UserId)>,
+    /// The `remark` column of `friends`: (user, friend) to a non-empty remark.
+    remarks: HashMap<(UserId, UserId), String>,
     /// `blocks (user, blocked)`.
     blocks: BTreeSet<(UserId, UserId)>,
     /// `join_requests (id PRIMARY KEY, group, user, status)`.
@@ -292,6 +294,8 @@ impl FriendStore for TableStorage {
             return Err(StorageError::NotFound(Entity::Friend));
         }
         db.friends.remove(&(friend, user));
+        db.remarks.remove(&(user, friend));
+        db.remarks.remove(&(friend, user));
         Ok(())
     }
 }

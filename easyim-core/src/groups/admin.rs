@@ -211,6 +211,16 @@ impl Groups {
         Ok(())
     }
 
+    /// Dismisses the group: every member gets the `group_dismissed` event, then the group,
+    /// its members and their pending messages of it are gone. `NotFound(Group)`, `Forbidden`
+    /// unless `me` is the owner.
+    pub async fn dismiss(&self, me: UserId, group: GroupId) -> Result<(), ImError> {
+        self.require_owner(group, me).await?;
+        self.announce(group, me, Event::new("group_dismissed", me, &[]))
+            .await;
+        Ok(self.moderation.dismiss_group(group).await?)
+    }
+
     /// Changes the group's name, avatar, notice and policies (the fields of `update` that are
     /// `Some`; its `mute_all` is [`Groups::mute_all`]'s). `Invalid` for nothing to change or a
     /// field out of bounds, `NotFound(Group)`, `Forbidden` for a member that is not an admin.

@@ -7,7 +7,7 @@ use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::ModerationStore;
-use crate::types::{GroupId, Page, Profile, RequestStatus, UserId};
+use crate::types::{Conversation, GroupId, Page, Profile, RequestStatus, UserId};
 
 impl State {
     fn group_mut(&mut self, group: GroupId) -> Result<&mut GroupState> {
@@ -227,5 +227,44 @@ impl ModerationStore for MemoryStorage {
             RequestStatus::Refused
         };
         Ok(())
+    }
+
+    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+        let mut st = self.lock();
+        let g = st
+            .groups
+            .remove(&group)
+            .ok_or(StorageError::NotFound(Entity::Group))?;
+        for u in g.members {
+            st.memberships.remove(&(u, group));
+            st.drop_cursor(u, Conversation::Group(group));
+        }
+        st.join_requests.retain(|_, r| r.group != group);
+        Ok(())
+    }
+
+    async fn set_friend_remark(&self, user: UserId, friend: UserId, remark: &str) -> Result<()> {
+        let mut st = self.lock();
+        if !st.friends.contains(&(user, friend)) {
+            return Err(StorageError::NotFound(Entity::Friend));
+        }
+        if remark.is_empty() {
+            st.remarks.remove(&(user, friend));
+        } else {
+            st.remarks.insert((user, friend), remark.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> Result<Vec<(UserId, String)>> {
+        let st = self.lock();
+        Ok(friends
+            .iter()
+            .filter_map(|&f| st.remarks.get(&(user, f)).map(|r| (f, r.clone())))
+            .collect())
     }
 }

@@ -86,4 +86,20 @@ pub trait ModerationStore: Send + Sync + 'static {
     /// service's step, before this one). `NotFound("request")`, `Conflict(AlreadyAnswered)`
     /// if it was answered already (by another admin, say).
     async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()>;
+
+    /// Deletes `group`: its members (and so their pending messages of it), roles, settings and
+    /// join requests. Its stored messages stay (no member can read them any more).
+    /// `NotFound("group")`.
+    async fn dismiss_group(&self, group: GroupId) -> Result<()>;
+
+    /// Sets `user`'s remark on its friend `friend` (empty clears it). `NotFound("friend")` if
+    /// they are not friends. The remark goes with the friendship.
+    async fn set_friend_remark(&self, user: UserId, friend: UserId, remark: &str) -> Result<()>;
+
+    /// `user`'s remarks on those of `friends` that have one (others are left out).
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> Result<Vec<(UserId, String)>>;
 }

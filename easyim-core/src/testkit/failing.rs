@@ -315,6 +315,30 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
         self.check()?;
         self.inner.answer_join_request(id, accept).await
     }
+
+    async fn dismiss_group(&self, group: GroupId) -> crate::Result<()> {
+        self.check()?;
+        self.inner.dismiss_group(group).await
+    }
+
+    async fn set_friend_remark(
+        &self,
+        user: UserId,
+        friend: UserId,
+        remark: &str,
+    ) -> crate::Result<()> {
+        self.check()?;
+        self.inner.set_friend_remark(user, friend, remark).await
+    }
+
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> crate::Result<Vec<(UserId, String)>> {
+        self.check()?;
+        self.inner.friend_remarks(user, friends).await
+    }
 }
 
 #[async_trait::async_trait]

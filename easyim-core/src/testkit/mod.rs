@@ -72,8 +72,8 @@ pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
 pub use moderation::{
-    check_blocks, check_group_settings, check_join_position, check_join_requests,
-    check_member_roles,
+    check_blocks, check_dismiss, check_friend_remarks, check_group_settings, check_join_position,
+    check_join_requests, check_member_roles,
 };
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
@@ -125,6 +125,8 @@ where
         ("member_roles", |s| check_member_roles(s).boxed()),
         ("join_position", |s| check_join_position(s).boxed()),
         ("join_requests", |s| check_join_requests(s).boxed()),
+        ("dismiss", |s| check_dismiss(s).boxed()),
+        ("friend_remarks", |s| check_friend_remarks(s).boxed()),
     ]
 }
 

@@ -414,3 +414,117 @@ where
     );
     assert_eq!(fresh.id, 15, "a refused user may ask again");
 }
+
+/// Dismissal: the group, its members, their pending messages and its requests are gone; other
+/// groups are not touched.
+pub async fn check_dismiss<S>(s: Arc<S>)
+where
+    S: AccountStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b) = (1, 2);
+    add_users(s, &[a, b]).await;
+    ok(s.create_group(100, "team", a, &[b]).await, "create_group");
+    ok(s.create_group(200, "other", a, &[b]).await, "create_group");
+    stored(s, group_msg("m1", a, 100)).await;
+    stored(s, group_msg("o1", a, 200)).await;
+    ok(
+        s.create_join_request(10, 100, 3).await,
+        "create_join_request",
+    );
+    ok(s.dismiss_group(100).await, "dismiss_group");
+    assert_eq!(
+        ok(s.group(100).await, "group"),
+        None,
+        "a dismissed group is gone"
+    );
+    assert!(
+        !ok(s.is_member(100, b).await, "is_member"),
+        "no members left"
+    );
+    assert_eq!(state(s, 100, a).await, None, "no standing left");
+    assert_eq!(
+        ok(s.group_settings(100).await, "group_settings"),
+        None,
+        "no settings left"
+    );
+    assert_eq!(
+        ok(s.join_request(10).await, "join_request"),
+        None,
+        "no requests left"
+    );
+    let groups: Vec<GroupId> = ok(s.groups_of(b, Page::first(10)).await, "groups_of")
+        .into_iter()
+        .map(|g| g.id)
+        .collect();
+    assert_eq!(groups, vec![200], "the other group stays");
+    let pending: Vec<String> = ok(s.pending(b, 0, 10).await, "pending")
+        .into_iter()
+        .map(|p| p.message.id)
+        .collect();
+    assert_eq!(
+        pending,
+        vec!["o1".to_owned()],
+        "nothing of the dismissed group is pending"
+    );
+    expect_err(
+        s.dismiss_group(100).await,
+        StorageError::NotFound(Entity::Group),
+        "dismiss_group twice",
+    );
+}
+
+/// Friend remarks: set, read, cleared, one direction only, gone with the friendship.
+pub async fn check_friend_remarks<S>(s: Arc<S>)
+where
+    S: AccountStore + FriendStore + ModerationStore + ?Sized,
+{
+    let s = &*s;
+    let (a, b, c) = (1, 2, 3);
+    add_users(s, &[a, b, c]).await;
+    let request = ok(
+        s.create_friend_request(50, a, b, "").await,
+        "create_friend_request",
+    );
+    ok(
+        s.answer_friend_request(request.id, b, true).await,
+        "answer_friend_request",
+    );
+    let remarks =
+        |u, of: Vec<UserId>| async move { ok(s.friend_remarks(u, &of).await, "friend_remarks") };
+    assert!(remarks(a, vec![b]).await.is_empty(), "no remark yet");
+    ok(
+        s.set_friend_remark(a, b, "Bobby").await,
+        "set_friend_remark",
+    );
+    assert_eq!(
+        remarks(a, vec![c, b]).await,
+        vec![(b, "Bobby".to_owned())],
+        "a's remark"
+    );
+    assert!(remarks(b, vec![a]).await.is_empty(), "one direction only");
+    expect_err(
+        s.set_friend_remark(a, c, "x").await,
+        StorageError::NotFound(Entity::Friend),
+        "set_friend_remark(not a friend)",
+    );
+    ok(
+        s.set_friend_remark(a, b, "").await,
+        "set_friend_remark(empty)",
+    );
+    assert!(remarks(a, vec![b]).await.is_empty(), "cleared");
+    ok(s.set_friend_remark(a, b, "B").await, "set_friend_remark");
+    ok(s.remove_friend(a, b).await, "remove_friend");
+    let again = ok(
+        s.create_friend_request(51, a, b, "").await,
+        "create_friend_request",
+    );
+    ok(
+        s.answer_friend_request(again.id, b, true).await,
+        "answer_friend_request",
+    );
+    assert!(
+        remarks(a, vec![b]).await.is_empty(),
+        "the remark went with the friendship"
+    );
+}

@@ -97,6 +97,14 @@ pub(crate) async fn transfer(State(state): State<AppState>, p: Params) -> ApiRes
     ok(Empty {})
 }
 
+/// POST `/api/group/dismiss`: owner only.
+pub(crate) async fn dismiss(State(state): State<AppState>, p: Params) -> ApiResult {
+    let me = p.caller(&state).await?;
+    let group = p.id("group_id")?;
+    state.im.groups().dismiss(me, group).await?;
+    ok(Empty {})
+}
+
 /// `{...group, avatar, notice, join_policy, invite_policy, history_visible, mute_all, role,
 /// muted_until}`: a group as its members see it.
 #[derive(Debug, Serialize)]

@@ -239,4 +239,47 @@ impl ModerationStore for TableStorage {
         };
         Ok(())
     }
+
+    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+        let mut db = self.db();
+        if db.groups.remove(&group).is_none() {
+            return Err(StorageError::NotFound(Entity::Group));
+        }
+        let members: Vec<UserId> = db.member_ids(group).collect();
+        let conv = Conversation::Group(group);
+        for u in members {
+            db.members.remove(&(group, u));
+            db.member_rows.remove(&(group, u));
+            db.drop_pending(u, |m| m.conversation() == conv);
+            db.receipts.remove(&(u, conv));
+        }
+        db.settings.remove(&group);
+        db.join_requests.retain(|_, r| r.group != group);
+        Ok(())
+    }
+
+    async fn set_friend_remark(&self, user: UserId, friend: UserId, remark: &str) -> Result<()> {
+        let mut db = self.db();
+        if !db.friends.contains(&(user, friend)) {
+            return Err(StorageError::NotFound(Entity::Friend));
+        }
+        if remark.is_empty() {
+            db.remarks.remove(&(user, friend));
+        } else {
+            db.remarks.insert((user, friend), remark.to_owned());
+        }
+        Ok(())
+    }
+
+    async fn friend_remarks(
+        &self,
+        user: UserId,
+        friends: &[UserId],
+    ) -> Result<Vec<(UserId, String)>> {
+        let db = self.db();
+        Ok(friends
+            .iter()
+            .filter_map(|&f| db.remarks.get(&(user, f)).map(|r| (f, r.clone())))
+            .collect())
+    }
 }

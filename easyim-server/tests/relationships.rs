@@ -1,5 +1,5 @@
 //! Relationships users control, end to end: blocking (`E_BLOCKED`, refused friend requests,
-//! shared groups untouched) and `DIRECT_MESSAGES=friends` (`E_FORBIDDEN`).
+//! shared groups untouched), `DIRECT_MESSAGES=friends` (`E_FORBIDDEN`) and friend remarks.
 
 mod support;
 
@@ -134,5 +134,78 @@ async fn friends_only_direct_messages() {
     ))
     .await;
     assert_eq!(a.recv().await.id, "s-2");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn friend_remarks() {
+    let srv = start(&[]).await;
+    let (alice, bob, carol) = (
+        srv.user("alice").await,
+        srv.user("bob").await,
+        srv.user("carol").await,
+    );
+    let (_, v) = post(
+        &srv,
+        &alice,
+        "/api/user/friend/add",
+        json!({"to_user_id": bob.id}),
+    )
+    .await;
+    let request = v["data"]["id"].clone();
+    let (s, _) = post(
+        &srv,
+        &bob,
+        "/api/user/friend/accept",
+        json!({"id": request}),
+    )
+    .await;
+    assert_eq!(s, 200);
+    let remark = |u: &User, r: &str| json!({"friend_id": u.id, "remark": r});
+    assert_eq!(
+        post(
+            &srv,
+            &alice,
+            "/api/user/friend/remark",
+            remark(&bob, "Bobby")
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        post(&srv, &alice, "/api/user/friend/remark", remark(&carol, "C"))
+            .await
+            .0,
+        404
+    );
+    let long = "x".repeat(129);
+    assert_eq!(
+        post(&srv, &alice, "/api/user/friend/remark", remark(&bob, &long))
+            .await
+            .0,
+        400
+    );
+    let friends = |u: &User| {
+        let path = format!("/api/user/friends?access_token={}", u.token);
+        async move { http(srv.api, "GET", &path, None).await.1["data"]["items"].clone() }
+    };
+    let mine = friends(&alice).await;
+    assert_eq!(
+        (mine[0]["id"].as_str(), mine[0]["remark"].as_str()),
+        (Some(bob.id.as_str()), Some("Bobby"))
+    );
+    assert_eq!(
+        friends(&bob).await[0]["remark"],
+        "",
+        "a remark is its writer's only"
+    );
+    assert_eq!(
+        post(&srv, &alice, "/api/user/friend/remark", remark(&bob, ""))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(friends(&alice).await[0]["remark"], "");
     srv.shutdown().await;
 }
