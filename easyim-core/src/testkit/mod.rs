@@ -49,6 +49,7 @@ mod moderation;
 mod paging;
 mod pending;
 mod receipts;
+mod relations;
 mod support;
 
 use std::any::Any;
@@ -72,12 +73,13 @@ pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
 pub use moderation::{
-    check_blocks, check_dismiss, check_friend_remarks, check_group_settings, check_join_position,
-    check_join_requests, check_member_roles,
+    check_dismiss, check_group_settings, check_join_position, check_join_requests,
+    check_member_roles,
 };
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
+pub use relations::{check_blocks, check_friend_remarks};
 
 use crate::storage::{
     AccountStore, FriendStore, GroupStore, MessageStore, ModerationStore, Storage,

@@ -1,9 +1,11 @@
-//! The `ModerationStore` part of [`TableStorage`]: group settings, roles and mutes; blocks.
+//! The `ModerationStore` part of [`TableStorage`]: group settings, roles, mutes, join requests;
+//! blocks and friend remarks.
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, GroupId, GroupSettings, GroupUpdate, JoinRequest, Member, MemberState,
-    ModerationStore, Page, Profile, Relation, RequestStatus, Result, Role, StorageError, UserId,
+    Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, JoinRequest, Member,
+    MemberState, ModerationStore, Page, Profile, Relation, RequestStatus, Result, Role,
+    StorageError, UserId,
 };
 
 use super::{TableStorage, Tables};
