@@ -178,12 +178,10 @@ pub struct MemberState {
 }
 
 impl MemberState {
-    /// Whether the member may send to the group at `now_ms`.
+    /// Whether the member may send to the group at `now_ms`: not muted itself (the owner may
+    /// mute an admin too), and not a plain member while the group is muted.
     pub fn may_speak(&self, now_ms: i64) -> bool {
-        if self.role.is_admin() {
-            return true;
-        }
-        !self.mute_all && self.muted_until <= now_ms
+        self.muted_until <= now_ms && (!self.mute_all || self.role.is_admin())
     }
 }
 

@@ -38,10 +38,10 @@ impl Session {
         match moderation.member_state(new.to, new.from).await {
             Ok(Some(state)) if !state.may_speak(now_ms() as i64) => Err((
                 ErrorCode::Muted,
-                if state.mute_all && !state.role.is_admin() {
-                    "the group is muted: only its owner and admins may send"
-                } else {
+                if state.muted_until > now_ms() as i64 {
                     "you are muted in this group"
+                } else {
+                    "the group is muted: only its owner and admins may send"
                 },
             )),
             Ok(_) => Ok(()),
