@@ -360,6 +360,38 @@ async fn roles_kick_and_mutes() {
         .collect();
     assert!(ids.contains(&"c-2".to_owned()) && ids.contains(&"a-1".to_owned()));
     assert!(!ids.contains(&"c-1".to_owned()) && !ids.contains(&"c-3".to_owned()));
+
+    // The owner acts on admins; an admin on another admin may not.
+    post_ok(&srv, &alice, "/api/group/set_role", to_admin(&carol)).await;
+    assert_eq!(
+        post(&srv, &bob, "/api/group/kick", kick(&carol)).await.0,
+        403
+    );
+    assert_eq!(
+        post(&srv, &bob, "/api/group/mute", mute(&carol, 60))
+            .await
+            .0,
+        403
+    );
+    post_ok(&srv, &alice, "/api/group/kick", kick(&bob)).await;
+    // Nobody is removed when one of the users is not a member.
+    let both = json!({"group_id": g, "user_ids": [bob.id, dave.id]});
+    assert_eq!(post(&srv, &alice, "/api/group/kick", both).await.0, 404);
+    let members = get_ok(
+        &srv,
+        &alice,
+        &format!("/api/group/members?group_id={group}"),
+    )
+    .await;
+    assert_eq!(members["items"].as_array().unwrap().len(), 3, "{members}");
+    let (s, _) = post(
+        &srv,
+        &alice,
+        "/api/group/kick",
+        json!({"group_id": g, "user_ids": []}),
+    )
+    .await;
+    assert_eq!(s, 400, "no users");
     srv.shutdown().await;
 }
 
