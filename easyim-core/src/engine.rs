@@ -1,8 +1,9 @@
 //! The engine: what one node of easyim is, independent of its transports.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use easyim_proto::{Encoded, Msg};
+use easyim_proto::{ChatType, Encoded, Msg, MsgType};
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::Auth;
@@ -10,14 +11,17 @@ use crate::bus::{Bus, BusEvent, LocalBus};
 pub(crate) use crate::config::EngineConfig;
 use crate::delivery::Router;
 use crate::error::AuthError;
+use crate::error::{Entity, ImError, StorageError};
+use crate::ids::now_ms;
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{self, Outbox};
+use crate::relation::DirectMessages;
 use crate::sequencer::Delivery;
 use crate::session::Connection;
-use crate::storage::MessageStore;
-use crate::types::UserId;
+use crate::storage::{MessageStore, ModerationStore};
+use crate::types::{GroupId, NewMessage, StoreOutcome, StoredMessage, UserId};
 
 /// One easyim node: storage, identity, the hub of live connections, and the sessions that
 /// drive them. Cheap to clone (an `Arc`).
@@ -51,11 +55,25 @@ impl Engine {
         config: EngineConfig,
         bus: Arc<dyn Bus>,
     ) -> Self {
+        Engine::build(storage, auth, config, bus, None)
+    }
+
+    /// An engine whose send path also applies the group rules of `moderation` (mutes): what
+    /// [`crate::Im`] builds.
+    pub(crate) fn build(
+        storage: Arc<dyn MessageStore>,
+        auth: Arc<dyn Auth>,
+        config: EngineConfig,
+        bus: Arc<dyn Bus>,
+        moderation: Option<Arc<dyn ModerationStore>>,
+    ) -> Self {
         let ids = Snowflake::new(config.node_id);
         let metrics = Arc::new(Metrics::default());
         Engine {
             node: Arc::new(Node {
                 storage,
+                moderation,
+                friends_only: AtomicBool::new(false),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -131,6 +149,62 @@ impl Engine {
         self.node
             .router
             .deliver(vec![user], &frame, None, None, true);
+    }
+
+    /// Applies `DIRECT_MESSAGES` to the send path.
+    pub(crate) fn set_direct_messages(&self, who: DirectMessages) {
+        self.node
+            .friends_only
+            .store(who == DirectMessages::Friends, Ordering::Relaxed);
+    }
+
+    /// Stores a group event (a NOTIFY message of `group` from `actor`, `content` its JSON)
+    /// and delivers it to the members, through the same sequencer and delivery path as a chat
+    /// message: it gets the next `conv_seq`, is pending for offline members, and reaches every
+    /// connection in order with the group's other messages. `actor` must be a member when it
+    /// is stored (a departing member's event is stored before it goes).
+    pub(crate) async fn post_group_event(
+        &self,
+        group: GroupId,
+        actor: UserId,
+        content: String,
+    ) -> Result<StoredMessage, ImError> {
+        let node = &self.node;
+        let new = NewMessage {
+            id: node.ids.next_id().to_string(),
+            from: actor,
+            to: group,
+            chat_type: ChatType::Group,
+            msg_type: MsgType::Notify as i32,
+            content,
+            timestamp: now_ms() as i64,
+        };
+        let ticket = node.sequencer.begin(new.conversation(), &node.router);
+        match node.storage.store_message(new).await? {
+            StoreOutcome::Stored {
+                message,
+                mut recipients,
+            } => {
+                recipients.push(actor);
+                let frame = Arc::new(Encoded::new(message.to_msg()));
+                ticket.finish(
+                    message.conv_seq,
+                    Delivery {
+                        users: recipients,
+                        frame,
+                        except: None,
+                        ack: None,
+                        local: true,
+                    },
+                );
+                Ok(message)
+            }
+            StoreOutcome::NoGroup => Err(ImError::NotFound(Entity::Group)),
+            StoreOutcome::NotMember => Err(ImError::Forbidden("not a member of the group")),
+            _ => Err(ImError::Storage(StorageError::unavailable_msg(
+                "a group event was not stored as a new message",
+            ))),
+        }
     }
 
     /// Applies an event that another node published on the bus, to this node's connections.

@@ -6,6 +6,7 @@ use easyim_proto::ChatType;
 
 use crate::error::{Entity, ImError};
 use crate::groups::Groups;
+use crate::roles::HistoryVisible;
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{Conversation, HistoryItem, HistoryPage, UserId};
 
@@ -15,7 +16,7 @@ pub const DEFAULT_HISTORY_LIMIT: usize = 50;
 pub const MAX_HISTORY_LIMIT: usize = 200;
 
 /// Reading history, with its access rules: a 1:1 conversation by either of its users, a group's
-/// by its members. Cheap to clone.
+/// by its members (under `history_visible: joined`, from their join on). Cheap to clone.
 #[derive(Clone)]
 pub struct History {
     messages: Arc<dyn MessageStore>,
@@ -67,10 +68,34 @@ impl History {
                 Conversation::direct(me, peer)
             }
             ChatType::Group => {
-                self.groups.require_member(peer, me).await?;
+                let state = self.groups.standing(peer, me).await?;
+                if state.history_visible == HistoryVisible::Joined && state.joined_seq > 0 {
+                    return self
+                        .since(Conversation::Group(peer), state.joined_seq, page, limit)
+                        .await;
+                }
                 Conversation::Group(peer)
             }
         };
         Ok(self.messages.history(conv, page, limit).await?)
+    }
+
+    /// A page of `conv` that shows nothing at or before `joined` (a member's join position
+    /// under [`HistoryVisible::Joined`]): a page after a position starts after `joined` too,
+    /// and the other pages stop at it.
+    async fn since(
+        &self,
+        conv: Conversation,
+        joined: u64,
+        page: HistoryPage,
+        limit: usize,
+    ) -> Result<Vec<HistoryItem>, ImError> {
+        let page = match page {
+            HistoryPage::After(n) => HistoryPage::After(n.max(joined)),
+            other => other,
+        };
+        let mut items = self.messages.history(conv, page, limit).await?;
+        items.retain(|i| i.message.conv_seq > joined);
+        Ok(items)
     }
 }

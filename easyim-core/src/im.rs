@@ -43,11 +43,22 @@ impl Im {
         config: EngineConfig,
         bus: Arc<dyn Bus>,
     ) -> Self {
-        let engine = Engine::with_bus(storage.clone(), auth.clone(), config, bus);
-        let groups = Groups::new(storage.clone(), engine.clone());
+        let engine = Engine::build(
+            storage.clone(),
+            auth.clone(),
+            config,
+            bus,
+            Some(storage.clone()),
+        );
+        let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
         Im {
             accounts: Accounts::new(storage.clone(), auth, engine.clone()),
-            friends: Friends::new(storage.clone(), storage.clone(), engine.clone()),
+            friends: Friends::new(
+                storage.clone(),
+                storage.clone(),
+                storage.clone(),
+                engine.clone(),
+            ),
             conversations: Conversations::new(
                 storage.clone(),
                 storage.clone(),
@@ -60,12 +71,14 @@ impl Im {
         }
     }
 
-    /// The same IM enforcing `limits` (group sizes, memberships) instead of
+    /// The same IM enforcing `limits` (group sizes, memberships, who may send 1:1 messages)
+    /// instead of
     /// [`Limits::default`].
     pub fn with_limits(mut self, limits: Limits) -> Self {
         // History keeps its own copy of the groups service for its access rules only, which
         // the limits do not touch.
         self.groups = self.groups.with_limits(limits);
+        self.engine.set_direct_messages(limits.direct_messages);
         self
     }
 

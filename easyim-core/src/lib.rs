@@ -22,11 +22,13 @@
 //! - `outbox`: a connection's bounded outgoing queue ([`Outbox`]) and every write to it.
 //! - `delivery`: the one outbound path: the hub's connections plus the bus.
 //! - `hub`: who is online where.
+//! - `roles`: group roles and settings ([`Role`], [`JoinPolicy`], [`GroupSettings`]...);
+//!   `relation`: blocks and who may send 1:1 messages ([`Relation`], [`DirectMessages`]).
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
-//!   [`FriendStore`], [`GroupStore`], [`ConversationStore`]) and [`Storage`], all of them;
-//!   `types`: the records they exchange.
+//!   [`FriendStore`], [`GroupStore`], [`ConversationStore`], [`ModerationStore`]) and
+//!   [`Storage`], all of them; `types`: the records they exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
 //! - `error`: [`StorageError`], [`AuthError`], [`ImError`].
@@ -56,6 +58,8 @@ mod metrics;
 mod node;
 mod outbox;
 mod read;
+mod relation;
+mod roles;
 mod sequencer;
 mod session;
 pub mod storage;
@@ -73,8 +77,10 @@ pub use config::EngineConfig;
 pub use conversations::{Conversations, DEFAULT_CONVERSATION_LIMIT, MAX_CONVERSATION_LIMIT};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
-pub use friends::{Friends, MAX_REQUEST_MSG, SEARCH_LIMIT};
-pub use groups::{Groups, MAX_GROUP_NAME};
+pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
+pub use groups::{
+    GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
+};
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
@@ -83,9 +89,15 @@ pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
 pub use read::{ReadAt, ReadOutcome, ReadState};
+pub use relation::{DirectMessages, Relation};
+pub use roles::{
+    GroupSettings, GroupUpdate, HistoryVisible, InvitePolicy, JoinPolicy, JoinRequest, Member,
+    MemberState, Role,
+};
 pub use session::Connection;
 pub use storage::{
-    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, Storage,
+    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, ModerationStore,
+    Storage,
 };
 pub use summary::{
     peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,

@@ -2,6 +2,7 @@
 //! sizes, memberships, ids per call), and the bounds of every list page.
 
 use crate::error::ImError;
+use crate::relation::DirectMessages;
 use crate::types::GroupCaps;
 
 /// The page size of a list when the caller names none.
@@ -12,8 +13,8 @@ pub const MAX_LIST_LIMIT: usize = 200;
 /// one call is one storage step, and its size must stay bounded.
 pub const MAX_IDS_PER_CALL: usize = 200;
 
-/// Caps of the domain, set per server (`MAX_GROUP_MEMBERS`, `MAX_GROUPS_PER_USER`) and given
-/// to [`crate::Im::with_limits`]. The groups service passes them to storage, which checks them
+/// Caps and policies of the domain, set per server (`MAX_GROUP_MEMBERS`,
+/// `MAX_GROUPS_PER_USER`, `DIRECT_MESSAGES`) and given to [`crate::Im::with_limits`]. The groups service passes them to storage, which checks them
 /// in the same atomic step as the change ([`GroupCaps`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -23,6 +24,8 @@ pub struct Limits {
     /// The most groups one user may belong to (creating, joining or being invited past it is
     /// `Forbidden`).
     pub max_groups_per_user: u64,
+    /// Who may send a 1:1 message to a user: anyone, or its friends only.
+    pub direct_messages: DirectMessages,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
         Limits {
             max_group_members: 2000,
             max_groups_per_user: 500,
+            direct_messages: DirectMessages::Anyone,
         }
     }
 }
@@ -44,6 +48,12 @@ impl Limits {
     /// The same limits with at most `n` groups per user.
     pub fn with_max_groups_per_user(mut self, n: u64) -> Self {
         self.max_groups_per_user = n;
+        self
+    }
+
+    /// The same limits with 1:1 messages taken from `who`.
+    pub fn with_direct_messages(mut self, who: DirectMessages) -> Self {
+        self.direct_messages = who;
         self
     }
 

@@ -1,12 +1,14 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
 //!
 //! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends`,
-//! `groups` and `conversations` hold the [`crate::FriendStore`], [`crate::GroupStore`] and
-//! [`crate::ConversationStore`] parts (and the read positions).
+//! `groups`, `conversations` and `moderation` hold the [`crate::FriendStore`],
+//! [`crate::GroupStore`], [`crate::ConversationStore`] (and the read positions) and
+//! [`crate::ModerationStore`] parts.
 
 mod conversations;
 mod friends;
 mod groups;
+mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -16,6 +18,7 @@ use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::read::{ReadAt, ReadOutcome};
+use crate::roles::GroupSettings;
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
     Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
@@ -59,6 +62,12 @@ struct State {
     request_index: HashMap<u64, usize>,
     /// Friendships, both directions.
     friends: BTreeSet<(UserId, UserId)>,
+    /// Blocks: (the user who blocked, the user blocked).
+    blocks: BTreeSet<(UserId, UserId)>,
+    /// Friend remarks: (user, friend) to the remark; absent when there is none.
+    remarks: HashMap<(UserId, UserId), String>,
+    /// Join requests, by id.
+    join_requests: BTreeMap<u64, crate::roles::JoinRequest>,
     groups: BTreeMap<GroupId, GroupState>,
     /// Every (member, group) pair: the index of a user's groups, in id order.
     memberships: BTreeSet<(UserId, GroupId)>,
@@ -75,6 +84,22 @@ struct GroupState {
     name: String,
     owner: UserId,
     members: BTreeSet<UserId>,
+    settings: GroupSettings,
+    /// The admins (never the owner).
+    admins: BTreeSet<UserId>,
+    /// Muted members, until when.
+    muted: BTreeMap<UserId, i64>,
+    /// Each member's join position (absent: 0, a member the group was created with).
+    joined: BTreeMap<UserId, u64>,
+}
+
+impl GroupState {
+    /// Forgets everything about `user` that goes with its membership.
+    fn forget_member(&mut self, user: UserId) {
+        self.admins.remove(&user);
+        self.muted.remove(&user);
+        self.joined.remove(&user);
+    }
 }
 
 #[derive(Debug, Default)]

@@ -3,6 +3,7 @@
 //! The [`crate::Engine`] is the public handle on a node; the sessions hold the node itself, so
 //! that the engine may create sessions without the sessions depending on the engine.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
@@ -13,11 +14,17 @@ use crate::delivery::Router;
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::sequencer::Sequencer;
-use crate::storage::MessageStore;
+use crate::storage::{MessageStore, ModerationStore};
 
 /// The state of one node: storage, identity, the outbound path, the order keeper.
 pub(crate) struct Node {
     pub(crate) storage: Arc<dyn MessageStore>,
+    /// The group rules the send path applies (who is muted); `None` for an engine built
+    /// without the domain services, which applies none.
+    pub(crate) moderation: Option<Arc<dyn ModerationStore>>,
+    /// `DIRECT_MESSAGES` is `friends`: a 1:1 message to a non-friend is `E_FORBIDDEN`. Set
+    /// once by [`crate::Im::with_limits`], after the node is built.
+    pub(crate) friends_only: AtomicBool,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) config: EngineConfig,
     /// The one path by which anything reaches a connection, here or on other nodes.

@@ -77,6 +77,14 @@ pub enum ErrorCode {
     Shutdown,
     /// Storage failure; nothing was acked (kept).
     Internal,
+    /// The sender is muted in the group, or the group is muted for members (kept; the message
+    /// is not stored).
+    Muted,
+    /// The recipient blocked the sender (kept; the message is not stored).
+    Blocked,
+    /// The sender may not do this (a 1:1 message to a user who takes messages from friends
+    /// only, say) (kept; nothing is stored).
+    Forbidden,
 }
 
 impl ErrorCode {
@@ -97,6 +105,9 @@ impl ErrorCode {
             ErrorCode::Idle => "E_IDLE",
             ErrorCode::Shutdown => "E_SHUTDOWN",
             ErrorCode::Internal => "E_INTERNAL",
+            ErrorCode::Muted => "E_MUTED",
+            ErrorCode::Blocked => "E_BLOCKED",
+            ErrorCode::Forbidden => "E_FORBIDDEN",
         }
     }
 

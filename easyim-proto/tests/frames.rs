@@ -9,7 +9,7 @@ use easyim_proto::{
 };
 use prost::Message as _;
 
-const ALL: [ErrorCode; 14] = [
+const ALL: [ErrorCode; 17] = [
     ErrorCode::FirstMsg,
     ErrorCode::Auth,
     ErrorCode::AuthRevoked,
@@ -24,6 +24,9 @@ const ALL: [ErrorCode; 14] = [
     ErrorCode::Idle,
     ErrorCode::Shutdown,
     ErrorCode::Internal,
+    ErrorCode::Muted,
+    ErrorCode::Blocked,
+    ErrorCode::Forbidden,
 ];
 
 #[test]
@@ -46,6 +49,9 @@ fn error_codes_match_the_protocol_table() {
         (ErrorCode::Idle, "E_IDLE", true),
         (ErrorCode::Shutdown, "E_SHUTDOWN", true),
         (ErrorCode::Internal, "E_INTERNAL", false),
+        (ErrorCode::Muted, "E_MUTED", false),
+        (ErrorCode::Blocked, "E_BLOCKED", false),
+        (ErrorCode::Forbidden, "E_FORBIDDEN", false),
     ];
     assert_eq!(table.len(), ALL.len());
     for (code, name, closes) in table {

@@ -249,6 +249,7 @@
     const msgType = num(f.msg_type);
     const status = num(f.status);
     if (msgType === 4) onEvent(f);
+    else if (isGroupEvent(f)) onGroupEvent(f);
     else if (msgType === 5) onNotify(f);
     else if (status === 2 || status === 3) onReceipt(f, status);
     else if (msgType <= 3) onMessage(f);
@@ -269,6 +270,12 @@
       m.error = content;
       if (RANK[m.state] === 0) m.state = 'error';
       updateMsg(m);
+      return;
+    }
+    if (code === 'JOIN_REQUEST') {
+      notice(`new join request (${content.slice(code.length + 1).trim()})`);
+      const conv = S.convs.get(S.current);
+      if (conv && conv.chatType === 1) loadGroupAdmin(conv.peer).catch(fail);
       return;
     }
     if (code === 'FRIEND_REQUEST') {
@@ -426,6 +433,7 @@
     renderChat();
     acknowledge(conv);
     if (!conv.loaded) loadHistory(conv).catch(fail);
+    showGroupAdmin(conv);
     $('#message-input').focus();
   }
 
@@ -433,7 +441,8 @@
     const data = await api('GET', '/api/messages',
       { chat_type: conv.chatType, peer_id: conv.peer, limit: 50, ...extra });
     conv.loaded = true;
-    for (const f of data.items || []) {
+    for (const raw of data.items || []) {
+      const f = isGroupEvent(raw) ? readableEvent(raw) : raw;
       const status = num(f.status);
       const mine = str(f.from_user_id) === S.me.id;
       const m = upsert(conv, f, mine ? ['sent', 'sent', 'arrived', 'read'][status] : 'received');
@@ -653,6 +662,102 @@
     loadRequests().catch(fail);
   }
 
+  // ---- group administration ------------------------------------------------
+
+  // A group event: a NOTIFY message of a group from its acting member (protocol.md, "Group
+  // events"), not a notice from `notify`.
+  function isGroupEvent(f) {
+    return num(f.msg_type) === 5 && num(f.chat_type) === 1 && str(f.from_user_id) !== 'notify';
+  }
+
+  const who = (id) => (str(id) === (S.me && S.me.id) ? 'you' : (S.names.get(str(id)) || `#${id}`));
+
+  // The event as a line of the conversation.
+  function readableEvent(f) {
+    let e = {};
+    try { e = JSON.parse(f.content); } catch { /* shown as it came */ }
+    const targets = (e.targets || []).map(who).join(', ');
+    const changes = ['name', 'notice', 'join_policy', 'invite_policy', 'history_visible']
+      .filter((k) => k in e).map((k) => `${k}: ${e[k]}`).join(', ');
+    const text = {
+      member_joined: `${targets} joined`,
+      member_left: `${targets} left`,
+      member_kicked: `${targets} removed by ${who(e.actor)}`,
+      member_muted: `${targets} muted for ${e.seconds}s by ${who(e.actor)}`,
+      member_unmuted: `${targets} may speak again`,
+      group_muted: `only the owner and admins may speak now (${who(e.actor)})`,
+      group_unmuted: `everyone may speak again (${who(e.actor)})`,
+      role_changed: `${targets} is now ${e.role}`,
+      owner_changed: `${targets} owns the group now`,
+      group_updated: `${who(e.actor)} changed ${changes}`,
+      group_dismissed: `${who(e.actor)} dismissed the group`,
+    }[e.event];
+    return { ...f, content: `· ${text || f.content}` };
+  }
+
+  function onGroupEvent(f) {
+    onMessage(readableEvent(f));
+    let e = {};
+    try { e = JSON.parse(f.content); } catch { return; }
+    const me = S.me.id;
+    if (e.event === 'group_dismissed' || ((e.targets || []).includes(me)
+      && ['member_kicked', 'member_left', 'member_joined'].includes(e.event))) loadGroups().catch(fail);
+    const conv = S.convs.get(S.current);
+    if (conv && conv.chatType === 1 && conv.peer === str(f.to_user_id)) loadGroupAdmin(conv.peer).catch(fail);
+  }
+
+  function showGroupAdmin(conv) {
+    $('#group-admin').hidden = conv.chatType !== 1;
+    if (conv.chatType === 1) loadGroupAdmin(conv.peer).catch(fail);
+  }
+
+  const RANK_OF = { member: 0, admin: 1, owner: 2 };
+
+  // The members with their roles, and the actions the caller's role allows on each.
+  async function loadGroupAdmin(group) {
+    const info = await api('GET', '/api/group/info', { group_id: group }).catch(() => null);
+    if (!info) { $('#group-admin').hidden = true; return; }
+    const mine = info.role;
+    $('#group-admin').dataset.group = group;
+    $('#group-admin-name').textContent = `${info.name} #${group}`;
+    $('#group-admin-info').textContent = `you are ${mine} · join: ${info.join_policy}`
+      + ` · history: ${info.history_visible}${info.mute_all ? ' · muted for members' : ''}`;
+    $('#group-join-policy').value = info.join_policy;
+    $('#group-mute-all').textContent = info.mute_all ? 'unmute all' : 'mute all';
+    $('#group-mute-all').dataset.muted = info.mute_all ? '1' : '0';
+    const act = (path, args) => api('POST', path, { group_id: group, ...args })
+      .then(() => loadGroupAdmin(group), fail);
+    const members = (await api('GET', '/api/group/members', { group_id: group, limit: 200 })).items || [];
+    renderList('#group-member-list', members, (m) => {
+      const id = str(m.id);
+      S.names.set(id, m.nickname || m.account);
+      const muted = Number(m.muted_until) > Date.now();
+      const li = el('li', { 'data-id': id, 'data-role': m.role },
+        el('span', { text: `${m.nickname || m.account} #${id} · ${m.role}${muted ? ' · muted' : ''}` }));
+      if (RANK_OF[mine] > RANK_OF[m.role] && RANK_OF[mine] >= 1) {
+        li.append(
+          el('button', { type: 'button', class: 'small mute', text: muted ? 'unmute' : 'mute 10m',
+            onclick: () => act('/api/group/mute', { user_id: id, seconds: muted ? 0 : 600 }) }),
+          el('button', { type: 'button', class: 'small kick', text: 'kick',
+            onclick: () => act('/api/group/kick', { user_ids: [id] }) }));
+      }
+      if (mine === 'owner' && m.role !== 'owner') {
+        const role = m.role === 'admin' ? 'member' : 'admin';
+        li.append(el('button', { type: 'button', class: 'small role', text: `make ${role}`,
+          onclick: () => act('/api/group/set_role', { user_id: id, role }) }));
+      }
+      return li;
+    });
+    const requests = RANK_OF[mine] >= 1
+      ? ((await api('GET', '/api/group/requests', { group_id: group })).items || []) : [];
+    renderList('#group-join-requests', requests, (r) => el('li', { 'data-id': str(r.id) },
+      el('span', { text: `#${r.user_id} asks to join ` }),
+      el('button', { type: 'button', class: 'small accept', text: 'approve',
+        onclick: () => api('POST', '/api/group/approve', { id: str(r.id) }).then(() => loadGroupAdmin(group), fail) }),
+      el('button', { type: 'button', class: 'small refuse', text: 'refuse',
+        onclick: () => api('POST', '/api/group/refuse', { id: str(r.id) }).then(() => loadGroupAdmin(group), fail) })));
+  }
+
   // ---- wiring --------------------------------------------------------------
 
   const onSubmit = (sel, fn) => $(sel).addEventListener('submit', (e) => {
@@ -714,6 +819,16 @@
     $('#raw-input').value = JSON.stringify({ id: uuid(), seq: S.seq + 1000, from_user_id: S.me ? S.me.id : '',
       to_user_id: conv ? conv.peer : '', chat_type: conv ? conv.chatType : 0, msg_type: 0, status: 1,
       content: 'hello' });
+  });
+  onClick('#group-save-policy', () => {
+    const group = $('#group-admin').dataset.group;
+    return api('POST', '/api/group/update', { group_id: group, join_policy: $('#group-join-policy').value })
+      .then(() => loadGroupAdmin(group));
+  });
+  onClick('#group-mute-all', () => {
+    const group = $('#group-admin').dataset.group;
+    return api('POST', '/api/group/mute_all', { group_id: group, muted: $('#group-mute-all').dataset.muted !== '1' })
+      .then(() => loadGroupAdmin(group));
   });
   onClick('#raw-clear', () => $('#raw-log').replaceChildren());
   document.addEventListener('visibilitychange', () => {

@@ -2,20 +2,22 @@
 //!
 //! - `params`: a call's arguments (query string, JSON or form body) and its token.
 //! - `error`: [`ApiError`](error::ApiError), which every failure turns into, and the envelope.
-//! - `user`, `friend`, `group`, `history`: the handlers, one module per subject. Each parses
+//! - `user`, `friend`, `block`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
-//! - `rate`: the per-IP token buckets of register and login.
+//! - `rate`: the per-IP token buckets of register, login and group join.
 //!
 //! Every response leaves through [`shell`], which answers CORS preflights, adds the CORS header,
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
 //! 413...) in the envelope, so a client never sees an empty or HTML error body.
 
+mod block;
 mod conversation;
 mod error;
 mod friend;
 mod group;
+mod group_admin;
 mod history;
 mod ops;
 mod params;
@@ -44,8 +46,9 @@ use self::error::ApiError;
 pub struct ApiConfig {
     /// `MAX_BODY_BYTES`: the largest request body accepted (413 above it).
     pub max_body_bytes: usize,
-    /// `API_RATE_LIMIT`: requests per second per client IP on register and login (burst the
-    /// same), so that password guessing and account spam stay slow; 0 is no limit.
+    /// `API_RATE_LIMIT`: requests per second per client IP on register, login and group join
+    /// (burst the same), so that password guessing, account spam and group-id guessing stay
+    /// slow; 0 is no limit.
     pub rate_limit: u32,
     /// The key `POST /api/local/stop` must carry (header `X-Easyim-Stop-Key`); the server
     /// writes it, owner-only, to `LOCAL_STOP_FILE` for `--stop`. None: nobody may stop the
@@ -168,12 +171,27 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/user/friend/refuse", post(friend::refuse))
         .route("/api/user/friend/remove", post(friend::remove))
         .route("/api/user/friend/requests", get(friend::requests))
+        .route("/api/user/friend/remark", post(friend::remark))
+        .route("/api/user/block", post(block::block))
+        .route("/api/user/unblock", post(block::unblock))
+        .route("/api/user/blocks", get(block::blocks))
         .route("/api/group/create", post(group::create))
         .route("/api/group/invite", post(group::invite))
         .route("/api/group/join", post(group::join))
         .route("/api/group/leave", post(group::leave))
         .route("/api/groups", get(group::groups))
-        .route("/api/group/members", get(group::members))
+        .route("/api/group/members", get(group_admin::members))
+        .route("/api/group/info", get(group_admin::info))
+        .route("/api/group/update", post(group_admin::update))
+        .route("/api/group/kick", post(group_admin::kick))
+        .route("/api/group/mute", post(group_admin::mute))
+        .route("/api/group/mute_all", post(group_admin::mute_all))
+        .route("/api/group/set_role", post(group_admin::set_role))
+        .route("/api/group/transfer", post(group_admin::transfer))
+        .route("/api/group/dismiss", post(group_admin::dismiss))
+        .route("/api/group/requests", get(group_admin::requests))
+        .route("/api/group/approve", post(group_admin::approve))
+        .route("/api/group/refuse", post(group_admin::refuse))
         .route("/api/messages", get(history::messages))
         .route("/api/conversations", get(conversation::list))
         .route("/api/conversation/read", post(conversation::read))

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use easyim_core::DirectMessages;
 use easyim_proto::FormatPolicy;
 
 use easyim_storage_sqlite::Synchronous;
@@ -75,6 +76,8 @@ pub struct Config {
     pub max_group_members: u64,
     /// `MAX_GROUPS_PER_USER`.
     pub max_groups_per_user: u64,
+    /// `DIRECT_MESSAGES`.
+    pub direct_messages: DirectMessages,
     /// `ACCESS_TOKEN_TTL`, seconds.
     pub access_ttl: u64,
     /// `REFRESH_TOKEN_TTL`, seconds.
@@ -304,6 +307,7 @@ impl Sources {
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
+            direct_messages: self.parse("DIRECT_MESSAGES", "anyone or friends")?,
             access_ttl: self.positive("ACCESS_TOKEN_TTL")?,
             refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
             db_driver,
@@ -413,6 +417,7 @@ mod tests {
         assert_eq!((c.rate_limit, c.api_rate_limit), (200, 10));
         assert_eq!((c.max_group_members, c.max_groups_per_user), (2000, 500));
         assert!(!c.api_always_200);
+        assert_eq!(c.direct_messages, DirectMessages::Anyone);
     }
 
     #[test]
@@ -489,6 +494,7 @@ mod tests {
             ("TLS_KEY_FILE", "key.pem"),
             ("TLS_REQUIRED", "true"),
             ("API_ALWAYS_200", "sometimes"),
+            ("DIRECT_MESSAGES", "strangers"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);

@@ -57,7 +57,7 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     (
         "API_RATE_LIMIT",
         "10",
-        "Register/login requests per second per client IP (burst the same; 429 above), 0 for no limit",
+        "Register/login/group-join requests per second per client IP (burst the same; 429 above), 0 for no limit",
     ),
     (
         "API_ALWAYS_200",
@@ -78,6 +78,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "MAX_GROUPS_PER_USER",
         "500",
         "Most groups one user may belong to (creating, joining or being invited past it is 403)",
+    ),
+    (
+        "DIRECT_MESSAGES",
+        "anyone",
+        "Who may send a user 1:1 messages: anyone, or friends (E_FORBIDDEN for others)",
     ),
     ("ACCESS_TOKEN_TTL", "7200", "Seconds an access token lives"),
     (

@@ -145,7 +145,8 @@ impl Server {
         .with_limits(
             Limits::default()
                 .with_max_group_members(config.max_group_members)
-                .with_max_groups_per_user(config.max_groups_per_user),
+                .with_max_groups_per_user(config.max_groups_per_user)
+                .with_direct_messages(config.direct_messages),
         );
         let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
         let api_listener = bind(

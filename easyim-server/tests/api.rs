@@ -717,10 +717,20 @@ async fn groups_and_members() {
         .await
         .data();
     assert_eq!(groups["items"], json!([]));
-    srv.post("/api/group/join", leave(&tc, &gid)).await.data();
-    srv.post("/api/group/join", leave(&tc, "4242"))
+    // The group takes members by invitation (the default): joining it and joining a group
+    // that does not exist answer the same.
+    let refused = srv
+        .post("/api/group/join", leave(&tc, &gid))
         .await
-        .envelope(404);
+        .envelope(403);
+    let unknown = srv
+        .post("/api/group/join", leave(&tc, "4242"))
+        .await
+        .envelope(403);
+    assert_eq!(refused, unknown);
+    let open = json!({"access_token": ta, "group_id": gid, "join_policy": "open"});
+    srv.post("/api/group/update", open).await.data();
+    srv.post("/api/group/join", leave(&tc, &gid)).await.data();
     srv.post("/api/group/join", json!({"access_token": tc}))
         .await
         .envelope(400);
@@ -1294,8 +1304,7 @@ async fn group_limits_are_403_and_id_lists_are_capped() {
     let (d, _) = srv.user("dave").await;
 
     // MAX_GROUP_MEMBERS: 3, the owner included.
-    let create =
-        |members: Vec<&str>| json!({"access_token": ta, "name": "g", "member_ids": members});
+    let create = |members: Vec<&str>| json!({"access_token": ta, "name": "g", "member_ids": members, "join_policy": "open"});
     let r = srv
         .post("/api/group/create", create(vec![&b, &c, &d]))
         .await;
@@ -1321,7 +1330,7 @@ async fn group_limits_are_403_and_id_lists_are_capped() {
     let ge = srv
         .post(
             "/api/group/create",
-            json!({"access_token": te, "name": "e"}),
+            json!({"access_token": te, "name": "e", "join_policy": "open"}),
         )
         .await
         .data();

@@ -70,6 +70,7 @@ mod error;
 mod friends;
 mod groups;
 mod messages;
+mod moderation;
 mod rows;
 mod schema;
 

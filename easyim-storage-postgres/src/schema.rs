@@ -433,6 +433,9 @@ CREATE TABLE refresh_families (
 "#,
     // 4: conversation lists (last message, own position, settings) and read positions.
     include_str!("migrations/v4_conversations.sql"),
+    // 5: group administration (roles, settings, mutes, join positions), blocks, join requests
+    // and friend remarks.
+    include_str!("migrations/v5_groups.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

@@ -45,7 +45,8 @@ fn check_caps(c: &Connection, group: i64, users: &[i64], caps: GroupCaps) -> Res
 }
 
 /// Makes `users` members of `group` (current members stay as they are), each new member's
-/// cursor starting at the group's last message so that only later messages are pending.
+/// cursor and join position at the group's last message so that only later messages are
+/// pending.
 fn join_group(
     c: &Connection,
     cache: &mut Cache,
@@ -54,13 +55,14 @@ fn join_group(
 ) -> rusqlite::Result<()> {
     cache.forget_group(group);
     let conv = cache.conv_or_create(c, Conversation::Group(group as u64))?;
-    let mut add =
-        c.prepare_cached("INSERT OR IGNORE INTO members (group_id, user_id) VALUES (?1, ?2)")?;
+    let mut add = c.prepare_cached(
+        "INSERT OR IGNORE INTO members (group_id, user_id, joined_seq) VALUES (?1, ?2, ?3)",
+    )?;
     let mut cursor = c.prepare_cached(
         "INSERT OR IGNORE INTO cursors (user_id, conv, arrived_seq, read_seq) VALUES (?1, ?2, ?3, ?3)",
     )?;
     for &user in users {
-        if add.execute([group, user])? > 0 {
+        if add.execute([group, user, conv.last_seq])? > 0 {
             cursor.execute([user, conv.id, conv.last_seq])?;
         }
     }

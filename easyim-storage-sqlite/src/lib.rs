@@ -50,6 +50,7 @@ mod error;
 mod friends;
 mod groups;
 mod messages;
+mod moderation;
 mod options;
 mod readers;
 mod rows;

@@ -159,6 +159,38 @@ const MIGRATIONS: &[&str] = &[
               GROUP BY conv, from_user) AS o
         WHERE o.conv = cursors.conv AND o.from_user = cursors.user_id;
     ",
+    // 5: group administration, blocks and friend remarks: the group's settings, each member's
+    // role, mute and join position (the group's last conv_seq when it joined; 0 for the members before this
+    // version, who keep seeing the whole history as before).
+    "
+    ALTER TABLE chat_groups ADD COLUMN avatar TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chat_groups ADD COLUMN notice TEXT NOT NULL DEFAULT '';
+    ALTER TABLE chat_groups ADD COLUMN join_policy INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN invite_policy INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN history_visible INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE chat_groups ADD COLUMN mute_all INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN role INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN muted_until INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE members ADD COLUMN joined_seq INTEGER NOT NULL DEFAULT 0;
+    -- Blocks: `user_id` blocked `blocked_id`.
+    CREATE TABLE blocks (
+        user_id    INTEGER NOT NULL,
+        blocked_id INTEGER NOT NULL,
+        PRIMARY KEY (user_id, blocked_id)
+    ) WITHOUT ROWID;
+    -- Requests to join a group on approval; status 0 open, 1 accepted, 2 refused. At most one
+    -- open request per user and group.
+    CREATE TABLE join_requests (
+        id       INTEGER PRIMARY KEY,
+        group_id INTEGER NOT NULL,
+        user_id  INTEGER NOT NULL,
+        status   INTEGER NOT NULL
+    );
+    CREATE UNIQUE INDEX join_requests_open ON join_requests (group_id, user_id) WHERE status = 0;
+    CREATE INDEX join_requests_group ON join_requests (group_id, status, id);
+    -- A user's remark on a friend (its own direction of the friendship).
+    ALTER TABLE friends ADD COLUMN remark TEXT NOT NULL DEFAULT '';
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

@@ -271,12 +271,27 @@ async fn a_version_1_database_is_migrated() {
         .unwrap()
         .is_some());
     assert_eq!(pending(2).await, ["g1"]);
+    // The members from before version 5: the owner is the owner, the others members, unmuted,
+    // with join position 0 (they keep seeing the whole history).
+    let standing = easyim_core::ModerationStore::member_state(&s, 9, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (standing.role, standing.muted_until, standing.joined_seq),
+        (easyim_core::Role::Member, 0, 0)
+    );
+    let owner = easyim_core::ModerationStore::member_state(&s, 9, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.role, easyim_core::Role::Owner);
     drop(s);
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4, "migrated to the current schema");
+    assert_eq!(version, 5, "migrated to the current schema");
 }
 
 /// Another process writing to the same file (another node): the writer notices its commits

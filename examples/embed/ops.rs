@@ -15,7 +15,7 @@
 //! | `friends`         | `token`                                          | profiles          |
 //! | `group_create`    | `token`, `name`, `members`?                      | a group           |
 //! | `group_invite`    | `token`, `group`, `users`                        | `null`            |
-//! | `group_join`      | `token`, `group`                                 | `null`            |
+//! | `group_join`      | `token`, `group`                                 | `"member"` or `{request}` |
 //! | `group_leave`     | `token`, `group`                                 | `null`            |
 //! | `groups`          | `token`                                          | groups            |
 //! | `group_members`   | `token`, `group`                                 | profiles          |
@@ -27,8 +27,8 @@
 use anyhow::{anyhow, bail, Context as _};
 use easyim_core::Page;
 use easyim_core::{
-    FriendRequest, Group, HistoryItem, HistoryPage, Im, ImError, Profile, Registration, SignedIn,
-    UserId, DEFAULT_HISTORY_LIMIT, MAX_LIST_LIMIT, SEARCH_LIMIT,
+    FriendRequest, Group, HistoryItem, HistoryPage, Im, ImError, Joined, Profile, Registration,
+    SignedIn, UserId, DEFAULT_HISTORY_LIMIT, MAX_LIST_LIMIT, SEARCH_LIMIT,
 };
 use easyim_proto::ChatType;
 use serde_json::{json, Map, Value};
@@ -106,7 +106,7 @@ async fn user_op(im: &Im, op: &str, me: UserId, f: &Fields<'_>) -> anyhow::Resul
                 .invite(me, f.id("group")?, &f.opt_ids("users")?)
                 .await?,
         ),
-        "group_join" => unit(groups.join(me, f.id("group")?).await?),
+        "group_join" => joined(groups.join(me, f.id("group")?).await?),
         "group_leave" => unit(groups.leave(me, f.id("group")?).await?),
         "groups" => Value::Array(
             groups
@@ -198,6 +198,14 @@ impl Fields<'_> {
                 .as_bool()
                 .with_context(|| format!("`{name}` must be true or false")),
         }
+    }
+}
+
+/// `"member"`, or the join request's id for a group that takes members on approval.
+fn joined(j: Joined) -> Value {
+    match j {
+        Joined::Requested(r) => json!({"request": r.id.to_string()}),
+        _ => json!("member"),
     }
 }
 

@@ -1,7 +1,9 @@
 //! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. The
-//! conversation list and read positions are in `conversations`.
+//! conversation list and read positions are in `conversations`; the `ModerationStore` part is
+//! in `moderation`.
 
 mod conversations;
+mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -37,10 +39,21 @@ struct Tables {
     requests: Vec<FriendRequest>,
     /// `friends (user, friend)`, one row per direction.
     friends: BTreeSet<(UserId, UserId)>,
+    /// The `remark` column of `friends`: (user, friend) to a non-empty remark.
+    remarks: HashMap<(UserId, UserId), String>,
+    /// `blocks (user, blocked)`.
+    blocks: BTreeSet<(UserId, UserId)>,
+    /// `join_requests (id PRIMARY KEY, group, user, status)`.
+    join_requests: BTreeMap<u64, easyim_core::JoinRequest>,
     /// `groups (id, name, owner)`.
     groups: BTreeMap<GroupId, (String, UserId)>,
     /// `members (group, user)`.
     members: BTreeSet<(GroupId, UserId)>,
+    /// The administration columns of `groups` (absent: the defaults).
+    settings: HashMap<GroupId, easyim_core::GroupSettings>,
+    /// The administration columns of `members`: (admin, muted until, join position); absent
+    /// for an unmuted member the group was created with.
+    member_rows: HashMap<(GroupId, UserId), (bool, i64, u64)>,
     /// `messages`, in commit order: the message at index `i` has `order` `i + 1`.
     messages: Vec<StoredMessage>,
     /// The index `messages (conversation, conv_seq)`: each conversation's orders, by conv_seq.
@@ -296,6 +309,8 @@ impl FriendStore for TableStorage {
             return Err(StorageError::NotFound(Entity::Friend));
         }
         db.friends.remove(&(friend, user));
+        db.remarks.remove(&(user, friend));
+        db.remarks.remove(&(friend, user));
         Ok(())
     }
 }
@@ -350,8 +365,13 @@ impl GroupStore for TableStorage {
         db.check_caps(db.member_ids(group).count(), &new, caps)?;
         // Inbox rows are written when a message is stored, so a new member is pending for
         // nothing older than its membership without any extra bookkeeping.
+        let joined = db
+            .by_conv
+            .get(&Conversation::Group(group))
+            .map_or(0, |seqs| seqs.len() as u64);
         for &u in &new {
             db.join_conversation(u, Conversation::Group(group));
+            db.member_rows.insert((group, u), (false, 0, joined));
         }
         db.members.extend(new.into_iter().map(|u| (group, u)));
         Ok(())
@@ -365,6 +385,7 @@ impl GroupStore for TableStorage {
         if !db.members.remove(&(group, user)) {
             return Err(StorageError::NotFound(Entity::Member));
         }
+        db.member_rows.remove(&(group, user));
         let conv = Conversation::Group(group);
         db.drop_pending(user, |m| m.conversation() == conv);
         // A later rejoin starts afresh; an old receipt must not hide its new messages' status.

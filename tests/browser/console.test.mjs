@@ -288,6 +288,38 @@ try {
     await openPeer(b, aId); // back to the 1:1 conversation for what follows
   });
 
+  await test('the group panel: roles, the owner makes B an admin, mutes B (E_MUTED), mutes all', async () => {
+    const groupId = await a.locator('#groups button.peer').first().getAttribute('data-id');
+    await a.locator(`#groups button.peer[data-id="${groupId}"]`).click();
+    const row = (page, id) => page.locator(`#group-member-list li[data-id="${id}"]`);
+    await a.locator(`#group-member-list li[data-id="${aId}"][data-role="owner"]`).waitFor();
+    await a.locator(`#group-member-list li[data-id="${bId}"][data-role="member"]`).waitFor();
+    await row(a, bId).locator('button.role').click();
+    await a.locator(`#group-member-list li[data-id="${bId}"][data-role="admin"]`).waitFor();
+    await b.locator(`#groups button.peer[data-id="${groupId}"]`).click();
+    await b.locator('.msg', { hasText: 'is now admin' }).waitFor();
+    await b.locator('#group-admin-info', { hasText: 'you are admin' }).waitFor();
+    // B, an admin, has no action on the owner.
+    assert(await row(b, aId).locator('button').count() === 0, 'no action on the owner');
+    await row(a, bId).locator('button.mute').click();
+    await b.locator('.msg', { hasText: 'muted for 600s' }).waitFor();
+    const quiet = await send(b, `quiet ${tag}`);
+    await waitState(b, quiet, 'error');
+    const why = await b.locator(`.msg[data-id="${quiet}"] .msg-error`).textContent();
+    assert(why.includes('E_MUTED'), `the error: ${why}`);
+    await row(a, bId).locator('button.mute', { hasText: 'unmute' }).click();
+    await b.locator('.msg', { hasText: 'may speak again' }).waitFor();
+    await a.click('#group-mute-all');
+    await a.locator('#group-admin-info', { hasText: 'muted for members' }).waitFor();
+    await b.locator('.msg', { hasText: 'only the owner and admins may speak' }).waitFor();
+    const spoken = await send(b, `admins speak ${tag}`);
+    await a.locator(`.msg.in[data-id="${spoken}"]`).waitFor();
+    await a.click('#group-mute-all');
+    await b.locator('.msg', { hasText: 'everyone may speak again' }).waitFor();
+    await openPeer(a, bId); // back to the 1:1 conversation for what follows
+    await openPeer(b, aId);
+  });
+
   await test('the raw log shows frames both ways and never the access token', async () => {
     for (const page of [a, b]) {
       const log = await page.textContent('#raw-log');

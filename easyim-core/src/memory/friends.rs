@@ -116,6 +116,8 @@ impl FriendStore for MemoryStorage {
             return Err(StorageError::NotFound(Entity::Friend));
         }
         st.friends.remove(&(friend, user));
+        st.remarks.remove(&(user, friend));
+        st.remarks.remove(&(friend, user));
         Ok(())
     }
 }

@@ -39,6 +39,10 @@ impl GroupStore for MemoryStorage {
             name: name.to_owned(),
             owner,
             members: all,
+            settings: Default::default(),
+            admins: Default::default(),
+            muted: Default::default(),
+            joined: Default::default(),
         };
         let record = st.group_record(id, &g);
         st.groups.insert(id, g);
@@ -71,6 +75,7 @@ impl GroupStore for MemoryStorage {
         for u in new {
             if let Some(g) = st.groups.get_mut(&group) {
                 g.members.insert(u);
+                g.joined.insert(u, last);
             }
             st.memberships.insert((u, group));
             st.ensure_cursor(u, conv, last);
@@ -87,6 +92,7 @@ impl GroupStore for MemoryStorage {
         if !g.members.remove(&user) {
             return Err(StorageError::NotFound(Entity::Member));
         }
+        g.forget_member(user);
         st.memberships.remove(&(user, group));
         // Without its cursor nothing of the group is pending for it any more, and a later
         // rejoin starts a fresh cursor at the then newest message.

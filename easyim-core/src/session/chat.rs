@@ -35,7 +35,11 @@ impl Session {
         let mut slots = Vec::with_capacity(batch.len());
         let mut news = Vec::with_capacity(batch.len());
         for (msg, refused) in batch {
-            match refused.map_or_else(|| self.check_chat(&msg), Err) {
+            let checked = match refused.map_or_else(|| self.check_chat(&msg), Err) {
+                Ok(new) => self.gate(&new).await.map(|()| new),
+                Err(refusal) => Err(refusal),
+            };
+            match checked {
                 Err((code, text)) => slots.push(Slot::Refused(code, text, msg)),
                 Ok(new) => {
                     let ticket = node.sequencer.begin(new.conversation(), &node.router);

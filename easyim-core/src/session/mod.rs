@@ -9,6 +9,7 @@
 //! - `rate`: the per-connection token bucket.
 
 mod chat;
+mod gate;
 mod login;
 mod rate;
 mod receipt;

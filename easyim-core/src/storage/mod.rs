@@ -5,6 +5,7 @@
 //! - [`FriendStore`]: friendships and friend requests.
 //! - [`GroupStore`]: groups and members.
 //! - [`ConversationStore`]: each user's conversation list and its settings in each.
+//! - [`ModerationStore`]: group roles, settings and mutes.
 //!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
@@ -24,22 +25,32 @@ mod conversations;
 mod friends;
 mod groups;
 mod messages;
+mod moderation;
 
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
 pub use friends::FriendStore;
 pub use groups::GroupStore;
 pub use messages::MessageStore;
+pub use moderation::ModerationStore;
 
 /// Every storage trait at once: what the whole domain (the [`crate::Im`] services and the
-/// engine) needs. Implemented for any type that implements the five narrow traits; hold it as
+/// engine) needs. Implemented for any type that implements the narrow traits; hold it as
 /// `Arc<dyn Storage>` and hand it where a narrower trait is asked for (it coerces).
 pub trait Storage:
-    MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore
+    MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore + ModerationStore
 {
 }
 
-impl<T: MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore + ?Sized> Storage
+impl<
+        T: MessageStore
+            + AccountStore
+            + FriendStore
+            + GroupStore
+            + ConversationStore
+            + ModerationStore
+            + ?Sized,
+    > Storage
     for T
 {
 }

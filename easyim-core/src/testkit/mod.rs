@@ -13,6 +13,7 @@
 //! | [`run_group_store`]     | [`GroupStore`]      | [`AccountStore`] (to make users) |
 //! | [`run_message_store`]   | [`MessageStore`]    | [`AccountStore`] and [`GroupStore`] (users and groups to write to) |
 //! | [`run_conversation_store`] | [`ConversationStore`] and [`MessageStore::record_read`] | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the counts come from messages) |
+//! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`FriendStore`], [`GroupStore`] and [`MessageStore`] |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -46,9 +47,11 @@ mod friends;
 mod groups;
 mod memory_im;
 mod messages;
+mod moderation;
 mod paging;
 mod pending;
 mod receipts;
+mod relations;
 mod support;
 
 use std::any::Any;
@@ -75,12 +78,18 @@ pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
 };
+pub use moderation::{
+    check_dismiss, check_group_settings, check_join_position, check_join_requests,
+    check_member_roles,
+};
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
+pub use relations::{check_blocks, check_friend_remarks};
 
 use crate::storage::{
-    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, Storage,
+    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, ModerationStore,
+    Storage,
 };
 
 /// One check: it panics with what was wrong.
@@ -112,6 +121,21 @@ fn group_checks<S: AccountStore + GroupStore + ?Sized>() -> Checks<S> {
         ("group_pages", |s| check_group_pages(s).boxed()),
         ("group_caps", |s| check_group_caps(s).boxed()),
         ("concurrent_caps", |s| check_concurrent_caps(s).boxed()),
+    ]
+}
+
+fn moderation_checks<S>() -> Checks<S>
+where
+    S: AccountStore + FriendStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+{
+    vec![
+        ("blocks", |s| check_blocks(s).boxed()),
+        ("group_settings", |s| check_group_settings(s).boxed()),
+        ("member_roles", |s| check_member_roles(s).boxed()),
+        ("join_position", |s| check_join_position(s).boxed()),
+        ("join_requests", |s| check_join_requests(s).boxed()),
+        ("dismiss", |s| check_dismiss(s).boxed()),
+        ("friend_remarks", |s| check_friend_remarks(s).boxed()),
     ]
 }
 
@@ -205,6 +229,18 @@ where
     run("ConversationStore", &make, conversation_checks()).await;
 }
 
+/// Runs the [`ModerationStore`] checks like [`run_account_store`]. The storage must also be
+/// an [`AccountStore`], a [`FriendStore`], a [`GroupStore`] and a [`MessageStore`]: the checks
+/// make users, friends and groups, and store messages to see where a later member joins.
+pub async fn run_moderation_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + FriendStore + GroupStore + MessageStore + ModerationStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("ModerationStore", &make, moderation_checks()).await;
+}
+
 /// Runs every check of every trait, each against a fresh storage from `make`, and panics
 /// listing the checks that failed and why (after running all of them).
 pub async fn run_all<F, Fut>(make: F)
@@ -217,6 +253,7 @@ where
     checks.extend(friend_checks());
     checks.extend(group_checks());
     checks.extend(conversation_checks());
+    checks.extend(moderation_checks());
     run("storage", &make, checks).await;
 }
 

@@ -1,6 +1,8 @@
 //! Friends and friend requests.
 
 use axum::extract::State;
+use easyim_core::Profile;
+use serde::Serialize;
 
 use super::params::Params;
 use super::view::{Counted, Created, Empty, List, Listed, ProfileView, RequestView};
@@ -11,9 +13,35 @@ pub(crate) async fn friends(State(state): State<AppState>, p: Params) -> ApiResu
     let me = p.caller(&state).await?;
     let page = p.page(List::Friends)?;
     let friends = state.im.friends();
-    let listed = friends.list(me, page).await?;
+    let listed = friends.list_with_remarks(me, page).await?;
     let total = friends.count(me).await?;
-    ok(Counted::<ProfileView>::of(total, listed, List::Friends))
+    ok(Counted::<FriendView>::of(total, listed, List::Friends))
+}
+
+/// A friend: its profile and the caller's remark on it.
+#[derive(Debug, Serialize)]
+struct FriendView {
+    #[serde(flatten)]
+    profile: ProfileView,
+    remark: String,
+}
+
+impl From<(Profile, String)> for FriendView {
+    fn from((profile, remark): (Profile, String)) -> Self {
+        FriendView {
+            profile: profile.into(),
+            remark,
+        }
+    }
+}
+
+/// POST `/api/user/friend/remark`: the caller's remark on a friend (empty clears it).
+pub(crate) async fn remark(State(state): State<AppState>, p: Params) -> ApiResult {
+    let me = p.caller(&state).await?;
+    let friend = p.id("friend_id")?;
+    let remark = p.opt_str("remark")?.unwrap_or_default();
+    state.im.friends().set_remark(me, friend, &remark).await?;
+    ok(Empty {})
 }
 
 /// POST `/api/user/friend/add`: a friend request, announced to the target if it is online.

@@ -52,6 +52,8 @@ pub(crate) enum List {
     Requests,
     Groups,
     Members,
+    Blocks,
+    JoinRequests,
 }
 
 impl List {
@@ -61,6 +63,8 @@ impl List {
             List::Requests => 'r',
             List::Groups => 'g',
             List::Members => 'm',
+            List::Blocks => 'b',
+            List::JoinRequests => 'j',
         }
     }
 
