@@ -8,7 +8,7 @@ use easyim_core::testkit::{memory_im, sign_up, Client};
 use easyim_core::{
     ConversationPage, EngineConfig, Entity, Im, ImError, SettingsChange, SignedIn, UserId,
 };
-use easyim_proto::{ChatType, MsgStatus};
+use easyim_proto::{ChatType, MsgStatus, MsgType};
 
 fn im() -> Im {
     memory_im(EngineConfig::default())
@@ -51,18 +51,29 @@ async fn own_messages_late_joiners_and_read_sync() {
         }
     }
     im.groups().invite(a, g, &[c]).await.unwrap();
+    // The invitation is a group event, a NOTIFY message of the group stored after Carol's
+    // join position: every member's connections get it, and it is the one thing she has
+    // unread.
+    for conn in [&mut ca, &mut cb1, &mut cb2] {
+        let e = conn.recv().await.expect("the member_joined event");
+        assert_eq!((e.msg_type, e.conv_seq), (MsgType::Notify as i32, 4));
+    }
     let p = page(&im, c).await;
     assert_eq!(
         (p.items[0].unread(), p.total_unread),
-        (0, 0),
-        "a late joiner counts nothing before it"
+        (1, 1),
+        "a late joiner counts nothing before it, only the event of its join"
+    );
+    assert_eq!(
+        p.items[0].last_message.as_ref().map(|m| m.msg_type),
+        Some(MsgType::Notify as i32)
     );
     assert_eq!(
         page(&im, a).await.total_unread,
         0,
-        "own messages are never unread"
+        "own messages (and own events) are never unread"
     );
-    assert_eq!(page(&im, b).await.total_unread, 3);
+    assert_eq!(page(&im, b).await.total_unread, 4);
 
     // A READ on one device: the sender gets the receipt, the other device the sync.
     cb1.send(cb1.receipt(g, ChatType::Group, "g2", MsgStatus::Read))
@@ -91,7 +102,7 @@ async fn own_messages_late_joiners_and_read_sync() {
         )
     );
     assert!(cb1.recv().await.is_none(), "not the device that read");
-    assert_eq!(page(&im, b).await.total_unread, 1);
+    assert_eq!(page(&im, b).await.total_unread, 2);
 
     // The service's read: never back, and synced to every device.
     let r = im
@@ -99,7 +110,7 @@ async fn own_messages_late_joiners_and_read_sync() {
         .read(b, ChatType::Group, g, Some(1))
         .await
         .unwrap();
-    assert_eq!((r.read_seq, r.unread()), (2, 1));
+    assert_eq!((r.read_seq, r.unread()), (2, 2));
     assert!(
         cb2.recv().await.is_none(),
         "a read that moves nothing syncs nothing"
@@ -109,13 +120,13 @@ async fn own_messages_late_joiners_and_read_sync() {
         .read(b, ChatType::Group, g, None)
         .await
         .unwrap();
-    assert_eq!((r.read_seq, r.unread()), (3, 0));
+    assert_eq!((r.read_seq, r.unread()), (4, 0));
     for cb in [&mut cb1, &mut cb2] {
-        assert_eq!(cb.recv().await.unwrap().conv_seq, 3);
+        assert_eq!(cb.recv().await.unwrap().conv_seq, 4);
     }
     assert!(matches!(
         im.conversations()
-            .read(b, ChatType::Group, g, Some(4))
+            .read(b, ChatType::Group, g, Some(5))
             .await,
         Err(ImError::Invalid(_))
     ));
