@@ -228,11 +228,13 @@ async fn an_original_sqlite_installation_is_imported_and_a_second_run_changes_no
         "groups: 1 imported, 0 already there, 1 skipped",
         "group members: 3 imported, 0 already there, 3 skipped",
         "the account name is taken here",
-        "not kept (no place for it yet): chat_group_users.be_quiet, set on 1 row(s)",
-        "not kept (no place for it yet): chat_groups.join_check, set on 1 row(s)",
-        "not kept (no place for it yet): friends.remark, set on 1 row(s)",
+        // A pinned friend has no conversation to pin until a message is sent.
+        "not kept (no place for it yet): friends.sort, set on 1 row(s)",
     ] {
         assert!(report.contains(line), "{line:?} in\n{report}");
+    }
+    for kept in ["be_quiet", "join_check", "remark", "chat_groups.status"] {
+        assert!(!report.contains(kept), "{kept} is kept now:\n{report}");
     }
 
     let mut p = spawn(dir.path(), &[]).await;
@@ -306,6 +308,48 @@ async fn an_original_sqlite_installation_is_imported_and_a_second_run_changes_no
         ids(&members["items"], "id"),
         [ALICE.to_string(), BOB.to_string(), CAROL.to_string()]
     );
+    // The group's flags: join_check is approval, status 1 is everyone muted; Bob's status 1
+    // is a mute, Carol's be_quiet a muted conversation, Alice's sort a pinned one.
+    let info = get(api, &alice, &format!("/api/group/info?group_id={TEAM}")).await;
+    assert_eq!(
+        (&info["join_policy"], &info["mute_all"]),
+        (&json!("approval"), &json!(true)),
+        "{info}"
+    );
+    let muted: Vec<(String, bool)> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| (field(m, "id"), m["muted_until"].as_i64().unwrap() > 0))
+        .collect();
+    assert!(muted.contains(&(BOB.to_string(), true)), "{members}");
+    assert!(muted.contains(&(CAROL.to_string(), false)), "{members}");
+    let team = |list: &Value| -> Value {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| field(c, "peer_id") == TEAM.to_string())
+            .cloned()
+            .unwrap_or_else(|| panic!("the group in {list}"))
+    };
+    let convs = get(api, &carol, "/api/conversations?limit=50").await;
+    let c = team(&convs);
+    assert_eq!((&c["muted"], &c["pinned"]), (&json!(true), &json!(false)), "{c}");
+    let convs = get(api, &alice, "/api/conversations?limit=50").await;
+    let c = team(&convs);
+    assert_eq!((&c["muted"], &c["pinned"]), (&json!(false), &json!(true)), "{c}");
+    // Alice's remark on Bob, hers alone.
+    let friends = get(api, &alice, "/api/user/friends?limit=50").await;
+    let bob_row = friends["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| field(f, "id") == BOB.to_string())
+        .cloned()
+        .unwrap();
+    assert_eq!(bob_row["remark"], "Bobby", "{friends}");
+
     // The new server's own "erin" is untouched.
     let (status, _) = login(api, "erin", PASSWORD).await;
     assert_eq!(status, 200);

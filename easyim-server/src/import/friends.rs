@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use easyim_core::{
     AccountStore, Conflict, FriendRequest, FriendStore, Page, Snowflake, Storage, StorageError,
-    UserId, MAX_LIST_LIMIT,
+    UserId, MAX_LIST_LIMIT, MAX_REMARK,
 };
 
 use super::source::Original;
@@ -23,7 +23,7 @@ pub(super) async fn import(
 }
 
 /// One friendship per pair of users, whichever side's rows the original had: made by a
-/// request accepted in the same run.
+/// request accepted in the same run; then the remarks on the friendships made.
 async fn friendships(
     store: &dyn Storage,
     ids: &Snowflake,
@@ -31,10 +31,8 @@ async fn friendships(
     report: &mut ImportReport,
 ) -> Result<(), ImportError> {
     let mut seen = HashSet::new();
+    let mut made = HashSet::new();
     for f in &original.friends {
-        if !f.remark.is_empty() {
-            report.not_kept("friends.remark");
-        }
         if f.sort > 0 {
             report.not_kept("friends.sort");
         }
@@ -68,10 +66,37 @@ async fn friendships(
             Err(e) => return Err(e.into()),
         };
         match store.answer_friend_request(request.id, b, true).await {
-            Ok(_) => report.friendships.imported += 1,
+            Ok(_) => {
+                report.friendships.imported += 1;
+                made.insert((a.min(b), a.max(b)));
+            }
             Err(StorageError::Conflict(_)) => report.friendships.present += 1,
             Err(e) => return Err(e.into()),
         }
+    }
+    remarks(store, original, &made, report).await
+}
+
+/// Each side's `remark` on a friendship this run made (one already here keeps the remarks it
+/// has: they may have been changed since).
+async fn remarks(
+    store: &dyn Storage,
+    original: &Original,
+    made: &HashSet<(UserId, UserId)>,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    for f in original.friends.iter().filter(|f| !f.remark.is_empty()) {
+        let (Some(a), Some(b)) = (our_id(f.user_id), our_id(f.friend_id)) else {
+            continue;
+        };
+        if !made.contains(&(a.min(b), a.max(b))) {
+            continue;
+        }
+        if f.remark.len() > MAX_REMARK {
+            report.skip(format!("remark of {a} on {b}: over {MAX_REMARK} bytes"));
+            continue;
+        }
+        store.set_friend_remark(a, b, &f.remark).await?;
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `chat_groups` (with their owners) and `chat_group_users` (their members).
+//! `chat_groups` (with their owners) and `chat_group_users` (their members), with their flags
+//! (`settings`).
 
 use std::collections::BTreeMap;
 
@@ -6,11 +7,11 @@ use easyim_core::{Conflict, GroupStore, Storage, StorageError, UserId, MAX_GROUP
 
 use super::friends::missing_user;
 use super::source::{OrigMember, Original};
-use super::{our_id, ImportError, ImportReport};
+use super::{our_id, settings, ImportError, ImportReport};
 
-/// Imports every group with its id, owner and members. A group already here with the same
-/// owner gets the members it lacks (none after a first run); one whose id is taken by another
-/// group is skipped.
+/// Imports every group with its id, owner, members and flags. A group already here with the
+/// same owner gets the members it lacks (none after a first run), with their flags; one whose id
+/// is taken by another group is skipped.
 pub(super) async fn import(
     store: &dyn Storage,
     original: &Original,
@@ -19,25 +20,8 @@ pub(super) async fn import(
     let mut members: BTreeMap<i64, Vec<&OrigMember>> = BTreeMap::new();
     for m in &original.members {
         members.entry(m.group_id).or_default().push(m);
-        for (column, set) in [
-            ("chat_group_users.status (muted)", m.status == 1),
-            ("chat_group_users.be_quiet", m.be_quiet != 0),
-            ("chat_group_users.sort (pinned)", m.sort > 0),
-        ] {
-            if set {
-                report.not_kept(column);
-            }
-        }
     }
     for g in &original.groups {
-        for (column, set) in [
-            ("chat_groups.join_check", g.join_check != 0),
-            ("chat_groups.status (everyone muted)", g.status == 1),
-        ] {
-            if set {
-                report.not_kept(column);
-            }
-        }
         let rows = members.remove(&g.id).unwrap_or_default();
         let (Some(id), Some(owner)) = (our_id(g.id), our_id(g.owner)) else {
             report.groups.skipped += 1;
@@ -60,6 +44,7 @@ pub(super) async fn import(
             continue;
         }
         let mut users: Vec<UserId> = Vec::new();
+        let mut flags: BTreeMap<UserId, &OrigMember> = BTreeMap::new();
         for m in rows {
             let Some(u) = our_id(m.user_id) else {
                 report.members.skipped += 1;
@@ -71,6 +56,7 @@ pub(super) async fn import(
                 report.skip(format!("member of group {id}: {why}"));
                 continue;
             }
+            flags.insert(u, m);
             if u != owner && !users.contains(&u) {
                 users.push(u);
             }
@@ -80,6 +66,11 @@ pub(super) async fn import(
                 Ok(_) => {
                     report.groups.imported += 1;
                     report.members.imported += users.len() + 1;
+                    settings::group(store, id, g).await?;
+                    let added: Vec<UserId> = std::iter::once(owner)
+                        .chain(users.iter().copied())
+                        .collect();
+                    member_flags(store, id, owner, &added, &flags, report).await?;
                 }
                 Err(StorageError::Conflict(Conflict::Group)) => {
                     report.groups.skipped += 1;
@@ -89,7 +80,8 @@ pub(super) async fn import(
             },
             Some(here) if here.owner == owner => {
                 report.groups.present += 1;
-                add_missing(store, id, owner, &users, report).await?;
+                let added = add_missing(store, id, owner, &users, report).await?;
+                member_flags(store, id, owner, &added, &flags, report).await?;
             }
             Some(here) => {
                 report.groups.skipped += 1;
@@ -104,14 +96,31 @@ pub(super) async fn import(
     Ok(())
 }
 
-/// Adds the members a group already here lacks.
+/// Applies the original's flags of each of `added`, just made members of `group`.
+async fn member_flags(
+    store: &dyn Storage,
+    group: u64,
+    owner: UserId,
+    added: &[UserId],
+    flags: &BTreeMap<UserId, &OrigMember>,
+    report: &mut ImportReport,
+) -> Result<(), ImportError> {
+    for u in added {
+        if let Some(m) = flags.get(u) {
+            settings::member(store, group, *u, owner, m, report).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Adds the members a group already here lacks, and returns them.
 async fn add_missing(
     store: &dyn GroupStore,
     group: u64,
     owner: UserId,
     users: &[UserId],
     report: &mut ImportReport,
-) -> Result<(), ImportError> {
+) -> Result<Vec<UserId>, ImportError> {
     let mut lacking = Vec::new();
     for &u in std::iter::once(&owner).chain(users) {
         if store.is_member(group, u).await? {
@@ -124,5 +133,5 @@ async fn add_missing(
         store.add_members(group, &lacking).await?;
         report.members.imported += lacking.len();
     }
-    Ok(())
+    Ok(lacking)
 }

@@ -2,7 +2,8 @@
 //! friends and groups over (docs/architecture.md, "Importing an original installation").
 //!
 //! - `source`: reads the original's tables from its SQLite file or PostgreSQL database.
-//! - `users`, `friends`, `groups`: write them through the core's storage traits, ids kept.
+//! - `users`, `friends`, `groups`: write them through the core's storage traits, ids kept;
+//!   `settings`: the original's group and member flags.
 //!
 //! The import is idempotent: what is there already is counted and left alone, so a second run
 //! changes nothing. A row that conflicts with what is there (an id or account taken by someone
@@ -11,6 +12,7 @@
 
 mod friends;
 mod groups;
+mod settings;
 mod source;
 mod users;
 
