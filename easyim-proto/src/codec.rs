@@ -305,9 +305,14 @@ impl Encoder<&[u8]> for LinesCodec {
     type Error = CodecError;
 
     fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        dst.reserve(payload.len() + 1);
-        dst.put_slice(payload);
-        dst.put_u8(b'\n');
+        put_line(payload, dst);
         Ok(())
     }
+}
+
+/// Writes `payload` and a newline: how every JSON reply goes out on a raw TCP connection.
+pub(crate) fn put_line(payload: &[u8], dst: &mut BytesMut) {
+    dst.reserve(payload.len() + 1);
+    dst.put_slice(payload);
+    dst.put_u8(b'\n');
 }

@@ -1,10 +1,10 @@
 //! JSON objects one after another on a socket, with or without whitespace or newlines between
 //! them (protocol.md section 2), as the original accepted them.
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::codec::{decode_as, Format, FormatPolicy, DEFAULT_MAX_FRAME_BYTES};
+use crate::codec::{decode_as, put_line, Format, FormatPolicy, DEFAULT_MAX_FRAME_BYTES};
 use crate::{CodecError, Msg};
 
 /// A reader of back-to-back JSON objects: it finds where each top-level object ends (its
@@ -171,9 +171,7 @@ impl Encoder<&[u8]> for JsonStreamCodec {
     type Error = CodecError;
 
     fn encode(&mut self, payload: &[u8], dst: &mut BytesMut) -> Result<(), CodecError> {
-        dst.reserve(payload.len() + 1);
-        dst.put_slice(payload);
-        dst.put_u8(b'\n');
+        put_line(payload, dst);
         Ok(())
     }
 }
@@ -181,6 +179,7 @@ impl Encoder<&[u8]> for JsonStreamCodec {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::BufMut;
 
     fn all(c: &mut JsonStreamCodec, buf: &mut BytesMut) -> Vec<String> {
         let mut ids = Vec::new();
