@@ -10,7 +10,9 @@
 //! a PL/pgSQL function the migrations install), so it costs one round trip and is one
 //! transaction: it commits everything it describes or nothing. Every value travels as a bound
 //! parameter. [`store_messages`](easyim_core::MessageStore::store_messages) stores a whole
-//! batch in one statement.
+//! batch in one statement, together with the batches of the node's other connections that
+//! wait at the same moment (the commit pipeline, `pipeline.rs`), set-based: a fixed number of
+//! SQL statements per transaction whatever its size.
 //!
 //! **`conv_seq` across nodes.** Each conversation has a row in `convs`; storing a message locks
 //! it (`SELECT ... FOR UPDATE`, held until commit), checks idempotency under the lock, and takes
@@ -49,6 +51,7 @@
 //! - `error`: `DbError`, what a call fails with before it becomes a [`StorageError`].
 //! - `schema`: the versioned migrations and how they are applied.
 //! - `rows`: row mapping into the core's types.
+//! - `pipeline`: the commit pipeline that gathers message batches into few transactions.
 //! - `accounts`, `friends`, `groups`, `messages`, `conversations`: the five storage traits of
 //!   `easyim-core` ([`AccountStore`](easyim_core::AccountStore),
 //!   [`FriendStore`](easyim_core::FriendStore), [`GroupStore`](easyim_core::GroupStore),
@@ -71,12 +74,14 @@ mod friends;
 mod groups;
 mod messages;
 mod moderation;
+mod pipeline;
 mod rows;
 mod schema;
 
 pub use config::{ConfigError, PgConfig};
 
 use error::{DbError, Result};
+use pipeline::Pipeline;
 
 /// How many times a call is retried when the server reports a deadlock or a serialization
 /// failure (its transaction was rolled back, so a retry is safe).
@@ -92,6 +97,7 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PgStorage {
     pool: Pool,
     config: PgConfig,
+    pipeline: Pipeline,
 }
 
 impl fmt::Debug for PgStorage {
@@ -101,6 +107,7 @@ impl fmt::Debug for PgStorage {
             .field("config", &self.config)
             .field("connections", &status.size)
             .field("idle", &status.available)
+            .field("commit_pipeline_in_flight", &self.pipeline.in_flight())
             .finish()
     }
 }
@@ -128,9 +135,16 @@ impl PgStorage {
             .recycle_timeout(Some(POOL_TIMEOUT))
             .build()
             .map_err(|e| StorageError::unavailable("PostgreSQL pool", e))?;
-        let storage = PgStorage { pool, config };
-        let mut client = storage.client().await?;
+        let mut client = pool.get().await.map_err(DbError::from)?;
         schema::migrate(&mut client, schema.as_deref()).await?;
+        drop(client);
+        // A quarter of the pool stores messages at once; the rest serves everything else.
+        let pipeline = Pipeline::start(pool.clone(), config.pool_size / 4);
+        let storage = PgStorage {
+            pool,
+            config,
+            pipeline,
+        };
         tracing::info!(
             host = %storage.config.host,
             port = storage.config.port,
@@ -157,22 +171,12 @@ impl PgStorage {
 
     /// Runs one statement and returns its rows, retrying deadlocks and serialization failures.
     async fn query(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, DbError> {
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(sql).await?;
-                Ok::<_, DbError>(client.query(&stmt, params).await?)
-            }
-            .await;
-            match result {
-                Err(e) if e.retryable() && attempt < RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(error = %e, attempt, "PostgreSQL: retrying");
-                }
-                other => return other,
-            }
-        }
+        retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            Ok(client.query(&stmt, params).await?)
+        })
+        .await
     }
 
     async fn query_opt(
@@ -193,18 +197,31 @@ impl PgStorage {
 
     /// Runs one statement and returns how many rows it changed.
     async fn execute(&self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, DbError> {
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let client = self.client().await?;
-                let stmt = client.prepare_cached(sql).await?;
-                Ok::<_, DbError>(client.execute(&stmt, params).await?)
+        retrying(|| async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(sql).await?;
+            Ok(client.execute(&stmt, params).await?)
+        })
+        .await
+    }
+}
+
+/// Runs `call` (one transaction) and again, up to [`RETRIES`] more times, while the server
+/// reports a deadlock or a serialization failure (the transaction was rolled back, so a retry
+/// is safe).
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, DbError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DbError>>,
+{
+    let mut attempt = 0;
+    loop {
+        match call().await {
+            Err(e) if e.retryable() && attempt < RETRIES => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "PostgreSQL: retrying");
             }
-            .await;
-            match result {
-                Err(e) if e.retryable() && attempt < RETRIES => attempt += 1,
-                other => return other,
-            }
+            other => return other,
         }
     }
 }

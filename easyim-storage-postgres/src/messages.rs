@@ -2,17 +2,19 @@
 //! history, each one statement.
 
 use async_trait::async_trait;
+use deadpool_postgres::Pool;
 use easyim_core::{
     Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
     ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::conversations::record_read;
-use crate::error::Result;
+use crate::error::{DbError, Result};
 use crate::rows::{id, message_row, rows, to_i64, uid, MESSAGE_COLUMNS};
-use crate::PgStorage;
+use crate::{retrying, PgStorage};
 
 const PENDING_SQL: &str = "
     SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
@@ -66,7 +68,7 @@ const STORE_SQL: &str = "
     ORDER BY o_idx";
 
 /// Turns the function's row for `msg` into its outcome.
-fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
+pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
     let outcome: i32 = r.get(1);
     match outcome {
         0 => {
@@ -111,48 +113,14 @@ impl MessageStore for PgStorage {
         })
     }
 
-    /// The whole batch in one statement: one round trip, one transaction (so a failed call
+    /// Through the node's commit pipeline (`pipeline.rs`): one round trip and one transaction
+    /// with the batches of other connections waiting at the same time (so a failed call
     /// stores none of the batch).
     async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
         if msgs.is_empty() {
             return Ok(Vec::new());
         }
-        let n = msgs.len();
-        let mut ids = Vec::with_capacity(n);
-        let mut convs = Vec::with_capacity(n);
-        let mut from = Vec::with_capacity(n);
-        let mut to = Vec::with_capacity(n);
-        let mut group = Vec::with_capacity(n);
-        let mut msg_type = Vec::with_capacity(n);
-        let mut content = Vec::with_capacity(n);
-        let mut ts = Vec::with_capacity(n);
-        for m in &msgs {
-            ids.push(m.id.as_str());
-            convs.push(m.conversation().key());
-            from.push(id(m.from));
-            to.push(id(m.to));
-            group.push(m.chat_type == ChatType::Group);
-            msg_type.push(m.msg_type);
-            content.push(m.content.as_str());
-            ts.push(m.timestamp);
-        }
-        let found = self
-            .query(
-                STORE_SQL,
-                &[&ids, &convs, &from, &to, &group, &msg_type, &content, &ts],
-            )
-            .await?;
-        if found.len() != n {
-            return Err(StorageError::unavailable_msg(format!(
-                "PostgreSQL returned {} outcomes for {n} messages",
-                found.len()
-            )));
-        }
-        Ok(msgs
-            .into_iter()
-            .zip(&found)
-            .map(|(m, r)| store_outcome(m, r))
-            .collect())
+        self.pipeline.store(msgs).await
     }
 
     async fn record_receipt(
@@ -238,4 +206,36 @@ impl MessageStore for PgStorage {
             HistoryItem { message, status }
         }))
     }
+}
+
+/// Stores `msgs` with one call of `easyim_store_messages`: one round trip, one transaction,
+/// one row per message in order (deadlocks and serialization failures retried whole).
+pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<Row>, DbError> {
+    let n = msgs.len();
+    let mut ids = Vec::with_capacity(n);
+    let mut convs = Vec::with_capacity(n);
+    let mut from = Vec::with_capacity(n);
+    let mut to = Vec::with_capacity(n);
+    let mut group = Vec::with_capacity(n);
+    let mut msg_type = Vec::with_capacity(n);
+    let mut content = Vec::with_capacity(n);
+    let mut ts = Vec::with_capacity(n);
+    for m in msgs {
+        ids.push(m.id.as_str());
+        convs.push(m.conversation().key());
+        from.push(id(m.from));
+        to.push(id(m.to));
+        group.push(m.chat_type == ChatType::Group);
+        msg_type.push(m.msg_type);
+        content.push(m.content.as_str());
+        ts.push(m.timestamp);
+    }
+    let params: [&(dyn ToSql + Sync); 8] =
+        [&ids, &convs, &from, &to, &group, &msg_type, &content, &ts];
+    retrying(|| async {
+        let client = pool.get().await?;
+        let stmt = client.prepare_cached(STORE_SQL).await?;
+        Ok(client.query(&stmt, &params).await?)
+    })
+    .await
 }

@@ -436,6 +436,8 @@ CREATE TABLE refresh_families (
     // 5: group administration (roles, settings, mutes, join positions), blocks, join requests
     // and friend remarks.
     include_str!("migrations/v5_groups.sql"),
+    // 6: messages stored set-based, a fixed number of statements per batch.
+    include_str!("migrations/v6_store_batch.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

@@ -8,6 +8,7 @@ use std::time::Instant;
 use easyim_proto::{frames, ChatType, Encoded, ErrorCode, Msg};
 use tracing::{instrument, warn};
 
+use super::gate::Standing;
 use super::{Gathered, Session};
 use crate::delivery::Router;
 use crate::error::StorageError;
@@ -34,9 +35,10 @@ impl Session {
         let node = &self.node;
         let mut slots = Vec::with_capacity(batch.len());
         let mut news = Vec::with_capacity(batch.len());
+        let mut standing = Standing::default();
         for (msg, refused) in batch {
             let checked = match refused.map_or_else(|| self.check_chat(&msg), Err) {
-                Ok(new) => self.gate(&new).await.map(|()| new),
+                Ok(new) => self.gate_once(&new, &mut standing).await.map(|()| new),
                 Err(refusal) => Err(refusal),
             };
             match checked {

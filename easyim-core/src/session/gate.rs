@@ -4,7 +4,9 @@
 //! under `DIRECT_MESSAGES=friends`, to one who is not its friend (`E_FORBIDDEN`).
 //!
 //! The check reads the sender's standing just before the message is stored, in a step of its
-//! own: a message that races a mute or a block by a few milliseconds may still go through.
+//! own: a message that races a mute or a block by a few milliseconds may still go through. It
+//! is read once per recipient of a batch ([`Standing`]): the messages of one batch to one peer
+//! or group share the answer, so a batch costs a read per recipient, not per message.
 
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -17,7 +19,30 @@ use crate::error::StorageError;
 use crate::ids::now_ms;
 use crate::types::NewMessage;
 
+/// The answers of [`Session::gate`] already read for one batch, by chat type and recipient
+/// (at most one per message of the batch).
+#[derive(Default)]
+pub(super) struct Standing(Vec<(ChatType, u64, Result<(), Refusal>)>);
+
 impl Session {
+    /// [`Session::gate`], read once per recipient of the batch that `seen` belongs to.
+    pub(super) async fn gate_once(
+        &self,
+        new: &NewMessage,
+        seen: &mut Standing,
+    ) -> Result<(), Refusal> {
+        let known = seen
+            .0
+            .iter()
+            .find(|(c, to, _)| *c == new.chat_type && *to == new.to);
+        if let Some((_, _, answer)) = known {
+            return *answer;
+        }
+        let answer = self.gate(new).await;
+        seen.0.push((new.chat_type, new.to, answer));
+        answer
+    }
+
     /// Why `new` may not be sent, if it may not. A group or member that does not exist is
     /// left to the storage step, which answers `E_NO_GROUP` / `E_NOT_MEMBER`.
     pub(super) async fn gate(&self, new: &NewMessage) -> Result<(), Refusal> {

@@ -39,6 +39,7 @@
 //! tokio runtime.
 
 mod accounts;
+mod batches;
 mod caps;
 mod client;
 mod conversations;
@@ -65,6 +66,7 @@ use futures::FutureExt;
 pub use accounts::{
     check_accounts, check_ping, check_refresh_families, check_search_users, check_server_secret,
 };
+pub use batches::check_store_batches;
 pub use caps::{check_concurrent_caps, check_group_caps};
 pub use client::{login_frame, Client, ClientError};
 pub use conversations::{
@@ -144,6 +146,7 @@ fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Che
         ("conv_seq", |s| check_conv_seq(s).boxed()),
         ("store_rejections", |s| check_store_rejections(s).boxed()),
         ("idempotency", |s| check_idempotency(s).boxed()),
+        ("store_batches", |s| check_store_batches(s).boxed()),
         ("concurrent_conv_seq", |s| {
             check_concurrent_conv_seq(s).boxed()
         }),
