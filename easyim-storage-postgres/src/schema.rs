@@ -436,6 +436,10 @@ CREATE TABLE refresh_families (
     // 5: group administration (roles, settings, mutes, join positions), blocks, join requests
     // and friend remarks.
     include_str!("migrations/v5_groups.sql"),
+    // 6: recall and edit (added by its own change).
+    "",
+    // 7: push devices (the server API's change).
+    include_str!("migrations/v7_admin.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current
