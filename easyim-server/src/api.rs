@@ -6,14 +6,21 @@
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
-//! - `rate`: the per-IP token buckets of register, login and group join.
+//! - `rate`: the per-IP token buckets of register, login and group join, and of bad admin
+//!   tokens.
+//! - `admin`, `admin_view`: the server API (`/api/admin/...`); `admin_gate`: its token check,
+//!   rate limit, audit and counters. `device`: push devices.
 //!
 //! Every response leaves through [`shell`], which answers CORS preflights, adds the CORS header,
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
 //! 413...) in the envelope, so a client never sees an empty or HTML error body.
 
+mod admin;
+mod admin_gate;
+mod admin_view;
 mod block;
 mod conversation;
+mod device;
 mod error;
 mod friend;
 mod group;
@@ -38,6 +45,8 @@ use easyim_core::Im;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use self::admin_gate::AdminGate;
+pub(crate) use self::admin_gate::ImPort;
 use self::error::ApiError;
 
 /// Settings of the HTTP API.
@@ -61,6 +70,9 @@ pub struct ApiConfig {
     /// says what happened, as the original answered (for clients whose HTTP library throws on
     /// 4xx).
     pub always_200: bool,
+    /// `ADMIN_TOKEN`: the bearer token of the server API (`/api/admin/...`); `None` or empty:
+    /// the server API is off (its routes answer 404).
+    pub admin_token: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -71,6 +83,7 @@ impl Default for ApiConfig {
             stop_key: None,
             request_timeout: std::time::Duration::from_secs(30),
             always_200: false,
+            admin_token: None,
         }
     }
 }
@@ -94,6 +107,12 @@ impl ApiConfig {
         self
     }
 
+    /// The same settings with `ADMIN_TOKEN` = `token` (empty: the server API is off).
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
     /// The same settings with `API_RATE_LIMIT` = `per_second` (0: no limit).
     pub fn with_rate_limit(mut self, per_second: u32) -> Self {
         self.rate_limit = per_second;
@@ -113,6 +132,8 @@ pub(crate) struct AppState {
     http: Arc<HttpCounters>,
     /// See [`ApiConfig::always_200`].
     always_200: bool,
+    /// The server API's token check, rate limit and counters.
+    admin: Arc<AdminGate>,
 }
 
 /// Responses by status class (1xx to 5xx), for `/metrics`.
@@ -151,7 +172,22 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
         http: Arc::default(),
         always_200: config.always_200,
+        admin: Arc::new(AdminGate::new(config.admin_token.as_deref())),
     };
+    let admin = Router::new()
+        .route("/api/admin/message/send", post(admin::send))
+        .route("/api/admin/users/create", post(admin::create_users))
+        .route("/api/admin/user/token", post(admin::token))
+        .route("/api/admin/user/disable", post(admin::disable))
+        .route("/api/admin/user/enable", post(admin::enable))
+        .route("/api/admin/user/kick", post(admin::kick))
+        .route("/api/admin/user/state", get(admin::user_state))
+        .route("/api/admin/group/state", get(admin::group_state))
+        .route("/api/admin/server/state", get(admin::server_state))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            admin_gate::gate,
+        ));
     Router::new()
         .route("/", get(ops::index))
         .route("/console.js", get(ops::console_js))
@@ -165,6 +201,9 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/user/check_token", get(user::check_token))
         .route("/api/user/refresh_token", post(user::refresh_token))
         .route("/api/user/search", get(user::search))
+        .route("/api/user/device", post(device::register))
+        .route("/api/user/device/remove", post(device::remove))
+        .route("/api/user/devices", get(device::list))
         .route("/api/user/friends", get(friend::friends))
         .route("/api/user/friend/add", post(friend::add))
         .route("/api/user/friend/accept", post(friend::accept))
@@ -197,6 +236,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/conversation/read", post(conversation::read))
         .route("/api/conversation/settings", post(conversation::settings))
         .route("/api/conversation/hide", post(conversation::hide))
+        .merge(admin)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), shell))
