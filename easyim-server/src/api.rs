@@ -5,6 +5,8 @@
 //! - `user`, `friend`, `block`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
+//! - `routes`: the route table, from which both the router and the OpenAPI document
+//!   (`openapi`: `/api/openapi.json`, `/api/docs`) are built.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
 //! - `rate`: the per-IP token buckets of register, login and group join, and of bad admin
 //!   tokens.
@@ -26,9 +28,11 @@ mod friend;
 mod group;
 mod group_admin;
 mod history;
+mod openapi;
 mod ops;
 mod params;
 mod rate;
+mod routes;
 mod user;
 mod view;
 
@@ -39,7 +43,6 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use easyim_core::Im;
 use serde::Serialize;
@@ -174,73 +177,23 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         always_200: config.always_200,
         admin: Arc::new(AdminGate::new(config.admin_token.as_deref())),
     };
-    let admin = Router::new()
-        .route("/api/admin/message/send", post(admin::send))
-        .route("/api/admin/users/create", post(admin::create_users))
-        .route("/api/admin/user/token", post(admin::token))
-        .route("/api/admin/user/disable", post(admin::disable))
-        .route("/api/admin/user/enable", post(admin::enable))
-        .route("/api/admin/user/kick", post(admin::kick))
-        .route("/api/admin/user/state", get(admin::user_state))
-        .route("/api/admin/group/state", get(admin::group_state))
-        .route("/api/admin/server/state", get(admin::server_state))
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            admin_gate::gate,
-        ));
-    Router::new()
-        .route("/", get(ops::index))
-        .route("/console.js", get(ops::console_js))
-        .route("/console.css", get(ops::console_css))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/local/stop", post(ops::stop))
-        .route("/api/user/register", post(user::register))
-        .route("/api/user/login", post(user::login))
-        .route("/api/user/logout", post(user::logout))
-        .route("/api/user/check_token", get(user::check_token))
-        .route("/api/user/refresh_token", post(user::refresh_token))
-        .route("/api/user/search", get(user::search))
-        .route("/api/user/device", post(device::register))
-        .route("/api/user/device/remove", post(device::remove))
-        .route("/api/user/devices", get(device::list))
-        .route("/api/user/friends", get(friend::friends))
-        .route("/api/user/friend/add", post(friend::add))
-        .route("/api/user/friend/accept", post(friend::accept))
-        .route("/api/user/friend/refuse", post(friend::refuse))
-        .route("/api/user/friend/remove", post(friend::remove))
-        .route("/api/user/friend/requests", get(friend::requests))
-        .route("/api/user/friend/remark", post(friend::remark))
-        .route("/api/user/block", post(block::block))
-        .route("/api/user/unblock", post(block::unblock))
-        .route("/api/user/blocks", get(block::blocks))
-        .route("/api/group/create", post(group::create))
-        .route("/api/group/invite", post(group::invite))
-        .route("/api/group/join", post(group::join))
-        .route("/api/group/leave", post(group::leave))
-        .route("/api/groups", get(group::groups))
-        .route("/api/group/members", get(group_admin::members))
-        .route("/api/group/info", get(group_admin::info))
-        .route("/api/group/update", post(group_admin::update))
-        .route("/api/group/kick", post(group_admin::kick))
-        .route("/api/group/mute", post(group_admin::mute))
-        .route("/api/group/mute_all", post(group_admin::mute_all))
-        .route("/api/group/set_role", post(group_admin::set_role))
-        .route("/api/group/transfer", post(group_admin::transfer))
-        .route("/api/group/dismiss", post(group_admin::dismiss))
-        .route("/api/group/requests", get(group_admin::requests))
-        .route("/api/group/approve", post(group_admin::approve))
-        .route("/api/group/refuse", post(group_admin::refuse))
-        .route("/api/messages", get(history::messages))
-        .route("/api/conversations", get(conversation::list))
-        .route("/api/conversation/read", post(conversation::read))
-        .route("/api/conversation/settings", post(conversation::settings))
-        .route("/api/conversation/hide", post(conversation::hide))
+    let admin = routes::add_admin_routes(Router::new()).route_layer(
+        middleware::from_fn_with_state(state.clone(), admin_gate::gate),
+    );
+    routes::add_routes(Router::new())
         .merge(admin)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), shell))
         .with_state(state)
+}
+
+/// Every route the router serves, as (method, path): what the OpenAPI document lists.
+pub fn api_routes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    routes::ROUTES
+        .iter()
+        .chain(routes::ADMIN_ROUTES)
+        .map(|r| (r.method, r.path))
 }
 
 /// A handler's result: the envelope, or the error's envelope.
