@@ -530,6 +530,44 @@ async fn off_without_admin_token_and_never_on_the_im_port() {
 }
 
 #[tokio::test]
+async fn every_call_is_audited_in_the_log_without_the_token() {
+    let (dir, p) = spawn_temp(&[("ADMIN_TOKEN", TOKEN), ("LOG_LEVEL", "info")]).await;
+    let (status, _) = admin(p.api, "GET", "/api/admin/server/state", &json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = admin_with(
+        p.api,
+        "POST",
+        "/api/admin/user/kick",
+        &json!({}),
+        "Bearer guess-0123456789abcdef",
+    )
+    .await;
+    assert_eq!(status, 401);
+    p.kill();
+    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
+    let audit: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("easyim::audit"))
+        .collect();
+    assert_eq!(audit.len(), 2, "{log}");
+    assert!(
+        audit[0].contains("/api/admin/server/state") && audit[0].contains("status=200"),
+        "{}",
+        audit[0]
+    );
+    assert!(
+        audit[1].contains("/api/admin/user/kick") && audit[1].contains("status=401"),
+        "{}",
+        audit[1]
+    );
+    assert!(audit.iter().all(|l| l.contains("127.0.0.1")), "{audit:?}");
+    assert!(
+        !log.contains(TOKEN) && !log.contains("guess-0123456789abcdef"),
+        "a token in the log: {log}"
+    );
+}
+
+#[tokio::test]
 async fn devices_register_list_remove() {
     let srv = server().await;
     let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
