@@ -326,7 +326,7 @@ impl KindToString for jsonwebtoken::errors::Error {
 /// How a disabled account's token secret starts (see [`disabled_secret`]).
 const DISABLED_PREFIX: &str = "disabled:";
 
-/// The token secret of a disabled account: [`DISABLED_PREFIX`] and a fresh random secret.
+/// The token secret of a disabled account: `disabled:` and a fresh random secret.
 /// Replacing the secret revokes every token of the account at once (as a logout does), and
 /// [`JwtAuth`] issues and accepts no token while the secret has this form, so a disabled
 /// account can neither log in, nor refresh, nor use a token issued before. Enabling it again
