@@ -1,58 +1,17 @@
-//! The server API (`/api/admin/...`) and push devices over real sockets: a whole server on
-//! port 0. Admin send is idempotent and reaches live connections; a disabled user is cut off
-//! at once and cannot come back; issued tokens log in on the IM port; bad tokens are 401 and
-//! then rate limited; the API is off without ADMIN_TOKEN and never served on the IM port.
+//! The server API (`/api/admin/...`) over real sockets: a whole server on port 0. Admin send
+//! is idempotent and reaches live connections; accounts made without passwords log in with
+//! issued tokens; a disabled user is cut off at once and cannot come back; kick and state.
+//! The gate (401, 429, off, IM port, audit) is in `admin_gate.rs`, devices in `devices.rs`.
 
 mod support;
-
-use std::net::SocketAddr;
 
 use easyim_proto::ChatType;
 use serde_json::{json, Value};
 use support::*;
 
-const TOKEN: &str = "admin-token-for-the-tests-0123456789";
-
-async fn server() -> TestServer {
-    start(&[("ADMIN_TOKEN", TOKEN)]).await
-}
-
-/// A server API call with the admin token; the status and the JSON body.
-async fn admin(addr: SocketAddr, method: &str, path: &str, body: &Value) -> (u16, Value) {
-    admin_with(addr, method, path, body, &format!("Bearer {TOKEN}")).await
-}
-
-async fn admin_with(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    body: &Value,
-    authorization: &str,
-) -> (u16, Value) {
-    let body = body.to_string();
-    let r = request(
-        addr,
-        method,
-        path,
-        &[
-            ("Content-Type", "application/json"),
-            ("Authorization", authorization),
-        ],
-        body.as_bytes(),
-    )
-    .await;
-    (r.status, r.json())
-}
-
-async fn ok(addr: SocketAddr, method: &str, path: &str, body: Value) -> Value {
-    let (status, v) = admin(addr, method, path, &body).await;
-    assert_eq!(status, 200, "{method} {path} {body}: {v}");
-    v["data"].clone()
-}
-
 #[tokio::test]
 async fn admin_send_is_idempotent_and_reaches_live_connections() {
-    let srv = server().await;
+    let srv = admin_server().await;
     let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
     let mut ca = Client::login(srv.im, Kind::Lines, &alice).await;
     let mut cb = Client::login(srv.im, Kind::FramedJson, &bob).await;
@@ -63,7 +22,7 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
         "to_user_ids": [alice.id, bob.id],
         "content": "welcome",
     });
-    let data = ok(srv.api, "POST", "/api/admin/message/send", send.clone()).await;
+    let data = admin_ok(srv.api, "POST", "/api/admin/message/send", send.clone()).await;
     let items = data["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
     for (item, u) in items.iter().zip([&alice, &bob]) {
@@ -82,13 +41,13 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
         assert_eq!(m.conv_seq, 1);
     }
     // The same call again: duplicates, nothing delivered twice.
-    let again = ok(srv.api, "POST", "/api/admin/message/send", send).await;
+    let again = admin_ok(srv.api, "POST", "/api/admin/message/send", send).await;
     for item in again["items"].as_array().unwrap() {
         assert_eq!(item["outcome"], "duplicate");
         assert_eq!(item["conv_seq"], 1);
     }
     // As alice to bob (a new id): bob gets it, and so does alice's connection.
-    let data = ok(
+    let data = admin_ok(
         srv.api,
         "POST",
         "/api/admin/message/send",
@@ -111,7 +70,7 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
     assert!(h.iter().any(|m| m["id"] == "m-2"), "{h:?}");
     // To a group, as a member.
     let g = create_group(srv.api, &alice, &[&bob]).await;
-    let data = ok(
+    let data = admin_ok(
         srv.api,
         "POST",
         "/api/admin/message/send",
@@ -148,7 +107,7 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
     )
     .await;
     assert_eq!(status, 404, "an unknown sender");
-    let data = ok(
+    let data = admin_ok(
         srv.api,
         "POST",
         "/api/admin/message/send",
@@ -161,8 +120,8 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
 
 #[tokio::test]
 async fn created_users_log_in_with_issued_tokens_only() {
-    let srv = server().await;
-    let data = ok(
+    let srv = admin_server().await;
+    let data = admin_ok(
         srv.api,
         "POST",
         "/api/admin/users/create",
@@ -174,7 +133,7 @@ async fn created_users_log_in_with_issued_tokens_only() {
     assert!(items.iter().all(|i| i["created"] == true));
     let id = items[0]["id"].as_str().unwrap().to_owned();
     // Again: existing, same id.
-    let again = ok(
+    let again = admin_ok(
         srv.api,
         "POST",
         "/api/admin/users/create",
@@ -198,7 +157,7 @@ async fn created_users_log_in_with_issued_tokens_only() {
     .await;
     assert_eq!(status, 401);
     // Issued tokens: the IM login and the API.
-    let t = ok(
+    let t = admin_ok(
         srv.api,
         "POST",
         "/api/admin/user/token",
@@ -258,7 +217,7 @@ async fn created_users_log_in_with_issued_tokens_only() {
 
 #[tokio::test]
 async fn a_disabled_user_is_cut_off_at_once() {
-    let srv = server().await;
+    let srv = admin_server().await;
     let alice = srv.user("alice").await;
     let (status, v) = http(
         srv.api,
@@ -271,7 +230,7 @@ async fn a_disabled_user_is_cut_off_at_once() {
     let refresh = v["data"]["refresh_token"].as_str().unwrap().to_owned();
     let mut c1 = Client::login(srv.im, Kind::Lines, &alice).await;
     let mut c2 = Client::login(srv.im, Kind::WsText, &alice).await;
-    ok(
+    admin_ok(
         srv.api,
         "POST",
         "/api/admin/user/disable",
@@ -283,7 +242,7 @@ async fn a_disabled_user_is_cut_off_at_once() {
         assert!(m.content.starts_with("E_AUTH_REVOKED"), "{m:?}");
         c.expect_closed().await;
     }
-    let state = ok(
+    let state = admin_ok(
         srv.api,
         "GET",
         &format!("/api/admin/user/state?user_id={}", alice.id),
@@ -332,7 +291,7 @@ async fn a_disabled_user_is_cut_off_at_once() {
     let m = c.recv().await;
     assert!(m.content.starts_with("E_AUTH"), "{m:?}");
     // Kicking a disabled user leaves it disabled; enabling lets it log in again.
-    ok(
+    admin_ok(
         srv.api,
         "POST",
         "/api/admin/user/kick",
@@ -347,7 +306,7 @@ async fn a_disabled_user_is_cut_off_at_once() {
     )
     .await;
     assert_eq!(status, 403);
-    ok(
+    admin_ok(
         srv.api,
         "POST",
         "/api/admin/user/enable",
@@ -375,13 +334,13 @@ async fn a_disabled_user_is_cut_off_at_once() {
 
 #[tokio::test]
 async fn kick_and_state() {
-    let srv = server().await;
+    let srv = admin_server().await;
     let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
     let g = create_group(srv.api, &alice, &[&bob]).await;
     let mut c1 = Client::login(srv.im, Kind::FramedProto, &alice).await;
     let _c2 = Client::login(srv.im, Kind::WsBinary, &alice).await;
     let _cb = Client::login(srv.im, Kind::Lines, &bob).await;
-    let st = ok(
+    let st = admin_ok(
         srv.api,
         "GET",
         &format!("/api/admin/user/state?user_id={}", alice.id),
@@ -393,7 +352,7 @@ async fn kick_and_state() {
         (Some(2), Some(true))
     );
     assert_eq!(st["group_ids"], json!([g]));
-    let gs = ok(
+    let gs = admin_ok(
         srv.api,
         "GET",
         &format!("/api/admin/group/state?group_id={g}"),
@@ -404,7 +363,7 @@ async fn kick_and_state() {
         (gs["member_count"].as_u64(), gs["online_members"].as_u64()),
         (Some(2), Some(2))
     );
-    let server = ok(srv.api, "GET", "/api/admin/server/state", json!({})).await;
+    let server = admin_ok(srv.api, "GET", "/api/admin/server/state", json!({})).await;
     assert_eq!(
         (
             server["online_users"].as_u64(),
@@ -412,7 +371,7 @@ async fn kick_and_state() {
         ),
         (Some(2), Some(3))
     );
-    let k = ok(
+    let k = admin_ok(
         srv.api,
         "POST",
         "/api/admin/user/kick",
@@ -441,232 +400,5 @@ async fn kick_and_state() {
         ),
         "{metrics}"
     );
-    srv.shutdown().await;
-}
-
-#[tokio::test]
-async fn bad_tokens_are_401_then_rate_limited() {
-    let srv = server().await;
-    let body = json!({});
-    for auth in [
-        "",
-        "Bearer",
-        "Bearer wrong",
-        &format!("Basic {TOKEN}"),
-        &format!("Bearer {TOKEN}x"),
-    ] {
-        let (status, v) = admin_with(srv.api, "GET", "/api/admin/server/state", &body, auth).await;
-        assert_eq!(status, 401, "{auth:?}: {v}");
-        assert_eq!(v["code"], 401);
-    }
-    // The burst is spent: even the right token waits now (nothing tells a guess from it).
-    let (status, _) = admin_with(
-        srv.api,
-        "GET",
-        "/api/admin/server/state",
-        &body,
-        "Bearer wrong",
-    )
-    .await;
-    assert_eq!(status, 429);
-    let (status, _) = admin(srv.api, "GET", "/api/admin/server/state", &body).await;
-    assert_eq!(status, 429);
-    let metrics = request(srv.api, "GET", "/metrics", &[], b"").await.text();
-    assert!(
-        metrics.contains(
-            "easyim_admin_requests_total{route=\"/api/admin/server/state\",status=\"401\"} 5"
-        ),
-        "{metrics}"
-    );
-    // User tokens are no admin tokens.
-    let srv2 = server().await;
-    let alice = srv2.user("alice").await;
-    let (status, _) = admin_with(
-        srv2.api,
-        "GET",
-        "/api/admin/server/state",
-        &body,
-        &format!("Bearer {}", alice.token),
-    )
-    .await;
-    assert_eq!(status, 401);
-    srv.shutdown().await;
-    srv2.shutdown().await;
-}
-
-#[tokio::test]
-async fn off_without_admin_token_and_never_on_the_im_port() {
-    let off = start(&[]).await;
-    let (status, v) = admin(off.api, "GET", "/api/admin/server/state", &json!({})).await;
-    assert_eq!(status, 404, "{v}");
-    assert_eq!(v["code"], 404);
-    let (status, _) = admin(
-        off.api,
-        "POST",
-        "/api/admin/user/disable",
-        &json!({"user_id": "1"}),
-    )
-    .await;
-    assert_eq!(status, 404);
-    off.shutdown().await;
-
-    let srv = server().await;
-    let (status, _) = admin(srv.api, "GET", "/api/admin/server/state", &json!({})).await;
-    assert_eq!(status, 200);
-    // The IM port speaks HTTP too, but not the server API.
-    let (status, v) = admin(srv.im, "GET", "/api/admin/server/state", &json!({})).await;
-    assert_eq!(status, 404, "{v}");
-    let (status, _) = admin(
-        srv.im,
-        "POST",
-        "/api/admin/users/create",
-        &json!({"users": [{"account": "x"}]}),
-    )
-    .await;
-    assert_eq!(status, 404);
-    let (status, _) = http(srv.im, "GET", "/healthz", None).await;
-    assert_eq!(status, 200, "the IM port still serves the rest");
-    srv.shutdown().await;
-}
-
-#[tokio::test]
-async fn every_call_is_audited_in_the_log_without_the_token() {
-    let (dir, p) = spawn_temp(&[("ADMIN_TOKEN", TOKEN), ("LOG_LEVEL", "info")]).await;
-    let (status, _) = admin(p.api, "GET", "/api/admin/server/state", &json!({})).await;
-    assert_eq!(status, 200);
-    let (status, _) = admin_with(
-        p.api,
-        "POST",
-        "/api/admin/user/kick",
-        &json!({}),
-        "Bearer guess-0123456789abcdef",
-    )
-    .await;
-    assert_eq!(status, 401);
-    p.kill();
-    let log = std::fs::read_to_string(dir.path().join("server.log")).unwrap();
-    let audit: Vec<&str> = log
-        .lines()
-        .filter(|l| l.contains("easyim::audit"))
-        .collect();
-    assert_eq!(audit.len(), 2, "{log}");
-    assert!(
-        audit[0].contains("/api/admin/server/state") && audit[0].contains("status=200"),
-        "{}",
-        audit[0]
-    );
-    assert!(
-        audit[1].contains("/api/admin/user/kick") && audit[1].contains("status=401"),
-        "{}",
-        audit[1]
-    );
-    assert!(audit.iter().all(|l| l.contains("127.0.0.1")), "{audit:?}");
-    assert!(
-        !log.contains(TOKEN) && !log.contains("guess-0123456789abcdef"),
-        "a token in the log: {log}"
-    );
-}
-
-#[tokio::test]
-async fn devices_register_list_remove() {
-    let srv = server().await;
-    let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
-    let post = |path: &'static str, u: &User, body: Value| {
-        let mut body = body;
-        body["access_token"] = json!(u.token);
-        async move { http(srv.api, "POST", path, Some(&body)).await }
-    };
-    let (status, v) = post(
-        "/api/user/device",
-        &alice,
-        json!({"platform": "apns", "token": "tok-a"}),
-    )
-    .await;
-    assert_eq!(status, 200, "{v}");
-    assert_eq!(
-        (v["data"]["platform"].as_str(), v["data"]["token"].as_str()),
-        (Some("apns"), Some("tok-a"))
-    );
-    post(
-        "/api/user/device",
-        &alice,
-        json!({"platform": "fcm", "token": "tok-b"}),
-    )
-    .await;
-    let (_, v) = http(
-        srv.api,
-        "GET",
-        &format!("/api/user/devices?access_token={}", alice.token),
-        None,
-    )
-    .await;
-    let tokens: Vec<&str> = v["data"]["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["token"].as_str().unwrap())
-        .collect();
-    assert_eq!(tokens, ["tok-a", "tok-b"]);
-    let st = ok(
-        srv.api,
-        "GET",
-        &format!("/api/admin/user/state?user_id={}", alice.id),
-        json!({}),
-    )
-    .await;
-    assert_eq!(st["devices"].as_array().unwrap().len(), 2);
-    // The device changes hands.
-    post(
-        "/api/user/device",
-        &bob,
-        json!({"platform": "apns", "token": "tok-a"}),
-    )
-    .await;
-    let (_, v) = http(
-        srv.api,
-        "GET",
-        &format!("/api/user/devices?access_token={}", alice.token),
-        None,
-    )
-    .await;
-    assert_eq!(v["data"]["items"].as_array().unwrap().len(), 1);
-    let (status, _) = post("/api/user/device/remove", &alice, json!({"token": "tok-a"})).await;
-    assert_eq!(status, 404, "not alice's any more");
-    let (status, _) = post("/api/user/device/remove", &alice, json!({"token": "tok-b"})).await;
-    assert_eq!(status, 200);
-    // Bounds.
-    for i in 0..20 {
-        let (status, _) = post(
-            "/api/user/device",
-            &alice,
-            json!({"platform": "web", "token": format!("t{i}")}),
-        )
-        .await;
-        assert_eq!(status, 200);
-    }
-    let (status, _) = post(
-        "/api/user/device",
-        &alice,
-        json!({"platform": "web", "token": "t20"}),
-    )
-    .await;
-    assert_eq!(status, 403, "the 21st device");
-    for bad in [
-        json!({"token": "x"}),
-        json!({"platform": "fcm"}),
-        json!({"platform": "a b", "token": "x"}),
-        json!({"platform": "fcm", "token": "x".repeat(4097)}),
-    ] {
-        let (status, v) = post("/api/user/device", &alice, bad.clone()).await;
-        assert_eq!(status, 400, "{bad}: {v}");
-    }
-    let (status, _) = http(
-        srv.api,
-        "POST",
-        "/api/user/device",
-        Some(&json!({"platform": "fcm", "token": "x"})),
-    )
-    .await;
-    assert_eq!(status, 401);
     srv.shutdown().await;
 }

@@ -8,11 +8,9 @@ use easyim_server::api_routes;
 use serde_json::Value;
 use support::*;
 
-const TOKEN: &str = "admin-token-for-the-tests-0123456789";
-
 #[tokio::test]
 async fn the_document_lists_every_route_the_router_serves() {
-    let srv = start(&[("ADMIN_TOKEN", TOKEN)]).await;
+    let srv = admin_server().await;
     let r = request(srv.api, "GET", "/api/openapi.json", &[], b"").await;
     assert_eq!(r.status, 200);
     assert!(r
