@@ -159,6 +159,9 @@ impl JwtAuth {
             .user(user)
             .await?
             .ok_or_else(|| AuthError::InvalidToken("unknown user".into()))?;
+        if is_disabled_secret(&account.secret) {
+            return Err(AuthError::Disabled);
+        }
         let ttl = match grant {
             Grant::Access => self.access_ttl,
             Grant::Refresh => self.refresh_ttl,
@@ -218,6 +221,9 @@ impl JwtAuth {
             .user(user)
             .await?
             .ok_or_else(|| invalid("unknown user"))?;
+        if is_disabled_secret(&account.secret) {
+            return Err(invalid("account disabled"));
+        }
         let mut strict = Validation::new(Algorithm::HS256);
         strict.leeway = 0;
         strict.set_required_spec_claims(&["exp"]);
@@ -249,7 +255,18 @@ impl Auth for JwtAuth {
     }
 
     async fn revoke(&self, user: UserId) -> Result<(), AuthError> {
-        self.storage.set_user_secret(user, &random_secret()).await?;
+        // A disabled account stays disabled: a logout or a kick must not enable it again.
+        let disabled = self
+            .storage
+            .user(user)
+            .await?
+            .is_some_and(|u| is_disabled_secret(&u.secret));
+        let secret = if disabled {
+            disabled_secret()
+        } else {
+            random_secret()
+        };
+        self.storage.set_user_secret(user, &secret).await?;
         Ok(())
     }
 
@@ -304,6 +321,24 @@ impl KindToString for jsonwebtoken::errors::Error {
             _ => "invalid".into(),
         }
     }
+}
+
+/// How a disabled account's token secret starts (see [`disabled_secret`]).
+const DISABLED_PREFIX: &str = "disabled:";
+
+/// The token secret of a disabled account: `disabled:` and a fresh random secret.
+/// Replacing the secret revokes every token of the account at once (as a logout does), and
+/// [`JwtAuth`] issues and accepts no token while the secret has this form, so a disabled
+/// account can neither log in, nor refresh, nor use a token issued before. Enabling it again
+/// stores a plain [`random_secret`]. Keeping the state in the secret makes disabling one
+/// atomic write on every storage, with no column to add.
+pub fn disabled_secret() -> String {
+    format!("{DISABLED_PREFIX}{}", random_secret())
+}
+
+/// Whether a stored token secret is a disabled account's (see [`disabled_secret`]).
+pub fn is_disabled_secret(secret: &str) -> bool {
+    secret.starts_with(DISABLED_PREFIX)
 }
 
 /// 32 random bytes as 64 hex digits: a fresh user or server secret.

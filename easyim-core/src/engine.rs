@@ -126,6 +126,17 @@ impl Engine {
         self.node.router.hub().online(user)
     }
 
+    /// How many users are online on this node, and with how many connections in all.
+    pub fn online_totals(&self) -> (usize, usize) {
+        self.node.router.hub().totals()
+    }
+
+    /// Closes every connection of `user` on every node with `E_AUTH_REVOKED`, without touching
+    /// its tokens (the caller has made them invalid already).
+    pub(crate) fn close_connections(&self, user: UserId) {
+        self.node.router.revoke(user, true);
+    }
+
     /// Starts a connection: the returned [`Connection`] is run with the decoded frames, and
     /// the [`Outbox`] yields what to write to the peer, in order, until the connection is done.
     pub fn open(&self) -> (Connection, Outbox) {

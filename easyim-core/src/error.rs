@@ -22,6 +22,8 @@ pub enum Entity {
     Message,
     /// A conversation of a user (a 1:1 conversation without messages is none yet).
     Conversation,
+    /// A push device of a user.
+    Device,
 }
 
 impl Entity {
@@ -35,6 +37,7 @@ impl Entity {
             Entity::Request => "request",
             Entity::Message => "message",
             Entity::Conversation => "conversation",
+            Entity::Device => "device",
         }
     }
 }
@@ -179,6 +182,9 @@ pub enum AuthError {
     /// Password hashing failed.
     #[error("password hashing failed: {0}")]
     Hash(String),
+    /// The account is disabled (by the server API): no token is issued for it.
+    #[error("account disabled")]
+    Disabled,
 }
 
 /// A result whose error defaults to [`StorageError`].
@@ -241,6 +247,7 @@ impl From<AuthError> for ImError {
             AuthError::InvalidToken(_) => ImError::Unauthorized("invalid or expired token"),
             AuthError::Storage(e) => e.into(),
             AuthError::Hash(cause) => ImError::Hash(cause),
+            AuthError::Disabled => ImError::Forbidden("account disabled"),
         }
     }
 }

@@ -160,6 +160,17 @@ impl Hub {
         }
     }
 
+    /// How many users are online on this node, and with how many connections in all.
+    pub(crate) fn totals(&self) -> (usize, usize) {
+        self.shards.iter().fold((0, 0), |(users, conns), shard| {
+            let shard = shard.read().unwrap_or_else(|e| e.into_inner());
+            (
+                users + shard.len(),
+                conns + shard.values().map(Vec::len).sum::<usize>(),
+            )
+        })
+    }
+
     /// How many connections `user` has online on this node.
     pub(crate) fn online(&self, user: UserId) -> usize {
         let shard = self.shard(user).read().unwrap_or_else(|e| e.into_inner());

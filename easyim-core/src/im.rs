@@ -1,12 +1,14 @@
 //! [`Im`]: the whole IM of one node: the engine (connections and messages) and the domain
-//! services (accounts, friends, groups, history, conversations), built on one [`Storage`].
+//! services (accounts, friends, groups, history, conversations, devices, the server API's admin), built on one [`Storage`].
 
 use std::sync::Arc;
 
 use crate::accounts::Accounts;
+use crate::admin::Admin;
 use crate::auth::Auth;
 use crate::bus::{Bus, LocalBus};
 use crate::conversations::Conversations;
+use crate::devices::Devices;
 use crate::engine::{Engine, EngineConfig};
 use crate::friends::Friends;
 use crate::groups::Groups;
@@ -28,6 +30,8 @@ pub struct Im {
     groups: Groups,
     history: History,
     conversations: Conversations,
+    devices: Devices,
+    admin: Admin,
 }
 
 impl Im {
@@ -52,6 +56,8 @@ impl Im {
         );
         let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
         Im {
+            admin: Admin::new(storage.clone(), auth.clone(), engine.clone()),
+            devices: Devices::new(storage.clone()),
             accounts: Accounts::new(storage.clone(), auth, engine.clone()),
             friends: Friends::new(
                 storage.clone(),
@@ -110,5 +116,15 @@ impl Im {
     /// Each user's conversation list, read positions and settings.
     pub fn conversations(&self) -> &Conversations {
         &self.conversations
+    }
+
+    /// Each user's push devices.
+    pub fn devices(&self) -> &Devices {
+        &self.devices
+    }
+
+    /// The server API's domain: what the team's backend may do for any user.
+    pub fn admin(&self) -> &Admin {
+        &self.admin
     }
 }

@@ -10,6 +10,8 @@
 //! - `im`: [`Im`], the node with its services.
 //! - `accounts`, `friends`, `groups`, `history`, `conversations`: the domain services and
 //!   their rules; each answers typed results or an [`ImError`].
+//! - `devices`: [`Devices`], each user's push devices; `admin`: [`Admin`], the server API's
+//!   domain (messages as any user or the system, accounts without passwords, disabling).
 //! - `summary`: the records of a user's conversation list ([`ConversationSummary`], its
 //!   cursor and settings).
 //! - `read`: read positions ([`ReadAt`], [`ReadOutcome`]) and the one path that moves them,
@@ -27,7 +29,7 @@
 //! - `sequencer`: keeps each conversation's deliveries in `conv_seq` order.
 //! - `bus`: delivery to connections held by other nodes ([`Bus`], in-process by default).
 //! - [`storage`]: the narrow storage traits ([`MessageStore`], [`AccountStore`],
-//!   [`FriendStore`], [`GroupStore`], [`ConversationStore`], [`ModerationStore`]) and
+//!   [`FriendStore`], [`GroupStore`], [`ConversationStore`], [`ModerationStore`], [`DeviceStore`]) and
 //!   [`Storage`], all of them; `types`: the records they exchange.
 //! - `memory`: [`MemoryStorage`], a complete in-memory `Storage`.
 //! - `auth`, `hasher`: the [`Auth`] trait, [`JwtAuth`], password hashing.
@@ -38,11 +40,13 @@
 //!   trait at a time) and `testkit::Client`, an in-process engine client for tests.
 
 mod accounts;
+mod admin;
 mod auth;
 mod bus;
 mod config;
 mod conversations;
 mod delivery;
+mod devices;
 mod engine;
 mod error;
 mod friends;
@@ -69,12 +73,18 @@ mod types;
 pub use accounts::{
     Accounts, Refreshed, Registration, SignedIn, MAX_ACCOUNT, MAX_NICKNAME, MAX_PASSWORD,
 };
+pub use admin::{
+    Admin, AdminMessage, Created, GroupState, NewAccount, Recipients, SendOutcome, Sender, Sent,
+    ServerState, UserState, MAX_ADMIN_CONTENT, MAX_BULK_USERS, MAX_MESSAGE_ID, SYSTEM_USER,
+};
 pub use auth::{
-    hash_password, random_secret, verify_password, Auth, Claims, Grant, IssuedToken, JwtAuth,
+    disabled_secret, hash_password, is_disabled_secret, random_secret, verify_password, Auth,
+    Claims, Grant, IssuedToken, JwtAuth,
 };
 pub use bus::{Bus, BusEvent, LocalBus};
 pub use config::EngineConfig;
 pub use conversations::{Conversations, DEFAULT_CONVERSATION_LIMIT, MAX_CONVERSATION_LIMIT};
+pub use devices::{Devices, MAX_DEVICES, MAX_DEVICE_TOKEN, MAX_PLATFORM};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
@@ -96,17 +106,17 @@ pub use roles::{
 };
 pub use session::Connection;
 pub use storage::{
-    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, ModerationStore,
-    Storage,
+    AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
+    ModerationStore, Storage,
 };
 pub use summary::{
     peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,
     ConversationSummary, SettingsChange,
 };
 pub use types::{
-    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
-    Page, Paged, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome, StoredMessage,
-    User, UserId,
+    Conversation, Device, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage,
+    NewMessage, Page, Paged, PendingMessage, Profile, Receipt, RequestStatus, StoreOutcome,
+    StoredMessage, User, UserId,
 };
 
 mod memory;

@@ -1,11 +1,12 @@
 //! [`MemoryStorage`]: a complete [`crate::Storage`] kept in memory, for tests and embedding.
 //!
 //! This file holds the state and the [`AccountStore`] and [`MessageStore`] parts; `friends`,
-//! `groups`, `conversations` and `moderation` hold the [`crate::FriendStore`],
+//! `groups`, `conversations`, `moderation` and `devices` hold the [`crate::FriendStore`],
 //! [`crate::GroupStore`], [`crate::ConversationStore`] (and the read positions) and
-//! [`crate::ModerationStore`] parts.
+//! [`crate::ModerationStore`] and [`crate::DeviceStore`] parts.
 
 mod conversations;
+mod devices;
 mod friends;
 mod groups;
 mod moderation;
@@ -77,6 +78,8 @@ struct State {
     cursors: HashMap<UserId, BTreeMap<Conversation, Cursor>>,
     /// Counts committed messages; a message's count is its `order` in `pending`.
     commits: u64,
+    /// Push devices: token to (owner, device). A token is one device, owned by one user.
+    devices: HashMap<String, (UserId, crate::types::Device)>,
 }
 
 #[derive(Debug)]

@@ -382,3 +382,15 @@ impl GroupCaps {
         max_groups_per_user: u64::MAX,
     };
 }
+
+/// A device a user registered for push notifications (`POST /api/user/device`). easyim sends
+/// no push itself: it keeps the tokens so that the backend it reports to can.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// The push service: `apns`, `fcm`, `web` or any other name the backend understands.
+    pub platform: String,
+    /// The push service's token for the device; one device is one token.
+    pub token: String,
+    /// When it was registered or last registered again, in ms since the Unix epoch.
+    pub updated_at: i64,
+}

@@ -5,23 +5,34 @@
 //! - `user`, `friend`, `block`, `group`, `group_admin`, `history`: the handlers, one module per subject. Each parses
 //!   its arguments, calls the core's service with the caller, and renders the typed result.
 //! - `view`: the typed bodies of the answers.
+//! - `routes`: the route table, from which both the router and the OpenAPI document
+//!   (`openapi`: `/api/openapi.json`, `/api/docs`) are built.
 //! - `ops`: `/healthz`, `/metrics`, `/api/local/stop` and the web console's files.
-//! - `rate`: the per-IP token buckets of register, login and group join.
+//! - `rate`: the per-IP token buckets of register, login and group join, and of bad admin
+//!   tokens.
+//! - `admin`, `admin_view`: the server API (`/api/admin/...`); `admin_gate`: its token check,
+//!   rate limit, audit and counters. `device`: push devices.
 //!
 //! Every response leaves through [`shell`], which answers CORS preflights, adds the CORS header,
 //! counts responses by status class, and wraps any error the router made by itself (404, 405,
 //! 413...) in the envelope, so a client never sees an empty or HTML error body.
 
+mod admin;
+mod admin_gate;
+mod admin_view;
 mod block;
 mod conversation;
+mod device;
 mod error;
 mod friend;
 mod group;
 mod group_admin;
 mod history;
+mod openapi;
 mod ops;
 mod params;
 mod rate;
+mod routes;
 mod user;
 mod view;
 
@@ -32,12 +43,13 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::{Json, Router};
 use easyim_core::Im;
 use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
+use self::admin_gate::AdminGate;
+pub(crate) use self::admin_gate::ImPort;
 use self::error::ApiError;
 
 /// Settings of the HTTP API.
@@ -61,6 +73,9 @@ pub struct ApiConfig {
     /// says what happened, as the original answered (for clients whose HTTP library throws on
     /// 4xx).
     pub always_200: bool,
+    /// `ADMIN_TOKEN`: the bearer token of the server API (`/api/admin/...`); `None` or empty:
+    /// the server API is off (its routes answer 404).
+    pub admin_token: Option<String>,
 }
 
 impl Default for ApiConfig {
@@ -71,6 +86,7 @@ impl Default for ApiConfig {
             stop_key: None,
             request_timeout: std::time::Duration::from_secs(30),
             always_200: false,
+            admin_token: None,
         }
     }
 }
@@ -94,6 +110,12 @@ impl ApiConfig {
         self
     }
 
+    /// The same settings with `ADMIN_TOKEN` = `token` (empty: the server API is off).
+    pub fn with_admin_token(mut self, token: impl Into<String>) -> Self {
+        self.admin_token = Some(token.into());
+        self
+    }
+
     /// The same settings with `API_RATE_LIMIT` = `per_second` (0: no limit).
     pub fn with_rate_limit(mut self, per_second: u32) -> Self {
         self.rate_limit = per_second;
@@ -113,6 +135,8 @@ pub(crate) struct AppState {
     http: Arc<HttpCounters>,
     /// See [`ApiConfig::always_200`].
     always_200: bool,
+    /// The server API's token check, rate limit and counters.
+    admin: Arc<AdminGate>,
 }
 
 /// Responses by status class (1xx to 5xx), for `/metrics`.
@@ -151,56 +175,25 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         limiter: Arc::new(rate::RateLimiter::new(config.rate_limit)),
         http: Arc::default(),
         always_200: config.always_200,
+        admin: Arc::new(AdminGate::new(config.admin_token.as_deref())),
     };
-    Router::new()
-        .route("/", get(ops::index))
-        .route("/console.js", get(ops::console_js))
-        .route("/console.css", get(ops::console_css))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/api/local/stop", post(ops::stop))
-        .route("/api/user/register", post(user::register))
-        .route("/api/user/login", post(user::login))
-        .route("/api/user/logout", post(user::logout))
-        .route("/api/user/check_token", get(user::check_token))
-        .route("/api/user/refresh_token", post(user::refresh_token))
-        .route("/api/user/search", get(user::search))
-        .route("/api/user/friends", get(friend::friends))
-        .route("/api/user/friend/add", post(friend::add))
-        .route("/api/user/friend/accept", post(friend::accept))
-        .route("/api/user/friend/refuse", post(friend::refuse))
-        .route("/api/user/friend/remove", post(friend::remove))
-        .route("/api/user/friend/requests", get(friend::requests))
-        .route("/api/user/friend/remark", post(friend::remark))
-        .route("/api/user/block", post(block::block))
-        .route("/api/user/unblock", post(block::unblock))
-        .route("/api/user/blocks", get(block::blocks))
-        .route("/api/group/create", post(group::create))
-        .route("/api/group/invite", post(group::invite))
-        .route("/api/group/join", post(group::join))
-        .route("/api/group/leave", post(group::leave))
-        .route("/api/groups", get(group::groups))
-        .route("/api/group/members", get(group_admin::members))
-        .route("/api/group/info", get(group_admin::info))
-        .route("/api/group/update", post(group_admin::update))
-        .route("/api/group/kick", post(group_admin::kick))
-        .route("/api/group/mute", post(group_admin::mute))
-        .route("/api/group/mute_all", post(group_admin::mute_all))
-        .route("/api/group/set_role", post(group_admin::set_role))
-        .route("/api/group/transfer", post(group_admin::transfer))
-        .route("/api/group/dismiss", post(group_admin::dismiss))
-        .route("/api/group/requests", get(group_admin::requests))
-        .route("/api/group/approve", post(group_admin::approve))
-        .route("/api/group/refuse", post(group_admin::refuse))
-        .route("/api/messages", get(history::messages))
-        .route("/api/conversations", get(conversation::list))
-        .route("/api/conversation/read", post(conversation::read))
-        .route("/api/conversation/settings", post(conversation::settings))
-        .route("/api/conversation/hide", post(conversation::hide))
+    let admin = routes::add_admin_routes(Router::new()).route_layer(
+        middleware::from_fn_with_state(state.clone(), admin_gate::gate),
+    );
+    routes::add_routes(Router::new())
+        .merge(admin)
         .fallback(ops::not_found)
         .layer(DefaultBodyLimit::max(config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), shell))
         .with_state(state)
+}
+
+/// Every route the router serves, as (method, path): what the OpenAPI document lists.
+pub fn api_routes() -> impl Iterator<Item = (&'static str, &'static str)> {
+    routes::ROUTES
+        .iter()
+        .chain(routes::ADMIN_ROUTES)
+        .map(|r| (r.method, r.path))
 }
 
 /// A handler's result: the envelope, or the error's envelope.

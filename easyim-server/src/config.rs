@@ -16,6 +16,9 @@ pub use crate::keys::default_file;
 use crate::keys::KEYS;
 use crate::tls::TlsFiles;
 
+/// The shortest `ADMIN_TOKEN` accepted.
+pub(crate) const MIN_ADMIN_TOKEN: usize = 16;
+
 /// A configuration value that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -70,6 +73,8 @@ pub struct Config {
     pub api_rate_limit: u32,
     /// `API_ALWAYS_200`.
     pub api_always_200: bool,
+    /// `ADMIN_TOKEN`; empty: the server API is off.
+    pub admin_token: String,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -230,6 +235,26 @@ impl Sources {
     }
 
     /// A yes/no setting: true, false, 1, 0, yes, no, on or off.
+    /// `ADMIN_TOKEN`: empty, or at least [`MIN_ADMIN_TOKEN`] characters without whitespace
+    /// (it travels in a header, and a short one could be guessed).
+    fn admin_token(&self) -> Result<String, ConfigError> {
+        let value = self.get("ADMIN_TOKEN");
+        let token = value.trim();
+        if token.is_empty() {
+            return Ok(String::new());
+        }
+        if token.chars().count() < MIN_ADMIN_TOKEN || token.chars().any(char::is_whitespace) {
+            return Err(ConfigError::Invalid {
+                key: "ADMIN_TOKEN",
+                value: "(hidden)".into(),
+                why: format!(
+                    "expected empty (off) or at least {MIN_ADMIN_TOKEN} characters without spaces"
+                ),
+            });
+        }
+        Ok(token.to_owned())
+    }
+
     fn flag(&self, key: &'static str) -> Result<bool, ConfigError> {
         let value = self.get(key);
         match value.trim().to_ascii_lowercase().as_str() {
@@ -304,6 +329,7 @@ impl Sources {
             rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
             api_always_200: self.flag("API_ALWAYS_200")?,
+            admin_token: self.admin_token()?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
@@ -495,12 +521,28 @@ mod tests {
             ("TLS_REQUIRED", "true"),
             ("API_ALWAYS_200", "sometimes"),
             ("DIRECT_MESSAGES", "strangers"),
+            ("ADMIN_TOKEN", "short"),
+            ("ADMIN_TOKEN", "has a space in the middle"),
         ] {
             let mut s = Sources::default();
             s.set(k, v);
             let e = s.config().unwrap_err().to_string();
             assert!(e.contains(k), "{k}={v}: {e}");
         }
+    }
+
+    #[test]
+    fn admin_token_is_off_by_default_and_hidden_in_errors() {
+        let mut s = Sources::default();
+        assert_eq!(s.config().unwrap().admin_token, "");
+        s.set("ADMIN_TOKEN", " 0123456789abcdef ");
+        assert_eq!(s.config().unwrap().admin_token, "0123456789abcdef");
+        s.set("ADMIN_TOKEN", "0123456789abcde");
+        let e = s.config().unwrap_err().to_string();
+        assert!(
+            e.contains("ADMIN_TOKEN") && !e.contains("0123456789abcde"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -65,6 +65,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "true: every /api/ answer has HTTP status 200 and the envelope's code says what happened, as the original answered",
     ),
     (
+        "ADMIN_TOKEN",
+        "",
+        "Bearer token of the server API (/api/admin/..., API port only), at least 16 characters; empty: the server API is off",
+    ),
+    (
         "MAX_CONNECTIONS",
         "50000",
         "Connections the server holds at once, over both ports",

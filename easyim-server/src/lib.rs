@@ -27,7 +27,7 @@ mod stall;
 mod tls;
 mod transport;
 
-pub use api::{router as api_router, ApiConfig};
+pub use api::{api_routes, router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 pub use error::{DaemonError, ImportError, ServerError};

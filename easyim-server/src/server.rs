@@ -22,7 +22,7 @@ use tower::{Layer, ServiceExt};
 use tracing::{debug, info, warn};
 
 use crate::accept::{open, Io, Opened, Policy};
-use crate::api::{router as api_router, ApiConfig};
+use crate::api::{router as api_router, ApiConfig, ImPort};
 use crate::config::{Config, DbDriver};
 use crate::error::ServerError;
 use crate::stall::Stall;
@@ -222,6 +222,7 @@ impl Server {
         api_config.rate_limit = config.api_rate_limit;
         api_config.always_200 = config.api_always_200;
         api_config.request_timeout = config.write_timeout;
+        api_config.admin_token = Some(config.admin_token.clone());
         let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
         let ws = WsState {
@@ -403,7 +404,7 @@ async fn serve<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot: Sl
     if im_port {
         serve_im(stream, first, peer, ctx, slot).await;
     } else {
-        serve_http(stream, peer, ctx, slot).await;
+        serve_http(stream, peer, ctx, slot, false).await;
     }
 }
 
@@ -412,7 +413,7 @@ async fn serve<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot: Sl
 async fn serve_im<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot: Slot) {
     let (max, policy) = (ctx.config.max_frame_bytes, ctx.config.msg_format);
     match first {
-        b'A'..=b'Z' => serve_http(stream, peer, ctx, slot).await,
+        b'A'..=b'Z' => serve_http(stream, peer, ctx, slot, true).await,
         b'{' => serve_stream(ctx.engine, stream, Framing::Lines, max, policy).await,
         b if easyim_proto::is_raw_start(b) => {
             serve_stream(ctx.engine, stream, Framing::Raw, max, policy).await
@@ -421,14 +422,18 @@ async fn serve_im<S: Io>(stream: S, first: u8, peer: SocketAddr, ctx: Ctx, slot:
     }
 }
 
-/// One HTTP/1 connection: API requests, and WebSocket upgrades on any path.
-async fn serve_http<S: Io>(stream: S, peer: SocketAddr, ctx: Ctx, slot: Slot) {
+/// One HTTP/1 connection: API requests, and WebSocket upgrades on any path. On the IM port
+/// (`im_port`) the server API is not served.
+async fn serve_http<S: Io>(stream: S, peer: SocketAddr, ctx: Ctx, slot: Slot, im_port: bool) {
     let http = ctx.http.clone();
     let upgraded = slot.upgraded.clone();
     let service =
         hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
             req.extensions_mut().insert(ConnectInfo(peer));
             req.extensions_mut().insert(slot.clone());
+            if im_port {
+                req.extensions_mut().insert(ImPort);
+            }
             http.clone().oneshot(req.map(axum::body::Body::new))
         });
     // A peer that stops reading, or sends a head or body that never ends, fails its socket

@@ -69,6 +69,7 @@ use tokio_postgres::{NoTls, Row};
 mod accounts;
 mod config;
 mod conversations;
+mod devices;
 mod error;
 mod friends;
 mod groups;

@@ -438,6 +438,8 @@ CREATE TABLE refresh_families (
     include_str!("migrations/v5_groups.sql"),
     // 6: messages stored set-based, a fixed number of statements per batch.
     include_str!("migrations/v6_store_batch.sql"),
+    // 7: push devices (the server API's change).
+    include_str!("migrations/v7_admin.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

@@ -46,6 +46,7 @@ mod accounts;
 mod cache;
 mod checkpointer;
 mod conversations;
+mod devices;
 mod error;
 mod friends;
 mod groups;

@@ -191,6 +191,18 @@ const MIGRATIONS: &[&str] = &[
     -- A user's remark on a friend (its own direction of the friendship).
     ALTER TABLE friends ADD COLUMN remark TEXT NOT NULL DEFAULT '';
     ",
+    // 6: recall and edit (added by its own change).
+    "",
+    // 7: push devices, one row per token (a token is one device, owned by one user at a time).
+    "
+    CREATE TABLE devices (
+        token      TEXT    PRIMARY KEY,
+        user_id    INTEGER NOT NULL,
+        platform   TEXT    NOT NULL,
+        updated_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX devices_user ON devices (user_id, updated_at, token);
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

@@ -1,8 +1,9 @@
 //! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. The
 //! conversation list and read positions are in `conversations`; the `ModerationStore` part is
-//! in `moderation`.
+//! in `moderation`, the `DeviceStore` part in `devices`.
 
 mod conversations;
+mod devices;
 mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -67,6 +68,8 @@ struct Tables {
     /// `conversations (user, conversation)`: each user's own place and settings in each of
     /// its conversations.
     conversations: HashMap<(UserId, Conversation), conversations::ConvRow>,
+    /// `devices (token PRIMARY KEY, user, platform, updated_at)`.
+    devices: BTreeMap<String, (UserId, easyim_core::Device)>,
 }
 
 impl TableStorage {

@@ -6,6 +6,7 @@
 //! - [`GroupStore`]: groups and members.
 //! - [`ConversationStore`]: each user's conversation list and its settings in each.
 //! - [`ModerationStore`]: group roles, settings and mutes.
+//! - [`DeviceStore`]: each user's push devices.
 //!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
@@ -22,6 +23,7 @@
 
 mod accounts;
 mod conversations;
+mod devices;
 mod friends;
 mod groups;
 mod messages;
@@ -29,6 +31,7 @@ mod moderation;
 
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
+pub use devices::DeviceStore;
 pub use friends::FriendStore;
 pub use groups::GroupStore;
 pub use messages::MessageStore;
@@ -38,7 +41,13 @@ pub use moderation::ModerationStore;
 /// engine) needs. Implemented for any type that implements the narrow traits; hold it as
 /// `Arc<dyn Storage>` and hand it where a narrower trait is asked for (it coerces).
 pub trait Storage:
-    MessageStore + AccountStore + FriendStore + GroupStore + ConversationStore + ModerationStore
+    MessageStore
+    + AccountStore
+    + FriendStore
+    + GroupStore
+    + ConversationStore
+    + ModerationStore
+    + DeviceStore
 {
 }
 
@@ -49,6 +58,7 @@ impl<
             + GroupStore
             + ConversationStore
             + ModerationStore
+            + DeviceStore
             + ?Sized,
     > Storage for T
 {

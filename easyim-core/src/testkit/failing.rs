@@ -5,12 +5,13 @@ use crate::read::{ReadAt, ReadOutcome};
 use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::{
-    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, ModerationStore,
+    AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
+    ModerationStore,
 };
 use crate::summary::{ConversationCursor, ConversationRows, ConversationSettings, SettingsChange};
 use crate::types::{
-    Conversation, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage, NewMessage,
-    Page, PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
+    Conversation, Device, FriendRequest, Group, GroupCaps, GroupId, HistoryItem, HistoryPage,
+    NewMessage, Page, PendingMessage, Profile, Receipt, StoreOutcome, StoredMessage, User, UserId,
 };
 
 /// Wraps any [`Storage`](crate::Storage) and makes it fail on demand with [`StorageError::Unavailable`], as a
@@ -435,5 +436,23 @@ impl<S: ConversationStore> ConversationStore for FailingStorage<S> {
     async fn hide_conversation(&self, user: UserId, conv: Conversation) -> crate::Result<bool> {
         self.check()?;
         self.inner.hide_conversation(user, conv).await
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: DeviceStore> DeviceStore for FailingStorage<S> {
+    async fn add_device(&self, user: UserId, device: &Device, max: usize) -> crate::Result<bool> {
+        self.check()?;
+        self.inner.add_device(user, device, max).await
+    }
+
+    async fn remove_device(&self, user: UserId, token: &str) -> crate::Result<bool> {
+        self.check()?;
+        self.inner.remove_device(user, token).await
+    }
+
+    async fn devices(&self, user: UserId) -> crate::Result<Vec<Device>> {
+        self.check()?;
+        self.inner.devices(user).await
     }
 }

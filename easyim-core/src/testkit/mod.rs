@@ -14,6 +14,7 @@
 //! | [`run_message_store`]   | [`MessageStore`]    | [`AccountStore`] and [`GroupStore`] (users and groups to write to) |
 //! | [`run_conversation_store`] | [`ConversationStore`] and [`MessageStore::record_read`] | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the counts come from messages) |
 //! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`FriendStore`], [`GroupStore`] and [`MessageStore`] |
+//! | [`run_device_store`]    | [`DeviceStore`]     | [`AccountStore`] (to make users) |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -43,6 +44,7 @@ mod batches;
 mod caps;
 mod client;
 mod conversations;
+mod devices;
 mod failing;
 mod friends;
 mod groups;
@@ -73,6 +75,7 @@ pub use conversations::{
     check_conversation_counts, check_conversation_pages, check_conversation_settings,
     ConversationChecked,
 };
+pub use devices::check_devices;
 pub use failing::FailingStorage;
 pub use friends::check_friends;
 pub use groups::check_groups;
@@ -90,8 +93,8 @@ pub use receipts::{check_history, check_receipts};
 pub use relations::{check_blocks, check_friend_remarks};
 
 use crate::storage::{
-    AccountStore, ConversationStore, FriendStore, GroupStore, MessageStore, ModerationStore,
-    Storage,
+    AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
+    ModerationStore, Storage,
 };
 
 /// One check: it panics with what was wrong.
@@ -108,6 +111,10 @@ fn account_checks<S: AccountStore + ?Sized>() -> Checks<S> {
         ("ping", |s| check_ping(s).boxed()),
         ("refresh_families", |s| check_refresh_families(s).boxed()),
     ]
+}
+
+fn device_checks<S: AccountStore + DeviceStore + ?Sized>() -> Checks<S> {
+    vec![("devices", |s| check_devices(s).boxed())]
 }
 
 fn friend_checks<S: AccountStore + FriendStore + ?Sized>() -> Checks<S> {
@@ -244,6 +251,17 @@ where
     run("ModerationStore", &make, moderation_checks()).await;
 }
 
+/// Runs the [`DeviceStore`] checks like [`run_account_store`]. The storage must also be an
+/// [`AccountStore`]: devices belong to users, which the checks create.
+pub async fn run_device_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + DeviceStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("DeviceStore", &make, device_checks()).await;
+}
+
 /// Runs every check of every trait, each against a fresh storage from `make`, and panics
 /// listing the checks that failed and why (after running all of them).
 pub async fn run_all<F, Fut>(make: F)
@@ -257,6 +275,7 @@ where
     checks.extend(group_checks());
     checks.extend(conversation_checks());
     checks.extend(moderation_checks());
+    checks.extend(device_checks());
     run("storage", &make, checks).await;
 }
 

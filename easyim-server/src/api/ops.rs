@@ -27,6 +27,7 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
     state.im.engine().render_metrics(&mut out);
     state.http.render(&mut out);
+    state.admin.render(&mut out);
     (
         [(
             header::CONTENT_TYPE,

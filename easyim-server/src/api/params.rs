@@ -139,6 +139,11 @@ impl Params {
         Ok(self.values.get(name).filter(|v| !v.is_null()))
     }
 
+    /// An argument as it came (JSON bodies may nest), if given.
+    pub(crate) fn raw(&self, name: &str) -> Result<Option<&Value>, ApiError> {
+        self.get(name)
+    }
+
     /// A text argument, if given (numbers and bools are taken as their text).
     pub(crate) fn opt_str(&self, name: &str) -> Result<Option<String>, ApiError> {
         match self.get(name)? {

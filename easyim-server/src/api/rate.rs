@@ -1,4 +1,5 @@
-//! Per-IP token buckets for register and login (`API_RATE_LIMIT`).
+//! Per-IP token buckets: register, login and group join (`API_RATE_LIMIT`), and wrong admin
+//! tokens.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,7 +12,10 @@ const MAX_TRACKED: usize = 10_000;
 /// `rate` requests per second per IP, with a burst of `rate`; 0 lets everything through.
 #[derive(Debug)]
 pub(crate) struct RateLimiter {
-    rate: u32,
+    /// Tokens per second; 0 lets everything through.
+    rate: f64,
+    /// Most tokens a bucket holds.
+    burst: f64,
     buckets: Mutex<HashMap<IpAddr, Bucket>>,
 }
 
@@ -23,40 +27,56 @@ struct Bucket {
 
 impl RateLimiter {
     pub(crate) fn new(rate: u32) -> Self {
+        RateLimiter::with_burst(f64::from(rate), rate)
+    }
+
+    /// `rate` tokens per second per IP (0: no limit), at most `burst` at a time.
+    pub(crate) fn with_burst(rate: f64, burst: u32) -> Self {
         RateLimiter {
             rate,
+            burst: f64::from(burst),
             buckets: Mutex::default(),
         }
+    }
+
+    /// Whether `ip` has no token left now (takes none).
+    pub(crate) fn exhausted(&self, ip: Option<IpAddr>) -> bool {
+        self.take(ip, false).is_some_and(|left| !left)
     }
 
     /// Takes one token for `ip` (callers without a known address share one bucket); false if
     /// there is none left.
     pub(crate) fn allow(&self, ip: Option<IpAddr>) -> bool {
-        if self.rate == 0 {
-            return true;
+        self.take(ip, true).unwrap_or(true)
+    }
+
+    /// Refills `ip`'s bucket and says whether it holds a token, taking it if `take`; `None`
+    /// when there is no limit.
+    fn take(&self, ip: Option<IpAddr>, take: bool) -> Option<bool> {
+        if self.rate <= 0.0 {
+            return None;
         }
-        let rate = f64::from(self.rate);
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_TRACKED {
-            // A bucket idle for a second is full again: forgetting it changes nothing.
-            buckets.retain(|_, b| now.duration_since(b.last).as_secs_f64() < 1.0);
+            // A bucket idle long enough to refill is full again: forgetting it changes nothing.
+            let full = self.burst / self.rate;
+            buckets.retain(|_, b| now.duration_since(b.last).as_secs_f64() < full);
         }
         let b = buckets
             .entry(ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)))
             .or_insert(Bucket {
-                tokens: rate,
+                tokens: self.burst,
                 last: now,
             });
-        let refill = now.duration_since(b.last).as_secs_f64() * rate;
-        b.tokens = (b.tokens + refill).min(rate);
+        let refill = now.duration_since(b.last).as_secs_f64() * self.rate;
+        b.tokens = (b.tokens + refill).min(self.burst);
         b.last = now;
-        if b.tokens >= 1.0 {
+        let has = b.tokens >= 1.0;
+        if has && take {
             b.tokens -= 1.0;
-            true
-        } else {
-            false
         }
+        Some(has)
     }
 }
 
@@ -73,5 +93,15 @@ mod tests {
         assert!(!l.allow(a));
         assert!(l.allow(b));
         assert!(RateLimiter::new(0).allow(a));
+    }
+
+    #[test]
+    fn exhausted_takes_nothing() {
+        let l = RateLimiter::with_burst(0.01, 2);
+        let a = Some(IpAddr::from([10, 0, 0, 1]));
+        assert!(!l.exhausted(a) && !l.exhausted(a));
+        assert!(l.allow(a) && l.allow(a));
+        assert!(l.exhausted(a) && !l.allow(a));
+        assert!(!RateLimiter::new(0).exhausted(a));
     }
 }

@@ -8,6 +8,7 @@
 //!   and `reader`, the task that reads its connection;
 //! - `frames`: the messages tests send, and the checks of what comes back;
 //! - `accounts`: register, create a group, read a whole history over the API;
+//! - `admin`: the server API's token, a server that has it, calls with it;
 //! - `tls`: a test certificate, and TLS connections and requests that trust it.
 
 // Each test file is its own crate and uses a different part of this module.
@@ -16,6 +17,7 @@
 use std::time::Duration;
 
 mod accounts;
+mod admin;
 mod client;
 mod frames;
 mod http;
@@ -25,6 +27,7 @@ mod spawn;
 mod tls;
 
 pub use accounts::*;
+pub use admin::*;
 pub use client::*;
 pub use frames::*;
 pub use http::*;

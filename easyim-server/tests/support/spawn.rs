@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "TLS_CERT_FILE",
     "TLS_KEY_FILE",
     "TLS_REQUIRED",
+    "ADMIN_TOKEN",
 ];
 
 /// `easyim` in `dir`, with none of the settings inherited from the test's environment.
