@@ -27,6 +27,10 @@ pub(crate) struct Args {
     /// The server's process id: RSS (idle, accounts) and CPU use are read from /proc/<pid>.
     #[arg(long)]
     pub(crate) server_pid: Option<u32>,
+    /// The process ids of the further nodes of `--nodes` (comma-separated): in the direct and
+    /// group scenarios `server_cpu_pct` is the sum over `--server-pid` and these.
+    #[arg(long, value_delimiter = ',')]
+    pub(crate) node_pids: Vec<u32>,
     /// direct, group, idle, login or accounts.
     #[arg(long, value_enum, default_value = "direct")]
     pub(crate) scenario: Scenario,

@@ -192,7 +192,7 @@ pub(crate) async fn run_messages(
         stop_recv: CancellationToken::new(),
         size: args.size,
     });
-    let cpu = CpuWindow::start(server_pid);
+    let cpu = CpuWindow::start_all(server_pid.into_iter().chain(args.node_pids.iter().copied()));
     let loops = start_loops(args, &ctx, &conns, halves);
     let progress = spawn_progress(ctx.clone(), label.to_string());
     tokio::time::sleep(Duration::from_secs_f64(args.duration)).await;

@@ -49,22 +49,30 @@ pub(crate) fn open_files_limit() -> Option<(u64, u64)> {
     Some((p(f.first()?)?, p(f.get(1)?)?))
 }
 
-/// CPU use of the server and of this process over a window, in percent of one core.
+/// CPU use of the server (all its nodes) and of this process over a window, in percent of one
+/// core.
 #[derive(Debug)]
 pub(crate) struct CpuWindow {
     t: Instant,
-    server: Option<(String, u64)>,
+    server: Vec<(String, u64)>,
     me: u64,
 }
 
 impl CpuWindow {
-    /// Starts the window now.
+    /// Starts the window now, for the server process `server_pid`.
     pub(crate) fn start(server_pid: Option<u32>) -> Self {
+        Self::start_all(server_pid.into_iter())
+    }
+
+    /// Starts the window now, for every process of `pids` (the nodes of a cluster): their CPU
+    /// use is summed.
+    pub(crate) fn start_all(pids: impl Iterator<Item = u32>) -> Self {
         CpuWindow {
             t: Instant::now(),
-            server: server_pid
+            server: pids
                 .map(|p| p.to_string())
-                .and_then(|p| cpu_ticks(&p).map(|t| (p, t))),
+                .filter_map(|p| cpu_ticks(&p).map(|t| (p, t)))
+                .collect(),
             me: cpu_ticks("self").unwrap_or(0),
         }
     }
@@ -73,10 +81,13 @@ impl CpuWindow {
     pub(crate) fn finish(&self, r: &mut Report) {
         let secs = self.t.elapsed().as_secs_f64();
         // Linux reports in USER_HZ, 100 on every common configuration.
-        if let Some((p, t0)) = &self.server {
-            if let Some(t1) = cpu_ticks(p) {
-                r.put("server_cpu_pct", (t1 - t0) as f64 / secs);
-            }
+        let used: Option<u64> = self
+            .server
+            .iter()
+            .map(|(p, t0)| cpu_ticks(p).map(|t1| t1 - t0))
+            .sum();
+        if let (Some(used), false) = (used, self.server.is_empty()) {
+            r.put("server_cpu_pct", used as f64 / secs);
         }
         if let Some(t1) = cpu_ticks("self") {
             r.put("bench_cpu_pct", (t1 - self.me) as f64 / secs);
