@@ -10,6 +10,9 @@ use easyim_proto::Msg;
 use crate::types::{Conversation, UserId};
 
 /// Something another node must do for the connections it holds.
+// Nearly every event is a `Deliver`: boxing its frame to shrink the rare `Revoke` would cost
+// an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BusEvent {
     /// Queue `msg` to every connection of `users` (a delivery, a receipt, a notice).

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::recall::AmendWindows;
+
 /// The limits and timeouts of protocol.md, as the engine applies them.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -16,6 +18,8 @@ pub struct EngineConfig {
     pub rate_limit: u32,
     /// `DB_NODE_ID`: this node's snowflake node number.
     pub node_id: u16,
+    /// `RECALL_WINDOW` and `EDIT_WINDOW`.
+    pub amend: AmendWindows,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +30,7 @@ impl Default for EngineConfig {
             send_queue: 1024,
             rate_limit: 0,
             node_id: 1,
+            amend: AmendWindows::default(),
         }
     }
 }

@@ -178,6 +178,7 @@ impl Engine {
             msg_type: MsgType::Notify as i32,
             content,
             timestamp: now_ms() as i64,
+            ref_id: String::new(),
         };
         let ticket = node.sequencer.begin(new.conversation(), &node.router);
         match node.storage.store_message(new).await? {

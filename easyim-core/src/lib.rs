@@ -58,6 +58,7 @@ mod metrics;
 mod node;
 mod outbox;
 mod read;
+pub mod recall;
 mod relation;
 mod roles;
 mod sequencer;

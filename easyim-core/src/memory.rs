@@ -18,6 +18,7 @@ use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::read::{ReadAt, ReadOutcome};
+use crate::recall;
 use crate::roles::GroupSettings;
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
@@ -332,14 +333,20 @@ impl MessageStore for MemoryStorage {
         let c = st.conversations.entry(conv).or_default();
         let message = StoredMessage {
             conv_seq: c.messages.len() as u64 + 1,
-            id: msg.id,
+            id: msg.id.clone(),
             from: msg.from,
             to: msg.to,
             chat_type: msg.chat_type,
             msg_type: msg.msg_type,
-            content: msg.content,
+            content: msg.content.clone(),
             timestamp: msg.timestamp,
+            ref_id: msg.ref_id.clone(),
+            recalled: false,
+            edited_at: 0,
         };
+        if let Some(&at) = c.ids.get(&msg.ref_id) {
+            recall::apply(&mut c.messages[at].message, &msg);
+        }
         c.ids.insert(message.id.clone(), c.messages.len());
         c.messages.push(Entry {
             order,
@@ -438,6 +445,14 @@ impl MessageStore for MemoryStorage {
         out.sort_unstable_by_key(|p| p.order);
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>> {
+        let st = self.lock();
+        Ok(st
+            .conversations
+            .get(&conv)
+            .and_then(|c| c.ids.get(id).map(|&at| c.messages[at].message.clone())))
     }
 
     async fn history(

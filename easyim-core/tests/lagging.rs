@@ -220,6 +220,13 @@ impl MessageStore for Slow {
     ) -> easyim_core::Result<Vec<PendingMessage>> {
         self.0.pending(user, after, limit).await
     }
+    async fn message(
+        &self,
+        conv: Conversation,
+        id: &str,
+    ) -> easyim_core::Result<Option<StoredMessage>> {
+        self.0.message(conv, id).await
+    }
     async fn history(
         &self,
         conv: Conversation,

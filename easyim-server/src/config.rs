@@ -70,6 +70,8 @@ pub struct Config {
     pub api_rate_limit: u32,
     /// `API_ALWAYS_200`.
     pub api_always_200: bool,
+    /// `RECALL_WINDOW` and `EDIT_WINDOW`, in seconds (0: no limit).
+    pub amend: easyim_core::recall::AmendWindows,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -304,6 +306,10 @@ impl Sources {
             rate_limit: self.parse("RATE_LIMIT", "frames per second, 0 for none")?,
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
             api_always_200: self.flag("API_ALWAYS_200")?,
+            amend: easyim_core::recall::AmendWindows {
+                recall_secs: self.parse("RECALL_WINDOW", "seconds, 0 for no limit")?,
+                edit_secs: self.parse("EDIT_WINDOW", "seconds, 0 for no limit")?,
+            },
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,

@@ -139,6 +139,7 @@ impl Server {
                 send_queue: config.send_queue,
                 rate_limit: config.rate_limit,
                 node_id: config.node_id,
+                amend: config.amend,
             },
             bus,
         )

@@ -7,16 +7,17 @@ use easyim_core::{
     ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::conversations::record_read;
-use crate::error::Result;
+use crate::error::{DbError, Result};
 use crate::rows::{id, message_row, rows, to_i64, uid, MESSAGE_COLUMNS};
 use crate::PgStorage;
 
 const PENDING_SQL: &str = "
     SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
-           m.content, m.ts
+           m.content, m.ts, m.ref_id, m.recalled, m.edited_at
     FROM cursors c
     JOIN messages m ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
     WHERE c.user_id = $1 AND m.gseq > $2 AND m.from_user <> $1
@@ -45,7 +46,7 @@ fn history_sql(newest_first: bool) -> String {
 const RECEIPT_SQL: &str = "
     WITH m AS (
         SELECT m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type, m.content,
-               m.ts
+               m.ts, m.ref_id, m.recalled, m.edited_at
         FROM messages m
         WHERE m.conv = $2 AND m.msg_id = $3 AND m.from_user <> $1
           AND CASE WHEN $5::bigint IS NULL THEN $1 IN ($6::bigint, $7::bigint)
@@ -58,12 +59,25 @@ const RECEIPT_SQL: &str = "
             arrived_seq = greatest(cursors.arrived_seq, excluded.arrived_seq),
             read_seq = greatest(cursors.read_seq, excluded.read_seq)
     )
-    SELECT msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts FROM m";
+    SELECT msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts, ref_id,
+           recalled, edited_at
+    FROM m";
 
 const STORE_SQL: &str = "
     SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
     FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8)
     ORDER BY o_idx";
+
+/// After a message with a `ref_id` is stored, in the same transaction: the `ref_id` on its
+/// row, and a RECALL (6) or EDIT (7) applied to its target as `easyim_core::recall::apply`
+/// says. $1 conversation key, $2 id, $3 ref_id, $4 msg_type, $5 content, $6 timestamp.
+const REF_SQL: &str = "
+    WITH r AS (UPDATE messages SET ref_id = $3 WHERE conv = $1 AND msg_id = $2)
+    UPDATE messages SET
+        recalled = recalled OR $4 = 6,
+        content = CASE WHEN $4 = 6 THEN '' ELSE $5 END,
+        edited_at = CASE WHEN $4 = 7 THEN $6 ELSE edited_at END
+    WHERE conv = $1 AND msg_id = $3 AND ($4 = 6 OR ($4 = 7 AND NOT recalled))";
 
 /// Turns the function's row for `msg` into its outcome.
 fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
@@ -81,6 +95,9 @@ fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
                     msg_type: msg.msg_type,
                     content: msg.content,
                     timestamp: msg.timestamp,
+                    ref_id: msg.ref_id,
+                    recalled: false,
+                    edited_at: 0,
                 },
                 recipients: recipients.into_iter().map(|u| u as u64).collect(),
             }
@@ -94,11 +111,57 @@ fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
             msg_type: r.get(3),
             content: r.get(4),
             timestamp: r.get(5),
+            ref_id: msg.ref_id,
+            recalled: false,
+            edited_at: 0,
         }),
         2 => StoreOutcome::NoUser,
         3 => StoreOutcome::NoGroup,
         4 => StoreOutcome::NotMember,
         _ => StoreOutcome::IdTaken,
+    }
+}
+
+impl PgStorage {
+    /// The batch's statement, then [`REF_SQL`] for each newly stored message with a `ref_id`,
+    /// in one transaction (retried whole on a deadlock or serialization failure).
+    async fn store_with_refs(
+        &self,
+        msgs: &[NewMessage],
+        convs: &[String],
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, DbError> {
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await?;
+                let found = tx
+                    .query(&tx.prepare_cached(STORE_SQL).await?, params)
+                    .await?;
+                let refs = tx.prepare_cached(REF_SQL).await?;
+                for ((m, conv), r) in msgs.iter().zip(convs).zip(&found) {
+                    if !m.ref_id.is_empty() && r.get::<_, i32>(1) == 0 {
+                        let args: [&(dyn ToSql + Sync); 6] = [
+                            conv,
+                            &m.id,
+                            &m.ref_id,
+                            &m.msg_type,
+                            &m.content,
+                            &m.timestamp,
+                        ];
+                        tx.execute(&refs, &args).await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok::<_, DbError>(found)
+            }
+            .await;
+            match result {
+                Err(e) if e.retryable() && attempt < crate::RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
     }
 }
 
@@ -136,12 +199,13 @@ impl MessageStore for PgStorage {
             content.push(m.content.as_str());
             ts.push(m.timestamp);
         }
-        let found = self
-            .query(
-                STORE_SQL,
-                &[&ids, &convs, &from, &to, &group, &msg_type, &content, &ts],
-            )
-            .await?;
+        let params: [&(dyn ToSql + Sync); 8] =
+            [&ids, &convs, &from, &to, &group, &msg_type, &content, &ts];
+        let found = if msgs.iter().all(|m| m.ref_id.is_empty()) {
+            self.query(STORE_SQL, &params).await?
+        } else {
+            self.store_with_refs(&msgs, &convs, &params).await?
+        };
         if found.len() != n {
             return Err(StorageError::unavailable_msg(format!(
                 "PostgreSQL returned {} outcomes for {n} messages",
@@ -205,6 +269,13 @@ impl MessageStore for PgStorage {
         }))
     }
 
+    async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE conv = $1 AND msg_id = $2");
+        let row = self.query_opt(&sql, &[&conv.key(), &msg_id]).await?;
+        Ok(row.map(|r| message_row(&r, 0)))
+    }
+
     async fn history(
         &self,
         conv: Conversation,
@@ -228,8 +299,8 @@ impl MessageStore for PgStorage {
         Ok(rows(found, |r| {
             let message = message_row(r, 0);
             let seq = to_i64(message.conv_seq);
-            let arrived: Option<i64> = r.get(8);
-            let read: Option<i64> = r.get(9);
+            let arrived: Option<i64> = r.get(11);
+            let read: Option<i64> = r.get(12);
             let status = match (arrived, read) {
                 (_, Some(read)) if read >= seq => MsgStatus::Read,
                 (Some(arrived), _) if arrived >= seq => MsgStatus::Arrived,

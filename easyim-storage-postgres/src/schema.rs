@@ -436,6 +436,9 @@ CREATE TABLE refresh_families (
     // 5: group administration (roles, settings, mutes, join positions), blocks, join requests
     // and friend remarks.
     include_str!("migrations/v5_groups.sql"),
+    // 6: a message's reference (reply, recall, edit), its recalled/edited state, and the
+    // messages each user deleted from their own view.
+    include_str!("migrations/v6_recall.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

@@ -32,6 +32,7 @@ fn text(id: &str, from: UserId, to: u64, chat_type: ChatType, content: &str) -> 
         msg_type: 0,
         content: content.into(),
         timestamp: 1_700_000_000_000,
+        ref_id: String::new(),
     }
 }
 
@@ -291,7 +292,7 @@ async fn a_version_1_database_is_migrated() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 5, "migrated to the current schema");
+    assert_eq!(version, 6, "migrated to the current schema");
 }
 
 /// Another process writing to the same file (another node): the writer notices its commits

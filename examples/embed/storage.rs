@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use easyim_core::recall;
 use easyim_core::{
     AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupCaps,
     GroupId, GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage,
@@ -457,14 +458,21 @@ impl MessageStore for TableStorage {
         orders.push(order);
         let message = StoredMessage {
             conv_seq: orders.len() as u64,
-            id: msg.id,
+            id: msg.id.clone(),
             from: msg.from,
             to: msg.to,
             chat_type: msg.chat_type,
             msg_type: msg.msg_type,
-            content: msg.content,
+            content: msg.content.clone(),
             timestamp: msg.timestamp,
+            ref_id: msg.ref_id.clone(),
+            recalled: false,
+            edited_at: 0,
         };
+        // A RECALL or EDIT changes its target's row in the same step.
+        if let Some(&target) = db.by_id.get(&(conv, msg.ref_id.clone())) {
+            recall::apply(&mut db.messages[target as usize - 1], &msg);
+        }
         db.by_id.insert((conv, message.id.clone()), order);
         db.messages.push(message.clone());
         db.sent(message.from, conv, message.conv_seq);
@@ -533,6 +541,12 @@ impl MessageStore for TableStorage {
                 message: db.message(order).clone(),
             })
             .collect())
+    }
+
+    async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>> {
+        let db = self.db();
+        let order = db.by_id.get(&(conv, id.to_owned())).copied();
+        Ok(order.map(|o| db.message(o).clone()))
     }
 
     async fn history(

@@ -50,7 +50,6 @@ impl<
             + ConversationStore
             + ModerationStore
             + ?Sized,
-    > Storage
-    for T
+    > Storage for T
 {
 }

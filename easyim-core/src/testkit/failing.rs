@@ -397,6 +397,15 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
         self.inner.pending(user, after, limit).await
     }
 
+    async fn message(
+        &self,
+        conv: Conversation,
+        id: &str,
+    ) -> crate::Result<Option<crate::StoredMessage>> {
+        self.check()?;
+        self.inner.message(conv, id).await
+    }
+
     async fn history(
         &self,
         conv: Conversation,

@@ -39,6 +39,7 @@
 //! tokio runtime.
 
 mod accounts;
+mod amend;
 mod caps;
 mod client;
 mod conversations;
@@ -65,6 +66,7 @@ use futures::FutureExt;
 pub use accounts::{
     check_accounts, check_ping, check_refresh_families, check_search_users, check_server_secret,
 };
+pub use amend::check_amend;
 pub use caps::{check_concurrent_caps, check_group_caps};
 pub use client::{login_frame, Client, ClientError};
 pub use conversations::{
@@ -153,6 +155,7 @@ fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Che
         }),
         ("receipts", |s| check_receipts(s).boxed()),
         ("history", |s| check_history(s).boxed()),
+        ("amend", |s| check_amend(s).boxed()),
     ]
 }
 
