@@ -154,7 +154,7 @@ mod tests {
         let late = check(Amend::Recall, 1, &t, false, w, 120_001);
         assert_eq!(late, Err(Refused::TooLate));
         assert_eq!(check(Amend::Recall, 9, &t, true, w, i64::MAX), Ok(()));
-        let other = check(Amend::Recall, 3, &t, true, w, 1);
+        let other = check(Amend::Recall, 3, &t, false, w, 1);
         assert_eq!(other, Err(Refused::NotAllowed));
         // The owner may recall, not edit, another's message.
         assert_eq!(

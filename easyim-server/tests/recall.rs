@@ -170,8 +170,13 @@ async fn windows_bind_the_sender_not_the_group_owner() {
     x.seq = 4;
     cb.send(&x).await;
     assert_error(&cb.recv().await, "E_FORBIDDEN", "be", 4);
-    // A member who is not the owner may not recall another's message.
+    // A member who is not the owner may not recall another's message (carol first gets the
+    // two pending messages, which stay pending: she sends no receipt).
     let mut cc = Client::login(srv.im, Kind::WsText, &c).await;
+    assert_eq!(
+        (cc.recv().await.id, cc.recv().await.id),
+        ("g1".into(), "g2".into())
+    );
     let mut x = amend(MsgType::Recall, &c, &g, ChatType::Group, "cx", "g2");
     x.seq = 5;
     cc.send(&x).await;
@@ -183,7 +188,13 @@ async fn windows_bind_the_sender_not_the_group_owner() {
     let mut x = amend(MsgType::Recall, &a, &g, ChatType::Group, "ax", "g1");
     x.seq = 6;
     ca.send(&x).await;
-    assert_eq!(ca.recv().await.conv_seq, 3);
+    let ack = loop {
+        let m = ca.recv().await;
+        if m.id == "ax" {
+            break m;
+        }
+    };
+    assert_eq!(ack.conv_seq, 3, "{ack:?}");
     let got = cb.recv().await;
     assert_eq!(
         (got.msg_type, got.ref_id.as_str()),
@@ -206,5 +217,111 @@ async fn windows_bind_the_sender_not_the_group_owner() {
         "the recalled message, then the rest, then the RECALL, in conv_seq order"
     );
     assert_eq!(replay[0].content, "", "a recalled message replays empty");
+
+    // The conversation list: the RECALL is the last message, and counts as unread.
+    let path = format!("/api/conversations?access_token={}", c.token);
+    let (status, v) = http(srv.api, "GET", &path, None).await;
+    assert_eq!(status, 200, "{v}");
+    let entry = &v["data"]["items"][0];
+    assert_eq!(entry["last_message"]["id"], "ax", "{entry}");
+    assert_eq!(entry["last_message"]["msg_type"], 6, "{entry}");
+    assert_eq!(entry["last_message"]["ref_id"], "g1", "{entry}");
+    assert_eq!(num(entry, "unread"), 3, "{entry}");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_admin_recalls_any_group_message_a_member_is_refused() {
+    let srv = start(&[("RECALL_WINDOW", "1")]).await;
+    let (a, b, c) = (
+        srv.user("owner").await,
+        srv.user("admin").await,
+        srv.user("carol").await,
+    );
+    let g = create_group(srv.api, &a, &[&b, &c]).await;
+    let role = serde_json::json!({"access_token": a.token, "group_id": g, "user_id": b.id,
+                                  "role": "admin"});
+    let (status, v) = http(srv.api, "POST", "/api/group/set_role", Some(&role)).await;
+    assert_eq!(status, 200, "{v}");
+    let mut ca = Client::login(srv.im, Kind::FramedJson, &a).await;
+    let mut cc = Client::login(srv.im, Kind::FramedJson, &c).await;
+    ca.send(&text(&a, &g, ChatType::Group, "o1", 1, "owner's"))
+        .await;
+    ca.recv().await;
+    cc.send(&text(&c, &g, ChatType::Group, "c1", 1, "carol's"))
+        .await;
+    cc.recv().await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    let mut cb = Client::login(srv.im, Kind::FramedProto, &b).await;
+    // The admin's own view: skip what is pending for it (events and the two messages).
+    let mut x = amend(MsgType::Recall, &b, &g, ChatType::Group, "bx1", "c1");
+    x.seq = 1;
+    cb.send(&x).await;
+    let ack = loop {
+        let m = cb.recv().await;
+        if m.id == "bx1" {
+            break m;
+        }
+    };
+    assert_eq!(ack.status, MsgStatus::Sent as i32, "{ack:?}");
+    let mut x = amend(MsgType::Recall, &b, &g, ChatType::Group, "bx2", "o1");
+    x.seq = 2;
+    cb.send(&x).await;
+    assert_eq!(
+        cb.recv().await.id,
+        "bx2",
+        "an admin may recall the owner's message"
+    );
+    // An admin may recall, not edit, another's message; a member may do neither.
+    let mut x = amend(MsgType::Edit, &b, &g, ChatType::Group, "be", "o1");
+    x.seq = 3;
+    cb.send(&x).await;
+    assert_error(&cb.recv().await, "E_FORBIDDEN", "be", 3);
+    let mut cc_seen = Vec::new();
+    let mut x = amend(MsgType::Recall, &c, &g, ChatType::Group, "cx", "o1");
+    x.seq = 2;
+    cc.send(&x).await;
+    let err = loop {
+        let m = cc.recv().await;
+        if m.id == "cx" {
+            break m;
+        }
+        if m.msg_type == MsgType::Recall as i32 {
+            cc_seen.push((m.id, m.ref_id));
+        }
+    };
+    assert_error(&err, "E_FORBIDDEN", "cx", 2);
+    assert_eq!(
+        cc_seen,
+        [("bx1".into(), "c1".into()), ("bx2".into(), "o1".into())],
+        "carol got both recalls live"
+    );
+    // A target of another conversation is E_NO_MSG, also for the owner.
+    let mut x = amend(MsgType::Recall, &a, &c.id, ChatType::Single, "ax", "o1");
+    x.seq = 2;
+    ca.send(&x).await;
+    let err = loop {
+        let m = ca.recv().await;
+        if m.id == "ax" {
+            break m;
+        }
+    };
+    assert_error(&err, "E_NO_MSG", "ax", 2);
+    // A stranger is E_NOT_MEMBER, an unknown group E_NO_GROUP, whatever the target.
+    let d = srv.user("dave").await;
+    let mut cd = Client::login(srv.im, Kind::Lines, &d).await;
+    let mut x = amend(MsgType::Recall, &d, &g, ChatType::Group, "dx", "o1");
+    x.seq = 1;
+    cd.send(&x).await;
+    assert_error(&cd.recv().await, "E_NOT_MEMBER", "dx", 1);
+    let mut x = amend(MsgType::Edit, &d, "12345", ChatType::Group, "dy", "o1");
+    x.seq = 2;
+    cd.send(&x).await;
+    assert_error(&cd.recv().await, "E_NO_GROUP", "dy", 2);
+    cd.assert_alive(&d).await;
+    let items = history(srv.api, &c.token, 1, g.parse().unwrap()).await;
+    for id in ["o1", "c1"] {
+        assert_eq!(find(&items, id)["recalled"], true, "{id}: {items:?}");
+    }
     srv.shutdown().await;
 }

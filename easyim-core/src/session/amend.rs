@@ -78,16 +78,31 @@ impl Session {
         {
             return Ok(new);
         }
+        // In a group: members only (E_NO_GROUP / E_NOT_MEMBER before anything about the
+        // target is said); the owner and admins are moderators.
+        let moderator = match (chat_type, &self.node.moderation) {
+            (ChatType::Group, Some(moderation)) => {
+                match moderation
+                    .member_state(to, self.user)
+                    .await
+                    .map_err(failed)?
+                {
+                    Some(s) => matches!(s.role, Role::Owner | Role::Admin),
+                    None if moderation
+                        .group_settings(to)
+                        .await
+                        .map_err(failed)?
+                        .is_none() =>
+                    {
+                        return Err((ErrorCode::NoGroup, "no such group"));
+                    }
+                    None => return Err((ErrorCode::NotMember, "not a member of this group")),
+                }
+            }
+            _ => false,
+        };
         let Some(target) = storage.message(conv, &msg.ref_id).await.map_err(failed)? else {
             return Err((ErrorCode::NoMsg, "no such message in this conversation"));
-        };
-        let moderator = match (chat_type, &self.node.moderation) {
-            (ChatType::Group, Some(moderation)) => moderation
-                .member_state(to, self.user)
-                .await
-                .map_err(failed)?
-                .is_some_and(|s| matches!(s.role, Role::Owner | Role::Admin)),
-            _ => false,
         };
         let windows = self.node.config.amend;
         recall::check(amend, self.user, &target, moderator, windows, new.timestamp)
