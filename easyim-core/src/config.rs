@@ -20,6 +20,9 @@ pub struct EngineConfig {
     pub node_id: u16,
     /// `RECALL_WINDOW` and `EDIT_WINDOW`.
     pub amend: AmendWindows,
+    /// `TYPING_MAX_GROUP`: TYPING frames are forwarded in groups of at most this many
+    /// members (none in larger ones).
+    pub typing_max_group: u64,
 }
 
 impl Default for EngineConfig {
@@ -31,6 +34,7 @@ impl Default for EngineConfig {
             rate_limit: 0,
             node_id: 1,
             amend: AmendWindows::default(),
+            typing_max_group: 200,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use easyim_proto::{ChatType, Encoded, Msg, MsgType};
 use tokio_util::sync::CancellationToken;
@@ -20,7 +21,8 @@ use crate::outbox::{self, Outbox};
 use crate::relation::DirectMessages;
 use crate::sequencer::Delivery;
 use crate::session::Connection;
-use crate::storage::{MessageStore, ModerationStore};
+use crate::storage::{MessageStore, ModerationStore, Storage};
+use crate::throttle::Throttle;
 use crate::types::{GroupId, NewMessage, StoreOutcome, StoredMessage, UserId};
 
 /// One easyim node: storage, identity, the hub of live connections, and the sessions that
@@ -41,6 +43,11 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// At most one TYPING per sender and conversation in this time.
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+/// How many (sender, conversation) pairs the typing throttle remembers at most.
+const TYPING_TRACKED: usize = 100_000;
+
 impl Engine {
     /// An engine on `storage` (only its messages: accounts, friends and groups are the
     /// [`crate::Im`] services' business) and `auth`, alone (no other nodes).
@@ -58,22 +65,25 @@ impl Engine {
         Engine::build(storage, auth, config, bus, None)
     }
 
-    /// An engine whose send path also applies the group rules of `moderation` (mutes): what
+    /// An engine whose send path also applies the group rules of `directory` (mutes, roles),
+    /// and whose typing and presence know who exists, is a member, is a friend: what
     /// [`crate::Im`] builds.
     pub(crate) fn build(
         storage: Arc<dyn MessageStore>,
         auth: Arc<dyn Auth>,
         config: EngineConfig,
         bus: Arc<dyn Bus>,
-        moderation: Option<Arc<dyn ModerationStore>>,
+        directory: Option<Arc<dyn Storage>>,
     ) -> Self {
         let ids = Snowflake::new(config.node_id);
         let metrics = Arc::new(Metrics::default());
         Engine {
             node: Arc::new(Node {
                 storage,
-                moderation,
+                moderation: directory.clone().map(|d| d as Arc<dyn ModerationStore>),
                 friends_only: AtomicBool::new(false),
+                directory,
+                typing: Throttle::new(TYPING_INTERVAL, TYPING_TRACKED),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),

@@ -65,6 +65,7 @@ mod sequencer;
 mod session;
 pub mod storage;
 mod summary;
+mod throttle;
 mod types;
 
 pub use accounts::{

@@ -72,6 +72,8 @@ pub struct Config {
     pub api_always_200: bool,
     /// `RECALL_WINDOW` and `EDIT_WINDOW`, in seconds (0: no limit).
     pub amend: easyim_core::recall::AmendWindows,
+    /// `TYPING_MAX_GROUP`.
+    pub typing_max_group: u64,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -310,6 +312,7 @@ impl Sources {
                 recall_secs: self.parse("RECALL_WINDOW", "seconds, 0 for no limit")?,
                 edit_secs: self.parse("EDIT_WINDOW", "seconds, 0 for no limit")?,
             },
+            typing_max_group: self.parse("TYPING_MAX_GROUP", "a number of members")?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,

@@ -65,6 +65,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "Seconds after sending during which a sender may edit a message (E_FORBIDDEN after), 0 for no limit",
     ),
     (
+        "TYPING_MAX_GROUP",
+        "200",
+        "TYPING frames are forwarded in groups of at most this many members (never in larger ones)",
+    ),
+    (
         "API_RATE_LIMIT",
         "10",
         "Register/login/group-join requests per second per client IP (burst the same; 429 above), 0 for no limit",

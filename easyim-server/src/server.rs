@@ -140,6 +140,7 @@ impl Server {
                 rate_limit: config.rate_limit,
                 node_id: config.node_id,
                 amend: config.amend,
+                typing_max_group: config.typing_max_group,
             },
             bus,
         )

@@ -7,6 +7,7 @@
 //! - `chat`: chat messages, stored a batch at a time, acked and handed to the sequencer;
 //! - `amend`: RECALL and EDIT frames, checked against their target, then stored as chat;
 //! - `receipt`: arrived and read receipts;
+//! - `typing`: TYPING frames, forwarded at once and never stored;
 //! - `rate`: the per-connection token bucket.
 
 mod amend;
@@ -16,6 +17,7 @@ mod login;
 mod rate;
 mod receipt;
 mod replay;
+mod typing;
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -280,8 +282,9 @@ impl Session {
             Ok(MsgType::Notify) => {
                 self.error(ErrorCode::BadMsg, "clients may not send NOTIFY", &msg)
             }
-            Ok(MsgType::Typing | MsgType::Presence) => {
-                self.error(ErrorCode::BadMsg, "unsupported msg_type", &msg)
+            Ok(MsgType::Typing) => self.typing(msg).await,
+            Ok(MsgType::Presence) => {
+                self.error(ErrorCode::BadMsg, "clients may not send PRESENCE", &msg)
             }
             Ok(_) => match MsgStatus::try_from(msg.status) {
                 Ok(MsgStatus::Arrived) => self.receipt(msg, Receipt::Arrived).await,
