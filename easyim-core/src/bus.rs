@@ -30,6 +30,34 @@ pub enum BusEvent {
         /// Whose tokens were revoked.
         user: UserId,
     },
+    /// `user`'s first connection on node `instance` opened (`online`), or its last one there
+    /// closed, at `at` (ms since the Unix epoch).
+    Presence {
+        /// The node's instance (its id and start time).
+        instance: u64,
+        /// The user.
+        user: UserId,
+        /// Opened (`true`) or closed.
+        online: bool,
+        /// When, in ms since the Unix epoch.
+        at: i64,
+    },
+    /// Node `instance` is alive (every beat). `resync`: it just met a node it did not know,
+    /// and every node should send it a [`BusEvent::Snapshot`].
+    Alive {
+        /// The node's instance.
+        instance: u64,
+        /// Whether the others should send their snapshots.
+        resync: bool,
+    },
+    /// Some of the users node `instance` holds connections of (a node's whole set comes in
+    /// several of these).
+    Snapshot {
+        /// The node's instance.
+        instance: u64,
+        /// Users with a connection there.
+        users: Vec<UserId>,
+    },
 }
 
 /// Hands events to the other nodes of a cluster. `publish` must not block: it queues.

@@ -18,6 +18,7 @@ use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{self, Outbox};
+use crate::presence::Presence;
 use crate::relation::DirectMessages;
 use crate::sequencer::Delivery;
 use crate::session::Connection;
@@ -84,6 +85,7 @@ impl Engine {
                 friends_only: AtomicBool::new(false),
                 directory,
                 typing: Throttle::new(TYPING_INTERVAL, TYPING_TRACKED),
+                presence: Presence::new(config.node_id),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -240,7 +242,18 @@ impl Engine {
                 }
             }
             BusEvent::Revoke { user } => node.router.revoke(user, false),
+            e
+            @ (BusEvent::Presence { .. } | BusEvent::Alive { .. } | BusEvent::Snapshot { .. }) => {
+                node.presence_event(e)
+            }
         }
+    }
+
+    /// One presence beat (call it every [`crate::PRESENCE_BEAT`] on a node with a bus): tells
+    /// the other nodes this one is alive, and marks offline the users of nodes silent for
+    /// [`crate::PRESENCE_EXPIRY`].
+    pub fn presence_beat(&self) {
+        self.node.presence_beat();
     }
 
     /// Starts a graceful stop: every connection gets `E_SHUTDOWN` and closes, and new

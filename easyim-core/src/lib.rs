@@ -57,6 +57,7 @@ mod limits;
 mod metrics;
 mod node;
 mod outbox;
+mod presence;
 mod read;
 pub mod recall;
 mod relation;
@@ -90,6 +91,7 @@ pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};
 pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
+pub use presence::{PresenceItem, PRESENCE_BEAT, PRESENCE_EXPIRY, PRESENCE_QUERY_MAX};
 pub use read::{ReadAt, ReadOutcome, ReadState};
 pub use relation::{DirectMessages, Relation};
 pub use roles::{

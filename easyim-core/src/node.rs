@@ -13,6 +13,7 @@ use crate::config::EngineConfig;
 use crate::delivery::Router;
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::sequencer::Sequencer;
 use crate::storage::{MessageStore, ModerationStore, Storage};
 use crate::throttle::Throttle;
@@ -31,6 +32,8 @@ pub(crate) struct Node {
     pub(crate) directory: Option<Arc<dyn Storage>>,
     /// At most one TYPING forwarded per second per sender and conversation.
     pub(crate) typing: Throttle,
+    /// Who is online on the other nodes, and the friend notices of this node's users.
+    pub(crate) presence: Presence,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) config: EngineConfig,
     /// The one path by which anything reaches a connection, here or on other nodes.

@@ -21,6 +21,7 @@ mod group_admin;
 mod history;
 mod ops;
 mod params;
+mod presence;
 mod rate;
 mod user;
 mod view;
@@ -194,6 +195,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/group/refuse", post(group_admin::refuse))
         .route("/api/messages", get(history::messages))
         .route("/api/conversations", get(conversation::list))
+        .route("/api/presence", get(presence::presence))
         .route("/api/conversation/read", post(conversation::read))
         .route("/api/conversation/settings", post(conversation::settings))
         .route("/api/conversation/hide", post(conversation::hide))

@@ -104,7 +104,8 @@ impl Connection {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.node.router.hub().unregister(self.user, self.handle.id);
+        let left = self.node.router.hub().unregister(self.user, self.handle.id);
+        self.node.disconnected(self.user, left);
     }
 }
 
