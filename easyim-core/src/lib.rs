@@ -48,6 +48,7 @@ mod error;
 mod friends;
 mod groups;
 mod hasher;
+mod hidden;
 mod history;
 mod hub;
 mod ids;
@@ -84,7 +85,7 @@ pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };
-pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_DELETE_IDS, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};

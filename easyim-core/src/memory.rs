@@ -78,6 +78,8 @@ struct State {
     cursors: HashMap<UserId, BTreeMap<Conversation, Cursor>>,
     /// Counts committed messages; a message's count is its `order` in `pending`.
     commits: u64,
+    /// The messages each user removed from its own view: (user, conversation, conv_seq).
+    hidden: BTreeSet<(UserId, Conversation, u64)>,
 }
 
 #[derive(Debug)]
@@ -444,6 +446,36 @@ impl MessageStore for MemoryStorage {
         }
         out.sort_unstable_by_key(|p| p.order);
         out.truncate(limit);
+        Ok(out)
+    }
+
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let mut st = self.lock();
+        let seqs: Vec<u64> = st.conversations.get(&conv).map_or_else(Vec::new, |c| {
+            ids.iter()
+                .filter_map(|id| c.ids.get(id).map(|&at| c.messages[at].message.conv_seq))
+                .collect()
+        });
+        Ok(seqs
+            .into_iter()
+            .filter(|&s| st.hidden.insert((user, conv, s)))
+            .count() as u64)
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        let st = self.lock();
+        let mut out: Vec<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|&s| st.hidden.contains(&(user, conv, s)))
+            .collect();
+        out.sort_unstable();
+        out.dedup();
         Ok(out)
     }
 

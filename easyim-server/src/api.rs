@@ -194,6 +194,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         .route("/api/group/approve", post(group_admin::approve))
         .route("/api/group/refuse", post(group_admin::refuse))
         .route("/api/messages", get(history::messages))
+        .route("/api/messages/delete", post(history::delete))
         .route("/api/conversations", get(conversation::list))
         .route("/api/presence", get(presence::presence))
         .route("/api/conversation/read", post(conversation::read))

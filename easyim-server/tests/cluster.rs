@@ -388,7 +388,7 @@ async fn presence_across_nodes_and_a_dead_node() {
     // bob on B; once node A has heard of him, alice's first device on A is told to him on B.
     let mut bob_b = Client::login(b.im(), Kind::Lines, &bob).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut alice_a = Client::login(a.im(), Kind::Lines, &alice).await;
+    let alice_a = Client::login(a.im(), Kind::Lines, &alice).await;
     assert_eq!(
         next_presence(&mut bob_b).await,
         (alice.id.clone(), "online".into())

@@ -269,6 +269,40 @@ impl MessageStore for PgStorage {
         }))
     }
 
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let n = self
+            .execute(
+                "INSERT INTO hidden (user_id, conv, conv_seq)
+                 SELECT $1, conv, conv_seq FROM messages
+                 WHERE conv = $2 AND msg_id = ANY($3::text[])
+                 ON CONFLICT DO NOTHING",
+                &[&id(user), &conv.key(), &ids],
+            )
+            .await?;
+        Ok(n)
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs: Vec<i64> = seqs.iter().map(|&s| to_i64(s)).collect();
+        let found = self
+            .query(
+                "SELECT DISTINCT conv_seq FROM hidden
+                 WHERE user_id = $1 AND conv = $2 AND conv_seq = ANY($3::bigint[])
+                 ORDER BY conv_seq",
+                &[&id(user), &conv.key(), &seqs],
+            )
+            .await?;
+        Ok(found.iter().map(|r| uid(r, 0)).collect())
+    }
+
     async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
         let sql =
             format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE conv = $1 AND msg_id = $2");

@@ -255,6 +255,56 @@ impl MessageStore for SqliteStorage {
         .await
     }
 
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let ids = ids.to_vec();
+        self.write(move |c| {
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(0);
+            };
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO hidden (user_id, conv, conv_seq)
+                 SELECT ?1, conv, conv_seq FROM messages WHERE conv = ?2 AND msg_id = ?3
+                 ON CONFLICT DO NOTHING",
+            )?;
+            let mut n = 0;
+            for msg_id in &ids {
+                n += stmt.execute(params![id(user), key, msg_id])? as u64;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs = seqs.to_vec();
+        self.read(move |c| {
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT 1 FROM hidden WHERE user_id = ?1 AND conv = ?2 AND conv_seq = ?3",
+            )?;
+            let mut out = Vec::new();
+            for &s in &seqs {
+                if stmt.exists(params![id(user), key, to_i64(s)])? {
+                    out.push(s);
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })
+        .await
+    }
+
     async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
         let msg_id = msg_id.to_owned();
         self.read(move |c| {

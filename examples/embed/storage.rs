@@ -68,6 +68,8 @@ struct Tables {
     /// `conversations (user, conversation)`: each user's own place and settings in each of
     /// its conversations.
     conversations: HashMap<(UserId, Conversation), conversations::ConvRow>,
+    /// `hidden (user, conversation, conv_seq)`: the messages each user deleted for itself.
+    hidden: BTreeSet<(UserId, Conversation, u64)>,
 }
 
 impl TableStorage {
@@ -547,6 +549,34 @@ impl MessageStore for TableStorage {
         let db = self.db();
         let order = db.by_id.get(&(conv, id.to_owned())).copied();
         Ok(order.map(|o| db.message(o).clone()))
+    }
+
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let mut db = self.db();
+        let seqs: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| db.by_id.get(&(conv, id.clone())).copied())
+            .map(|o| db.message(o).conv_seq)
+            .collect();
+        Ok(seqs
+            .into_iter()
+            .filter(|&s| db.hidden.insert((user, conv, s)))
+            .count() as u64)
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        let db = self.db();
+        let found: BTreeSet<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|&s| db.hidden.contains(&(user, conv, s)))
+            .collect();
+        Ok(found.into_iter().collect())
     }
 
     async fn history(

@@ -82,6 +82,16 @@ pub trait MessageStore: Send + Sync + 'static {
     /// The message `id` of `conv` as stored now (with its recalled/edited state), or `None`.
     async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>>;
 
+    /// Removes the messages `ids` of `conv` from `user`'s own view (delete for me): the
+    /// history and conversation preview `user` reads skip them, nobody else's change. Ids
+    /// that name no message of `conv`, or one `user` removed already, are ignored. Returns how
+    /// many were newly removed.
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64>;
+
+    /// Which of the positions `seqs` of `conv` `user` removed from its view, ascending.
+    async fn hidden_seqs(&self, user: UserId, conv: Conversation, seqs: &[u64])
+        -> Result<Vec<u64>>;
+
     /// A page of a conversation's history (the caller has checked who may read it), at most `limit` messages, ordered as [`HistoryPage`] says.
     async fn history(
         &self,

@@ -46,6 +46,7 @@ mod conversations;
 mod failing;
 mod friends;
 mod groups;
+mod hidden;
 mod memory_im;
 mod messages;
 mod moderation;
@@ -76,6 +77,7 @@ pub use conversations::{
 pub use failing::FailingStorage;
 pub use friends::check_friends;
 pub use groups::check_groups;
+pub use hidden::check_hidden;
 pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
@@ -156,6 +158,7 @@ fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Che
         ("receipts", |s| check_receipts(s).boxed()),
         ("history", |s| check_history(s).boxed()),
         ("amend", |s| check_amend(s).boxed()),
+        ("hidden", |s| check_hidden(s).boxed()),
     ]
 }
 
