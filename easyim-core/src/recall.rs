@@ -56,7 +56,8 @@ pub enum Refused {
     NotAllowed,
     /// The sender's window has passed.
     TooLate,
-    /// The target is itself a RECALL or EDIT frame, not a message.
+    /// The target is not a chat message (TEXT, IMAGE, VOICE, VIDEO): a RECALL, an EDIT, or a
+    /// group event.
     NotAMessage,
 }
 
@@ -67,7 +68,7 @@ impl Refused {
             Refused::Recalled => "the message was recalled",
             Refused::NotAllowed => "only its sender may do this to the message",
             Refused::TooLate => "too late to do this to the message",
-            Refused::NotAMessage => "the target is a recall or edit, not a message",
+            Refused::NotAMessage => "the target is not a chat message",
         }
     }
 }
@@ -83,7 +84,10 @@ pub fn check(
     windows: AmendWindows,
     now_ms: i64,
 ) -> Result<(), Refused> {
-    if Amend::of(target.msg_type).is_some() {
+    if !matches!(
+        MsgType::try_from(target.msg_type),
+        Ok(MsgType::Text | MsgType::Image | MsgType::Voice | MsgType::Video)
+    ) {
         return Err(Refused::NotAMessage);
     }
     if target.recalled {
@@ -185,12 +189,15 @@ mod tests {
             check(Amend::Edit, 1, &t, false, w, 1),
             Err(Refused::Recalled)
         );
-        let mut f = target(1, 0);
-        f.msg_type = MsgType::Edit as i32;
-        assert_eq!(
-            check(Amend::Recall, 1, &f, false, w, 1),
-            Err(Refused::NotAMessage)
-        );
+        for kind in [MsgType::Edit, MsgType::Recall, MsgType::Notify] {
+            let mut f = target(1, 0);
+            f.msg_type = kind as i32;
+            assert_eq!(
+                check(Amend::Recall, 1, &f, true, w, 1),
+                Err(Refused::NotAMessage),
+                "{kind:?}"
+            );
+        }
     }
 
     #[test]

@@ -323,5 +323,27 @@ async fn an_admin_recalls_any_group_message_a_member_is_refused() {
     for id in ["o1", "c1"] {
         assert_eq!(find(&items, id)["recalled"], true, "{id}: {items:?}");
     }
+    // A group event (the role change) is not a chat message: not even the owner recalls it.
+    let event = items
+        .iter()
+        .find(|v| v["msg_type"] == 5)
+        .unwrap_or_else(|| panic!("no group event in {items:?}"));
+    let mut x = amend(
+        MsgType::Recall,
+        &a,
+        &g,
+        ChatType::Group,
+        "ae",
+        &field(event, "id"),
+    );
+    x.seq = 3;
+    ca.send(&x).await;
+    let err = loop {
+        let m = ca.recv().await;
+        if m.id == "ae" {
+            break m;
+        }
+    };
+    assert_error(&err, "E_FORBIDDEN", "ae", 3);
     srv.shutdown().await;
 }
