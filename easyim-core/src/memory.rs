@@ -8,6 +8,7 @@
 mod conversations;
 mod friends;
 mod groups;
+mod hidden;
 mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -450,16 +451,7 @@ impl MessageStore for MemoryStorage {
     }
 
     async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
-        let mut st = self.lock();
-        let seqs: Vec<u64> = st.conversations.get(&conv).map_or_else(Vec::new, |c| {
-            ids.iter()
-                .filter_map(|id| c.ids.get(id).map(|&at| c.messages[at].message.conv_seq))
-                .collect()
-        });
-        Ok(seqs
-            .into_iter()
-            .filter(|&s| st.hidden.insert((user, conv, s)))
-            .count() as u64)
+        Ok(self.lock().hide(user, conv, ids))
     }
 
     async fn hidden_seqs(
@@ -468,15 +460,7 @@ impl MessageStore for MemoryStorage {
         conv: Conversation,
         seqs: &[u64],
     ) -> Result<Vec<u64>> {
-        let st = self.lock();
-        let mut out: Vec<u64> = seqs
-            .iter()
-            .copied()
-            .filter(|&s| st.hidden.contains(&(user, conv, s)))
-            .collect();
-        out.sort_unstable();
-        out.dedup();
-        Ok(out)
+        Ok(self.lock().hidden_among(user, conv, seqs))
     }
 
     async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>> {
