@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
 
 use async_nats::{Client, ConnectOptions, Event, Subject};
-use easyim_core::{Bus, BusEvent, Engine};
+use easyim_core::{Bus, BusEvent, Engine, PRESENCE_BEAT};
 use futures::StreamExt as _;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::{debug, info, warn};
@@ -167,11 +167,13 @@ async fn publish_loop(
 ) {
     let deliver = Subject::from(format!("{prefix}.{}", Kind::Deliver.token()));
     let revoke = Subject::from(format!("{prefix}.{}", Kind::Revoke.token()));
+    let presence = Subject::from(format!("{prefix}.{}", Kind::Presence.token()));
     while let Some(event) = rx.recv().await {
         let (kind, payload) = wire::encode(&event, origin);
         let subject = match kind {
             Kind::Deliver => deliver.clone(),
             Kind::Revoke => revoke.clone(),
+            Kind::Presence => presence.clone(),
         };
         match client.publish(subject, payload).await {
             Ok(()) => {
@@ -189,13 +191,20 @@ async fn publish_loop(
 
 impl NatsSubscriber {
     /// Applies every event of the other nodes to `engine` until `shutdown` resolves (or the
-    /// NATS client is closed for good). Reconnections are the client's business: the
-    /// subscription resumes by itself, and what was published meanwhile is not replayed.
+    /// NATS client is closed for good), and beats the engine's presence every
+    /// [`PRESENCE_BEAT`]. Reconnections are the client's business: the subscription resumes by
+    /// itself, and what was published meanwhile is not replayed.
     pub async fn run(mut self, engine: Engine, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
+        let mut beat = tokio::time::interval(PRESENCE_BEAT);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let message = tokio::select! {
                 _ = &mut shutdown => break,
+                _ = beat.tick() => {
+                    engine.presence_beat();
+                    continue;
+                }
                 m = self.subscription.next() => match m {
                     Some(m) => m,
                     None => break,

@@ -3,6 +3,10 @@
 //! `deliver`: `{"node":1,"from":<instance>,"users":[..],"key":{"conv":{"group":7},"seq":42},"msg":{..}}`
 //! (`key` absent for receipts and notices; `msg` in the JSON form of protocol.md section 1).
 //! `revoke`: `{"node":1,"from":<instance>,"user":42}`.
+//! `presence`: `{"node":1,"from":<instance>,"event":{..}}`, `event` one of
+//! `{"presence":{"instance":..,"user":42,"online":true,"at":<ms>}}`,
+//! `{"alive":{"instance":..,"resync":false}}`, `{"snapshot":{"instance":..,"users":[..]}}`
+//! (`instance` the engine's own: its node id and start time).
 //!
 //! Readers ignore fields they do not know, so a field can be added without a new subject
 //! version; a change of meaning takes a new prefix (`easyim.v2`).
@@ -17,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum Kind {
     Deliver,
     Revoke,
+    Presence,
 }
 
 impl Kind {
@@ -25,6 +30,7 @@ impl Kind {
         match self {
             Kind::Deliver => "deliver",
             Kind::Revoke => "revoke",
+            Kind::Presence => "presence",
         }
     }
 
@@ -32,6 +38,7 @@ impl Kind {
         match token {
             "deliver" => Some(Kind::Deliver),
             "revoke" => Some(Kind::Revoke),
+            "presence" => Some(Kind::Presence),
             _ => None,
         }
     }
@@ -77,6 +84,32 @@ struct RevokeWire {
     user: UserId,
 }
 
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum PresenceEventWire {
+    Presence {
+        instance: u64,
+        user: UserId,
+        online: bool,
+        at: i64,
+    },
+    Alive {
+        instance: u64,
+        resync: bool,
+    },
+    Snapshot {
+        instance: u64,
+        users: Vec<UserId>,
+    },
+}
+
+#[derive(Serialize, Deserialize)]
+struct PresenceWire {
+    node: u16,
+    from: u64,
+    event: PresenceEventWire,
+}
+
 /// The subject kind and payload of `event`.
 pub(crate) fn encode(event: &BusEvent, origin: Origin) -> (Kind, Bytes) {
     let (kind, json) = match event {
@@ -104,9 +137,48 @@ pub(crate) fn encode(event: &BusEvent, origin: Origin) -> (Kind, Bytes) {
                 user: *user,
             }),
         ),
+        BusEvent::Presence {
+            instance,
+            user,
+            online,
+            at,
+        } => presence(
+            origin,
+            PresenceEventWire::Presence {
+                instance: *instance,
+                user: *user,
+                online: *online,
+                at: *at,
+            },
+        ),
+        BusEvent::Alive { instance, resync } => presence(
+            origin,
+            PresenceEventWire::Alive {
+                instance: *instance,
+                resync: *resync,
+            },
+        ),
+        BusEvent::Snapshot { instance, users } => presence(
+            origin,
+            PresenceEventWire::Snapshot {
+                instance: *instance,
+                users: users.clone(),
+            },
+        ),
     };
     // Plain structs of numbers and strings: serializing them cannot fail.
     (kind, Bytes::from(json.unwrap_or_default()))
+}
+
+fn presence(origin: Origin, event: PresenceEventWire) -> (Kind, serde_json::Result<Vec<u8>>) {
+    (
+        Kind::Presence,
+        serde_json::to_vec(&PresenceWire {
+            node: origin.node,
+            from: origin.instance,
+            event,
+        }),
+    )
 }
 
 /// Reads a payload of subject `kind`.
@@ -141,6 +213,35 @@ pub(crate) fn decode(kind: Kind, payload: &[u8]) -> serde_json::Result<(Origin, 
                     instance: w.from,
                 },
                 BusEvent::Revoke { user: w.user },
+            )
+        }
+        Kind::Presence => {
+            let w: PresenceWire = serde_json::from_slice(payload)?;
+            let event = match w.event {
+                PresenceEventWire::Presence {
+                    instance,
+                    user,
+                    online,
+                    at,
+                } => BusEvent::Presence {
+                    instance,
+                    user,
+                    online,
+                    at,
+                },
+                PresenceEventWire::Alive { instance, resync } => {
+                    BusEvent::Alive { instance, resync }
+                }
+                PresenceEventWire::Snapshot { instance, users } => {
+                    BusEvent::Snapshot { instance, users }
+                }
+            };
+            (
+                Origin {
+                    node: w.node,
+                    instance: w.from,
+                },
+                event,
             )
         }
     })
@@ -191,6 +292,20 @@ mod tests {
             key: None,
         });
         round_trip(BusEvent::Revoke { user: 77 });
+        round_trip(BusEvent::Presence {
+            instance: 5,
+            user: 77,
+            online: true,
+            at: 1_700_000_000_000,
+        });
+        round_trip(BusEvent::Alive {
+            instance: 5,
+            resync: true,
+        });
+        round_trip(BusEvent::Snapshot {
+            instance: 5,
+            users: vec![1, 2, 3],
+        });
     }
 
     #[test]

@@ -10,6 +10,9 @@ use easyim_proto::Msg;
 use crate::types::{Conversation, UserId};
 
 /// Something another node must do for the connections it holds.
+// Nearly every event is a `Deliver`: boxing its frame to shrink the rare `Revoke` would cost
+// an allocation per delivery.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BusEvent {
     /// Queue `msg` to every connection of `users` (a delivery, a receipt, a notice).
@@ -26,6 +29,34 @@ pub enum BusEvent {
     Revoke {
         /// Whose tokens were revoked.
         user: UserId,
+    },
+    /// `user`'s first connection on node `instance` opened (`online`), or its last one there
+    /// closed, at `at` (ms since the Unix epoch).
+    Presence {
+        /// The node's instance (its id and start time).
+        instance: u64,
+        /// The user.
+        user: UserId,
+        /// Opened (`true`) or closed.
+        online: bool,
+        /// When, in ms since the Unix epoch.
+        at: i64,
+    },
+    /// Node `instance` is alive (every beat). `resync`: it just met a node it did not know,
+    /// and every node should send it a [`BusEvent::Snapshot`].
+    Alive {
+        /// The node's instance.
+        instance: u64,
+        /// Whether the others should send their snapshots.
+        resync: bool,
+    },
+    /// Some of the users node `instance` holds connections of (a node's whole set comes in
+    /// several of these).
+    Snapshot {
+        /// The node's instance.
+        instance: u64,
+        /// Users with a connection there.
+        users: Vec<UserId>,
     },
 }
 

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::recall::AmendWindows;
+
 /// The limits and timeouts of protocol.md, as the engine applies them.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -16,6 +18,11 @@ pub struct EngineConfig {
     pub rate_limit: u32,
     /// `DB_NODE_ID`: this node's snowflake node number.
     pub node_id: u16,
+    /// `RECALL_WINDOW` and `EDIT_WINDOW`.
+    pub amend: AmendWindows,
+    /// `TYPING_MAX_GROUP`: TYPING frames are forwarded in groups of at most this many
+    /// members (none in larger ones).
+    pub typing_max_group: u64,
 }
 
 impl Default for EngineConfig {
@@ -26,6 +33,8 @@ impl Default for EngineConfig {
             send_queue: 1024,
             rate_limit: 0,
             node_id: 1,
+            amend: AmendWindows::default(),
+            typing_max_group: 200,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use easyim_proto::{ChatType, Encoded, Msg, MsgType};
 use tokio_util::sync::CancellationToken;
@@ -17,10 +18,12 @@ use crate::ids::Snowflake;
 use crate::metrics::Metrics;
 use crate::node::Node;
 use crate::outbox::{self, Outbox};
+use crate::presence::Presence;
 use crate::relation::DirectMessages;
 use crate::sequencer::Delivery;
 use crate::session::Connection;
-use crate::storage::{MessageStore, ModerationStore};
+use crate::storage::{MessageStore, ModerationStore, Storage};
+use crate::throttle::Throttle;
 use crate::types::{GroupId, NewMessage, StoreOutcome, StoredMessage, UserId};
 
 /// One easyim node: storage, identity, the hub of live connections, and the sessions that
@@ -41,6 +44,11 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// At most one TYPING per sender and conversation in this time.
+const TYPING_INTERVAL: Duration = Duration::from_secs(1);
+/// How many (sender, conversation) pairs the typing throttle remembers at most.
+const TYPING_TRACKED: usize = 100_000;
+
 impl Engine {
     /// An engine on `storage` (only its messages: accounts, friends and groups are the
     /// [`crate::Im`] services' business) and `auth`, alone (no other nodes).
@@ -58,22 +66,26 @@ impl Engine {
         Engine::build(storage, auth, config, bus, None)
     }
 
-    /// An engine whose send path also applies the group rules of `moderation` (mutes): what
+    /// An engine whose send path also applies the group rules of `directory` (mutes, roles),
+    /// and whose typing and presence know who exists, is a member, is a friend: what
     /// [`crate::Im`] builds.
     pub(crate) fn build(
         storage: Arc<dyn MessageStore>,
         auth: Arc<dyn Auth>,
         config: EngineConfig,
         bus: Arc<dyn Bus>,
-        moderation: Option<Arc<dyn ModerationStore>>,
+        directory: Option<Arc<dyn Storage>>,
     ) -> Self {
         let ids = Snowflake::new(config.node_id);
         let metrics = Arc::new(Metrics::default());
         Engine {
             node: Arc::new(Node {
                 storage,
-                moderation,
+                moderation: directory.clone().map(|d| d as Arc<dyn ModerationStore>),
                 friends_only: AtomicBool::new(false),
+                directory,
+                typing: Throttle::new(TYPING_INTERVAL, TYPING_TRACKED),
+                presence: Presence::new(config.node_id),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -189,6 +201,7 @@ impl Engine {
             msg_type: MsgType::Notify as i32,
             content,
             timestamp: now_ms() as i64,
+            ref_id: String::new(),
         };
         let ticket = node.sequencer.begin(new.conversation(), &node.router);
         match node.storage.store_message(new).await? {
@@ -240,7 +253,18 @@ impl Engine {
                 }
             }
             BusEvent::Revoke { user } => node.router.revoke(user, false),
+            e
+            @ (BusEvent::Presence { .. } | BusEvent::Alive { .. } | BusEvent::Snapshot { .. }) => {
+                node.presence_event(e)
+            }
         }
+    }
+
+    /// One presence beat (call it every [`crate::PRESENCE_BEAT`] on a node with a bus): tells
+    /// the other nodes this one is alive, and marks offline the users of nodes silent for
+    /// [`crate::PRESENCE_EXPIRY`].
+    pub fn presence_beat(&self) {
+        self.node.presence_beat();
     }
 
     /// Starts a graceful stop: every connection gets `E_SHUTDOWN` and closes, and new

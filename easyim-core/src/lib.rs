@@ -52,6 +52,7 @@ mod error;
 mod friends;
 mod groups;
 mod hasher;
+mod hidden;
 mod history;
 mod hub;
 mod ids;
@@ -61,13 +62,16 @@ mod limits;
 mod metrics;
 mod node;
 mod outbox;
+mod presence;
 mod read;
+pub mod recall;
 mod relation;
 mod roles;
 mod sequencer;
 mod session;
 pub mod storage;
 mod summary;
+mod throttle;
 mod types;
 
 pub use accounts::{
@@ -91,13 +95,14 @@ pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };
-pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_DELETE_IDS, MAX_HISTORY_LIMIT};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};
 pub use limits::{Limits, DEFAULT_LIST_LIMIT, MAX_IDS_PER_CALL, MAX_LIST_LIMIT};
 pub use metrics::Metrics;
 pub use outbox::Outbox;
+pub use presence::{PresenceItem, PRESENCE_BEAT, PRESENCE_EXPIRY, PRESENCE_QUERY_MAX};
 pub use read::{ReadAt, ReadOutcome, ReadState};
 pub use relation::{DirectMessages, Relation};
 pub use roles::{

@@ -9,6 +9,7 @@ mod conversations;
 mod devices;
 mod friends;
 mod groups;
+mod hidden;
 mod moderation;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -19,6 +20,7 @@ use easyim_proto::{ChatType, MsgStatus};
 
 use crate::error::{Conflict, Entity, Result, StorageError};
 use crate::read::{ReadAt, ReadOutcome};
+use crate::recall;
 use crate::roles::GroupSettings;
 use crate::storage::{AccountStore, MessageStore};
 use crate::types::{
@@ -80,6 +82,8 @@ struct State {
     commits: u64,
     /// Push devices: token to (owner, device). A token is one device, owned by one user.
     devices: HashMap<String, (UserId, crate::types::Device)>,
+    /// The messages each user removed from its own view: (user, conversation, conv_seq).
+    hidden: BTreeSet<(UserId, Conversation, u64)>,
 }
 
 #[derive(Debug)]
@@ -335,14 +339,20 @@ impl MessageStore for MemoryStorage {
         let c = st.conversations.entry(conv).or_default();
         let message = StoredMessage {
             conv_seq: c.messages.len() as u64 + 1,
-            id: msg.id,
+            id: msg.id.clone(),
             from: msg.from,
             to: msg.to,
             chat_type: msg.chat_type,
             msg_type: msg.msg_type,
-            content: msg.content,
+            content: msg.content.clone(),
             timestamp: msg.timestamp,
+            ref_id: msg.ref_id.clone(),
+            recalled: false,
+            edited_at: 0,
         };
+        if let Some(&at) = c.ids.get(&msg.ref_id) {
+            recall::apply(&mut c.messages[at].message, &msg);
+        }
         c.ids.insert(message.id.clone(), c.messages.len());
         c.messages.push(Entry {
             order,
@@ -441,6 +451,27 @@ impl MessageStore for MemoryStorage {
         out.sort_unstable_by_key(|p| p.order);
         out.truncate(limit);
         Ok(out)
+    }
+
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        Ok(self.lock().hide(user, conv, ids))
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        Ok(self.lock().hidden_among(user, conv, seqs))
+    }
+
+    async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>> {
+        let st = self.lock();
+        Ok(st
+            .conversations
+            .get(&conv)
+            .and_then(|c| c.ids.get(id).map(|&at| c.messages[at].message.clone())))
     }
 
     async fn history(

@@ -13,8 +13,10 @@ use crate::config::EngineConfig;
 use crate::delivery::Router;
 use crate::ids::Snowflake;
 use crate::metrics::Metrics;
+use crate::presence::Presence;
 use crate::sequencer::Sequencer;
-use crate::storage::{MessageStore, ModerationStore};
+use crate::storage::{MessageStore, ModerationStore, Storage};
+use crate::throttle::Throttle;
 
 /// The state of one node: storage, identity, the outbound path, the order keeper.
 pub(crate) struct Node {
@@ -25,6 +27,13 @@ pub(crate) struct Node {
     /// `DIRECT_MESSAGES` is `friends`: a 1:1 message to a non-friend is `E_FORBIDDEN`. Set
     /// once by [`crate::Im::with_limits`], after the node is built.
     pub(crate) friends_only: AtomicBool,
+    /// The whole storage, for what the ephemeral frames need to know (who exists, who is a
+    /// member, who are friends); `None` for an engine on messages alone.
+    pub(crate) directory: Option<Arc<dyn Storage>>,
+    /// At most one TYPING forwarded per second per sender and conversation.
+    pub(crate) typing: Throttle,
+    /// Who is online on the other nodes, and the friend notices of this node's users.
+    pub(crate) presence: Presence,
     pub(crate) auth: Arc<dyn Auth>,
     pub(crate) config: EngineConfig,
     /// The one path by which anything reaches a connection, here or on other nodes.

@@ -188,12 +188,16 @@ pub struct NewMessage {
     pub to: u64,
     /// SINGLE or GROUP.
     pub chat_type: ChatType,
-    /// TEXT, IMAGE, VOICE or VIDEO, as its wire number.
+    /// TEXT, IMAGE, VOICE or VIDEO, or RECALL or EDIT, as its wire number.
     pub msg_type: i32,
-    /// The content.
+    /// The content (the new text of an EDIT, empty for a RECALL).
     pub content: String,
     /// When the server accepted it, in milliseconds since the Unix epoch.
     pub timestamp: i64,
+    /// The id of the message a RECALL or EDIT acts on, or the one a message replies to;
+    /// empty if none. Storage applies a RECALL or EDIT to that message of the same
+    /// conversation in the same commit (the engine has checked it may).
+    pub ref_id: String,
 }
 
 impl NewMessage {
@@ -218,10 +222,16 @@ pub struct StoredMessage {
     pub chat_type: ChatType,
     /// The message type's wire number.
     pub msg_type: i32,
-    /// The content.
+    /// The content: the latest, after edits; empty once recalled.
     pub content: String,
     /// When the server accepted it, in milliseconds since the Unix epoch.
     pub timestamp: i64,
+    /// The message it acts on or replies to (see [`NewMessage::ref_id`]); empty if none.
+    pub ref_id: String,
+    /// Whether a RECALL took it back.
+    pub recalled: bool,
+    /// When an EDIT last changed it (the EDIT's `timestamp`), 0 if never.
+    pub edited_at: i64,
 }
 
 impl StoredMessage {
@@ -244,6 +254,9 @@ impl StoredMessage {
             access_token: String::new(),
             timestamp: self.timestamp,
             conv_seq: self.conv_seq,
+            ref_id: self.ref_id.clone(),
+            edited_at: self.edited_at,
+            recalled: self.recalled,
         }
     }
 }

@@ -220,6 +220,29 @@ impl MessageStore for Slow {
     ) -> easyim_core::Result<Vec<PendingMessage>> {
         self.0.pending(user, after, limit).await
     }
+    async fn message(
+        &self,
+        conv: Conversation,
+        id: &str,
+    ) -> easyim_core::Result<Option<StoredMessage>> {
+        self.0.message(conv, id).await
+    }
+    async fn hide_messages(
+        &self,
+        user: u64,
+        conv: Conversation,
+        ids: &[String],
+    ) -> easyim_core::Result<u64> {
+        self.0.hide_messages(user, conv, ids).await
+    }
+    async fn hidden_seqs(
+        &self,
+        user: u64,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> easyim_core::Result<Vec<u64>> {
+        self.0.hidden_seqs(user, conv, seqs).await
+    }
     async fn history(
         &self,
         conv: Conversation,

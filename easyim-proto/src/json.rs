@@ -1,6 +1,7 @@
 //! The JSON form of [`Msg`] (protocol.md section 1).
 //!
-//! Output: every field by its protobuf name, enums as integers, `access_token` only when set.
+//! Output: every field by its protobuf name, enums as integers; `access_token`, `ref_id`,
+//! `edited_at` and `recalled` only when set (so frames without them read as before).
 //! Input: a missing or `null` field is zero, unknown keys are ignored, enums may be integers or
 //! their names, 64-bit integers (`timestamp`, `conv_seq`) may also be decimal strings (as
 //! proto3's JSON mapping writes them), and any other type mismatch is an error (`"seq":"7"`
@@ -18,7 +19,14 @@ use crate::Msg;
 impl Serialize for Msg {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let with_token = !self.access_token.is_empty();
-        let mut st = s.serialize_struct("Msg", if with_token { 11 } else { 10 })?;
+        let extra = [
+            with_token,
+            !self.ref_id.is_empty(),
+            self.edited_at != 0,
+            self.recalled,
+        ];
+        let len = 10 + extra.iter().filter(|&&b| b).count();
+        let mut st = s.serialize_struct("Msg", len)?;
         st.serialize_field("id", &self.id)?;
         st.serialize_field("seq", &self.seq)?;
         st.serialize_field("from_user_id", &self.from_user_id)?;
@@ -32,6 +40,15 @@ impl Serialize for Msg {
         }
         st.serialize_field("timestamp", &self.timestamp)?;
         st.serialize_field("conv_seq", &self.conv_seq)?;
+        if !self.ref_id.is_empty() {
+            st.serialize_field("ref_id", &self.ref_id)?;
+        }
+        if self.edited_at != 0 {
+            st.serialize_field("edited_at", &self.edited_at)?;
+        }
+        if self.recalled {
+            st.serialize_field("recalled", &self.recalled)?;
+        }
         st.end()
     }
 }
@@ -50,6 +67,9 @@ enum Field {
     AccessToken,
     Timestamp,
     ConvSeq,
+    RefId,
+    EditedAt,
+    Recalled,
     #[serde(other)]
     Unknown,
 }
@@ -78,6 +98,13 @@ impl<'de> Visitor<'de> for MsgVisitor {
                 Field::ToUserId => m.to_user_id = opt_string(&mut map)?,
                 Field::Content => m.content = opt_string(&mut map)?,
                 Field::AccessToken => m.access_token = opt_string(&mut map)?,
+                Field::RefId => m.ref_id = opt_string(&mut map)?,
+                Field::Recalled => m.recalled = map.next_value::<Option<bool>>()?.unwrap_or(false),
+                Field::EditedAt => {
+                    let v: Int<true> = map.next_value()?;
+                    m.edited_at = i64::try_from(v.0)
+                        .map_err(|_| de::Error::custom("edited_at is out of the int64 range"))?;
+                }
                 Field::Seq => {
                     // A 32-bit integer is a JSON number in proto3's JSON mapping; only the
                     // 64-bit ones may come as strings, so "seq":"7" is a client bug to report.

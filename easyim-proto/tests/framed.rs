@@ -198,8 +198,8 @@ fn unknown_protobuf_fields_are_ignored() {
     let mut payload = Encoded::new(common::sample())
         .payload(Format::Protobuf)
         .to_vec();
-    // Field 12 (varint) and field 99 (length-delimited), as a newer client might send.
-    payload.extend_from_slice(&[0x60, 0x01, 0x9a, 0x06, 0x02, b'h', b'i']);
+    // Field 20 (varint) and field 99 (length-delimited), as a newer client might send.
+    payload.extend_from_slice(&[0xa0, 0x01, 0x01, 0x9a, 0x06, 0x02, b'h', b'i']);
     let (got, _) = common::decode_all(&mut FramedCodec::default(), &common::frame(&payload));
     assert_eq!(got, vec![(common::sample(), Format::Protobuf)]);
 }

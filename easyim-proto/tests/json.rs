@@ -245,3 +245,37 @@ fn whitespace_around_tokens() {
     let m = decode("{\n \"seq\" : 5 ,\t\"status\" : \"SENT\" } ").unwrap();
     assert_eq!((m.seq, m.status), (5, 1));
 }
+
+#[test]
+fn ref_id_edited_at_and_recalled_only_when_set() {
+    let plain = output(&common::sample());
+    for key in ["ref_id", "edited_at", "recalled"] {
+        assert!(plain.get(key).is_none(), "{key} written though unset");
+    }
+    let m = Msg {
+        ref_id: "m-1".into(),
+        edited_at: 1_764_374_400_999,
+        recalled: true,
+        ..common::sample()
+    };
+    let out = output(&m);
+    assert_eq!(out["ref_id"], "m-1");
+    assert_eq!(out["edited_at"], 1_764_374_400_999_i64);
+    assert_eq!(out["recalled"], true);
+    assert_eq!(decode(&out.to_string()).unwrap(), m);
+    let m =
+        decode(r#"{"msg_type":"RECALL","ref_id":"x","edited_at":"5","recalled":null}"#).unwrap();
+    assert_eq!(m.msg_type, MsgType::Recall as i32);
+    assert_eq!(
+        (m.ref_id.as_str(), m.edited_at, m.recalled),
+        ("x", 5, false)
+    );
+    assert!(decode(r#"{"recalled":1}"#).is_err());
+    assert!(decode(r#"{"ref_id":7}"#).is_err());
+    // protobuf: field 12 round-trips, and the reference vectors are untouched (vectors.rs).
+    let bytes = prost::Message::encode_to_vec(&m);
+    assert_eq!(
+        <Msg as prost::Message>::decode(bytes.as_slice()).unwrap(),
+        m
+    );
+}

@@ -16,14 +16,16 @@ fn any_msg() -> impl Strategy<Value = Msg> {
             any::<String>(),
             any::<String>(),
         ),
-        (0..=1i32, 0..=5i32, 0..=3i32),
+        (0..=1i32, 0..=9i32, 0..=3i32),
         (any::<String>(), any::<String>(), any::<i64>(), any::<u64>()),
+        (any::<String>(), any::<i64>(), any::<bool>()),
     )
         .prop_map(
             |(
                 (id, seq, from_user_id, to_user_id),
                 (chat_type, msg_type, status),
                 (content, access_token, timestamp, conv_seq),
+                (ref_id, edited_at, recalled),
             )| Msg {
                 id,
                 seq,
@@ -36,6 +38,9 @@ fn any_msg() -> impl Strategy<Value = Msg> {
                 access_token,
                 timestamp,
                 conv_seq,
+                ref_id,
+                edited_at,
+                recalled,
             },
         )
 }

@@ -34,6 +34,10 @@
     current: null,
     names: new Map(), // user id -> nickname (friends)
     groupNames: new Map(),
+    presence: new Map(), // user id -> online (friends)
+    replyTo: null, // the message the next one answers
+    editing: null, // the message the composer replaces
+    typingSent: 0, typingTimer: null,
   };
 
   // ---- small helpers -------------------------------------------------------
@@ -252,7 +256,48 @@
     else if (isGroupEvent(f)) onGroupEvent(f);
     else if (msgType === 5) onNotify(f);
     else if (status === 2 || status === 3) onReceipt(f, status);
-    else if (msgType <= 3) onMessage(f);
+    else if (msgType <= 3 || msgType === 6 || msgType === 7) onMessage(f);
+    else if (msgType === 8) onTyping(f);
+    else if (msgType === 9) onPresence(f);
+  }
+
+  // RECALL (6) and EDIT (7) are messages of their conversation, kept (for receipts) but not
+  // shown: they change the message their ref_id names.
+  function applyAmend(conv, f) {
+    const target = conv.msgs.get(str(f.ref_id));
+    if (!target || target.recalled) return;
+    if (num(f.msg_type) === 6) {
+      target.recalled = true;
+      target.content = '';
+    } else {
+      target.content = str(f.content);
+      target.editedAt = Number(f.timestamp) || Date.now();
+    }
+    updateMsg(target);
+  }
+
+  function onTyping(f) {
+    const conv = convOf(f);
+    if (S.current !== conv.key) return;
+    const from = str(f.from_user_id);
+    const box = $('#typing');
+    box.textContent = `${S.names.get(from) || `#${from}`} is typing…`;
+    box.hidden = false;
+    clearTimeout(S.typingTimer);
+    S.typingTimer = setTimeout(() => { box.hidden = true; }, 3000);
+  }
+
+  function onPresence(f) {
+    S.presence.set(str(f.from_user_id), str(f.content) === 'online');
+    renderPresence();
+  }
+
+  function renderPresence() {
+    for (const dot of document.querySelectorAll('#friends .dot')) {
+      const online = S.presence.get(dot.dataset.user) === true;
+      dot.dataset.online = String(online);
+      dot.title = online ? 'online' : 'offline';
+    }
   }
 
   function onEvent(f) {
@@ -352,6 +397,7 @@
       loadGroups().catch(fail);
     }
     const m = upsert(conv, f, mine ? 'sent' : 'received');
+    if (m.silent) applyAmend(conv, f);
     // A repeat means the server still counts it pending: acknowledge it again.
     if (!mine) m.receipted = 0;
     if (conv.lastSeq && m.convSeq > conv.lastSeq + 1 && conv.loaded) {
@@ -399,6 +445,10 @@
       conv.msgs.set(id, m);
       if (mine) S.byId.set(id, conv.key);
     }
+    m.silent = m.msgType === 6 || m.msgType === 7;
+    m.refId = str(f.ref_id) || m.refId || '';
+    if (f.recalled) { m.recalled = true; m.content = ''; }
+    if (Number(f.edited_at)) { m.editedAt = Number(f.edited_at); m.content = str(f.content); }
     m.convSeq = Number(f.conv_seq) || m.convSeq;
     m.ts = Number(f.timestamp) || m.ts;
     place(conv, m);
@@ -462,7 +512,33 @@
   function transmit(m) {
     m.seq = ++S.seq; // every answer echoes the seq of the frame it answers
     sendFrame({ id: m.id, seq: m.seq, from_user_id: S.me.id, to_user_id: m.to, chat_type: m.chatType,
-      msg_type: m.msgType, status: 1, content: m.content });
+      msg_type: m.msgType, status: 1, content: m.content, ref_id: m.refId || '' });
+  }
+
+  // A RECALL or EDIT of `m`: acked like a message, then applied when it comes back.
+  function amend(m, msgType, content = '') {
+    const conv = S.convs.get(m.conv);
+    if (!conv || !S.online) return notice('not connected', 'error');
+    sendFrame({ id: uuid(), seq: ++S.seq, from_user_id: S.me.id, chat_type: conv.chatType,
+      to_user_id: conv.peer, msg_type: msgType, status: 1, ref_id: m.id, content });
+  }
+
+  function setComposer(mode, m) {
+    S.replyTo = mode === 'reply' ? m : null;
+    S.editing = mode === 'edit' ? m : null;
+    const bar = $('#reply-bar');
+    bar.hidden = !mode;
+    $('#reply-text').textContent = m ? `${mode === 'edit' ? 'editing' : 'replying to'}: ${m.content.slice(0, 60)}` : '';
+    if (mode === 'edit') $('#message-input').value = m.content;
+    $('#message-input').focus();
+  }
+
+  // At most one TYPING a second while the user types (the server drops extra ones anyway).
+  function typing() {
+    const conv = S.convs.get(S.current);
+    if (!conv || !S.online || Date.now() - S.typingSent < 1000) return;
+    S.typingSent = Date.now();
+    sendFrame({ from_user_id: S.me.id, to_user_id: conv.peer, chat_type: conv.chatType, msg_type: 8 });
   }
 
   function sendMessage() {
@@ -471,10 +547,17 @@
     if (!text.trim()) return;
     const conv = S.convs.get(S.current);
     if (!conv) return notice('open a conversation first', 'error');
+    if (S.editing) {
+      amend(S.editing, 7, text);
+      input.value = '';
+      return setComposer(null);
+    }
     const m = upsert(conv, { id: uuid(), from_user_id: S.me.id, to_user_id: conv.peer,
-      msg_type: Number($('#msg-type').value), content: text }, 'pending');
+      msg_type: Number($('#msg-type').value), content: text,
+      ref_id: S.replyTo ? S.replyTo.id : '' }, 'pending');
     m.to = conv.peer;
     input.value = '';
+    setComposer(null);
     if (!S.online) notice('offline: the message will be sent when connected');
     else transmit(m);
   }
@@ -496,6 +579,7 @@
 
   // Put a message's element at its place (conv_seq order, unacked last) and refresh it.
   function place(conv, m) {
+    if (m.silent) return;
     updateMsg(m);
     if (S.current !== conv.key) return;
     const box = $('#messages');
@@ -512,7 +596,8 @@
   function updateMsg(m) {
     if (!m.el) {
       m.el = el('div', { class: `msg ${m.out ? 'out' : 'in'}`, 'data-id': m.id },
-        el('div', { class: 'meta' }), el('div', { class: 'body' }), el('div', { class: 'msg-error' }));
+        el('div', { class: 'meta' }), el('div', { class: 'body' }), el('div', { class: 'msg-error' }),
+        el('div', { class: 'actions' }));
     }
     const e = m.el;
     e.dataset.state = m.state;
@@ -521,14 +606,31 @@
     const who = m.out ? 'you' : (S.names.get(m.from) || `#${m.from}`);
     const meta = [who, time(m.ts || undefined)];
     if (m.convSeq) meta.push(`#${m.convSeq}`);
+    if (m.editedAt) meta.push('edited');
+    e.dataset.recalled = m.recalled ? 'true' : 'false';
     e.querySelector('.meta').replaceChildren(el('span', { text: meta.join(' · ') }),
       m.out ? el('span', { class: 'state', text: m.state }) : '');
     const body = e.querySelector('.body');
     const label = TYPE_LABEL[m.msgType];
-    body.replaceChildren(label ? el('span', { class: 'kind', text: `[${label}] ` }) : '',
-      label && /^https?:\/\//.test(m.content)
-        ? el('a', { href: m.content, target: '_blank', rel: 'noopener', text: m.content })
-        : m.content);
+    const quoted = m.refId && S.convs.get(m.conv) && S.convs.get(m.conv).msgs.get(m.refId);
+    const quote = m.refId ? el('div', { class: 'quote',
+      text: `↪ ${quoted ? (quoted.recalled ? 'recalled message' : quoted.content.slice(0, 60)) : `#${m.refId}`}` }) : '';
+    if (m.recalled) body.replaceChildren(el('span', { class: 'recalled', text: 'message recalled' }));
+    else {
+      body.replaceChildren(quote, label ? el('span', { class: 'kind', text: `[${label}] ` }) : '',
+        label && /^https?:\/\//.test(m.content)
+          ? el('a', { href: m.content, target: '_blank', rel: 'noopener', text: m.content })
+          : m.content);
+    }
+    const acts = [];
+    if (!m.recalled && m.convSeq) {
+      acts.push(el('button', { type: 'button', class: 'small reply', text: 'reply', onclick: () => setComposer('reply', m) }));
+      if (m.out) {
+        acts.push(el('button', { type: 'button', class: 'small edit', text: 'edit', onclick: () => setComposer('edit', m) }),
+          el('button', { type: 'button', class: 'small recall', text: 'recall', onclick: () => amend(m, 6) }));
+      }
+    }
+    e.querySelector('.actions').replaceChildren(...acts);
     e.querySelector('.msg-error').replaceChildren(m.error ? m.error : '',
       m.out && m.state === 'error' ? el('button', { type: 'button', class: 'small', text: 'resend',
         onclick: () => resend(m) }) : '');
@@ -540,7 +642,7 @@
     $('#conv-title').textContent = conv ? convTitle(conv) : 'No conversation open';
     renderConvActions();
     if (!conv) { box.replaceChildren(); return; }
-    const list = [...conv.msgs.values()].sort((a, b) => (before(a, b) ? -1 : 1));
+    const list = [...conv.msgs.values()].filter((m) => !m.silent).sort((a, b) => (before(a, b) ? -1 : 1));
     list.forEach(updateMsg);
     box.replaceChildren(...list.map((m) => m.el));
     box.scrollTop = box.scrollHeight;
@@ -577,8 +679,15 @@
     for (const u of items) S.names.set(str(u.id), u.nickname || u.account);
     renderList('#friends', items, (u) => el('li', {}, el('button', { type: 'button', class: 'peer',
       'data-id': str(u.id), onclick: () => openConv(0, str(u.id)) },
+    el('span', { class: 'dot', 'data-user': str(u.id), 'data-online': 'false' }),
     `${u.nickname || u.account} `, el('small', { text: `#${u.id}` }))));
     renderConvList();
+    if (items.length) {
+      const ids = items.slice(0, 200).map((u) => str(u.id)).join(',');
+      const data = await api('GET', '/api/presence', { user_ids: ids });
+      for (const p of data.items || []) S.presence.set(str(p.id), !!p.online);
+      renderPresence();
+    }
   }
 
   async function loadGroups() {
@@ -782,6 +891,8 @@
   });
   onSubmit('#peer-form', () => openConv($('#chat-type').value, $('#peer-id').value));
   onSubmit('#composer', sendMessage);
+  $('#message-input').addEventListener('input', typing);
+  onClick('#reply-cancel', () => setComposer(null));
   onClick('#refresh-lists', refreshLists);
   onClick('#conv-pin', () => convSetting({ pinned: !S.convs.get(S.current).pinned }));
   onClick('#conv-mute', () => convSetting({ muted: !S.convs.get(S.current).muted }));

@@ -31,6 +31,7 @@ mod history;
 mod openapi;
 mod ops;
 mod params;
+mod presence;
 mod rate;
 mod routes;
 mod user;

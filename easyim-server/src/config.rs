@@ -75,6 +75,10 @@ pub struct Config {
     pub api_always_200: bool,
     /// `ADMIN_TOKEN`; empty: the server API is off.
     pub admin_token: String,
+    /// `RECALL_WINDOW` and `EDIT_WINDOW`, in seconds (0: no limit).
+    pub amend: easyim_core::recall::AmendWindows,
+    /// `TYPING_MAX_GROUP`.
+    pub typing_max_group: u64,
     /// `MAX_CONNECTIONS`.
     pub max_connections: usize,
     /// `MAX_GROUP_MEMBERS`.
@@ -330,6 +334,11 @@ impl Sources {
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
             api_always_200: self.flag("API_ALWAYS_200")?,
             admin_token: self.admin_token()?,
+            amend: easyim_core::recall::AmendWindows {
+                recall_secs: self.parse("RECALL_WINDOW", "seconds, 0 for no limit")?,
+                edit_secs: self.parse("EDIT_WINDOW", "seconds, 0 for no limit")?,
+            },
+            typing_max_group: self.parse("TYPING_MAX_GROUP", "a number of members")?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,

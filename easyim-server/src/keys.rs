@@ -55,6 +55,21 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "Frames per second per IM connection (burst the same; E_RATE_LIMIT above), 0 for no limit",
     ),
     (
+        "RECALL_WINDOW",
+        "120",
+        "Seconds after sending during which a sender may recall a message (E_FORBIDDEN after), 0 for no limit",
+    ),
+    (
+        "EDIT_WINDOW",
+        "86400",
+        "Seconds after sending during which a sender may edit a message (E_FORBIDDEN after), 0 for no limit",
+    ),
+    (
+        "TYPING_MAX_GROUP",
+        "200",
+        "TYPING frames are forwarded in groups of at most this many members (never in larger ones)",
+    ),
+    (
         "API_RATE_LIMIT",
         "10",
         "Register/login/group-join requests per second per client IP (burst the same; 429 above), 0 for no limit",

@@ -139,6 +139,8 @@ impl Server {
                 send_queue: config.send_queue,
                 rate_limit: config.rate_limit,
                 node_id: config.node_id,
+                amend: config.amend,
+                typing_max_group: config.typing_max_group,
             },
             bus,
         )

@@ -355,3 +355,99 @@ async fn a_killed_node_loses_no_acked_message() {
     let stored: HashSet<String> = history.iter().map(|v| field(v, "id")).collect();
     assert!(group_acked.iter().all(|id| stored.contains(*id)));
 }
+
+/// The next PRESENCE frame `c` gets, as (from, content).
+async fn next_presence(c: &mut Client) -> (String, String) {
+    let v = until(c, "a PRESENCE frame", |v| num(v, "msg_type") == 9).await;
+    (field(&v, "from_user_id"), field(&v, "content"))
+}
+
+/// Befriends `a` and `b` over `api`.
+async fn befriend(api: SocketAddr, a: &User, b: &User) {
+    let add = json!({"access_token": a.token, "to_user_id": b.id});
+    let (s, v) = http(api, "POST", "/api/user/friend/add", Some(&add)).await;
+    assert_eq!(s, 200, "{v}");
+    let accept = json!({"access_token": b.token, "id": v["data"]["id"]});
+    let (s, v) = http(api, "POST", "/api/user/friend/accept", Some(&accept)).await;
+    assert_eq!(s, 200, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_across_nodes_and_a_dead_node() {
+    let Some(shared) = shared("presence") else {
+        return;
+    };
+    let a = node(&shared, 1).await;
+    let b = node(&shared, 2).await;
+    let alice = register(a.api(), "alice").await;
+    let bob = register(a.api(), "bob").await;
+    let carol = register(a.api(), "carol").await;
+    befriend(a.api(), &alice, &bob).await;
+    befriend(a.api(), &carol, &bob).await;
+
+    // bob on B; once node A has heard of him, alice's first device on A is told to him on B.
+    let mut bob_b = Client::login(b.im(), Kind::Lines, &bob).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let alice_a = Client::login(a.im(), Kind::Lines, &alice).await;
+    assert_eq!(
+        next_presence(&mut bob_b).await,
+        (alice.id.clone(), "online".into())
+    );
+    let _carol_a = Client::login(a.im(), Kind::Lines, &carol).await;
+    assert_eq!(
+        next_presence(&mut bob_b).await,
+        (carol.id.clone(), "online".into())
+    );
+    // alice's second device, on B: she is online already; nothing to bob before the fence.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut alice_b = Client::login(b.im(), Kind::Lines, &alice).await;
+    alice_b
+        .send_json(&chat("fence", alice.uid(), bob.uid(), 0))
+        .await
+        .unwrap();
+    let before = until(&mut bob_b, "the fence", |v| {
+        num(v, "msg_type") == 9 || field(v, "id") == "fence"
+    })
+    .await;
+    assert_eq!(field(&before, "id"), "fence", "no second online: {before}");
+    // The first device closing on A: alice stays online (B holds her).
+    drop(alice_a);
+    let path = format!(
+        "/api/presence?access_token={}&user_ids={},{}",
+        bob.token, alice.id, carol.id
+    );
+    let (s, v) = http(b.api(), "GET", &path, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["items"][0]["online"], true, "alice on B: {v}");
+    assert_eq!(
+        v["data"]["items"][1]["online"], true,
+        "carol on A, as B knows: {v}"
+    );
+
+    // Node A dies: B marks carol (on A only) offline within PRESENCE_EXPIRY and a beat, and
+    // tells bob; alice, on B too, stays online.
+    let t0 = std::time::Instant::now();
+    a.proc.kill();
+    assert_eq!(
+        next_presence(&mut bob_b).await,
+        (carol.id.clone(), "offline".into())
+    );
+    let took = t0.elapsed();
+    assert!(
+        took < easyim_core::PRESENCE_EXPIRY + easyim_core::PRESENCE_BEAT * 2,
+        "carol marked offline after {took:?}"
+    );
+    let (s, v) = http(b.api(), "GET", &path, None).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["data"]["items"][0]["online"], true, "{v}");
+    assert_eq!(v["data"]["items"][1]["online"], false, "{v}");
+    assert!(
+        v["data"]["items"][1]["last_seen"].as_i64().unwrap() > 0,
+        "{v}"
+    );
+    let ack = until(&mut alice_b, "the fence's ack", |v| {
+        field(v, "id") == "fence"
+    })
+    .await;
+    assert_eq!(num(&ack, "status"), 1, "{ack}");
+}

@@ -44,7 +44,7 @@ const LIST_SQL: &str = "
                w.updated_at, w.is_group,
                coalesce(u.nickname, g.name, '') AS name, coalesce(u.avatar, '') AS avatar,
                m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
-               m.content, m.ts
+               m.content, m.ts, m.ref_id, m.recalled, m.edited_at
         FROM w
         LEFT JOIN messages m ON m.conv = w.key AND m.conv_seq = w.last_seq
         LEFT JOIN users u ON w.is_group = 0 AND u.id = w.peer

@@ -7,7 +7,7 @@ use easyim_core::{
     Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
     ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
 };
-use easyim_proto::{ChatType, MsgStatus};
+use easyim_proto::{ChatType, MsgStatus, MsgType};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
@@ -18,7 +18,7 @@ use crate::{retrying, PgStorage};
 
 const PENDING_SQL: &str = "
     SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
-           m.content, m.ts
+           m.content, m.ts, m.ref_id, m.recalled, m.edited_at
     FROM cursors c
     JOIN messages m ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
     WHERE c.user_id = $1 AND m.gseq > $2 AND m.from_user <> $1
@@ -47,7 +47,7 @@ fn history_sql(newest_first: bool) -> String {
 const RECEIPT_SQL: &str = "
     WITH m AS (
         SELECT m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type, m.content,
-               m.ts
+               m.ts, m.ref_id, m.recalled, m.edited_at
         FROM messages m
         WHERE m.conv = $2 AND m.msg_id = $3 AND m.from_user <> $1
           AND CASE WHEN $5::bigint IS NULL THEN $1 IN ($6::bigint, $7::bigint)
@@ -60,12 +60,24 @@ const RECEIPT_SQL: &str = "
             arrived_seq = greatest(cursors.arrived_seq, excluded.arrived_seq),
             read_seq = greatest(cursors.read_seq, excluded.read_seq)
     )
-    SELECT msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts FROM m";
+    SELECT msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts, ref_id,
+           recalled, edited_at
+    FROM m";
 
 const STORE_SQL: &str = "
     SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
-    FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8)
+    FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ORDER BY o_idx";
+
+/// After a RECALL (6) or EDIT (7) is stored, in the same transaction: its target changed as
+/// `easyim_core::recall::apply` says. $1 conversation key, $2 the target's id (`ref_id`),
+/// $3 msg_type, $4 content, $5 timestamp.
+const AMEND_SQL: &str = "
+    UPDATE messages SET
+        recalled = recalled OR $3 = 6,
+        content = CASE WHEN $3 = 6 THEN '' ELSE $4 END,
+        edited_at = CASE WHEN $3 = 7 THEN $5 ELSE edited_at END
+    WHERE conv = $1 AND msg_id = $2 AND ($3 = 6 OR ($3 = 7 AND NOT recalled))";
 
 /// Turns the function's row for `msg` into its outcome.
 pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
@@ -83,6 +95,9 @@ pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
                     msg_type: msg.msg_type,
                     content: msg.content,
                     timestamp: msg.timestamp,
+                    ref_id: msg.ref_id,
+                    recalled: false,
+                    edited_at: 0,
                 },
                 recipients: recipients.into_iter().map(|u| u as u64).collect(),
             }
@@ -96,6 +111,9 @@ pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
             msg_type: r.get(3),
             content: r.get(4),
             timestamp: r.get(5),
+            ref_id: msg.ref_id,
+            recalled: false,
+            edited_at: 0,
         }),
         2 => StoreOutcome::NoUser,
         3 => StoreOutcome::NoGroup,
@@ -173,6 +191,47 @@ impl MessageStore for PgStorage {
         }))
     }
 
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let n = self
+            .execute(
+                "INSERT INTO hidden (user_id, conv, conv_seq)
+                 SELECT $1, conv, conv_seq FROM messages
+                 WHERE conv = $2 AND msg_id = ANY($3::text[])
+                 ON CONFLICT DO NOTHING",
+                &[&id(user), &conv.key(), &ids],
+            )
+            .await?;
+        Ok(n)
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs: Vec<i64> = seqs.iter().map(|&s| to_i64(s)).collect();
+        let found = self
+            .query(
+                "SELECT DISTINCT conv_seq FROM hidden
+                 WHERE user_id = $1 AND conv = $2 AND conv_seq = ANY($3::bigint[])
+                 ORDER BY conv_seq",
+                &[&id(user), &conv.key(), &seqs],
+            )
+            .await?;
+        Ok(found.iter().map(|r| uid(r, 0)).collect())
+    }
+
+    async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
+        let sql =
+            format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE conv = $1 AND msg_id = $2");
+        let row = self.query_opt(&sql, &[&conv.key(), &msg_id]).await?;
+        Ok(row.map(|r| message_row(&r, 0)))
+    }
+
     async fn history(
         &self,
         conv: Conversation,
@@ -196,8 +255,8 @@ impl MessageStore for PgStorage {
         Ok(rows(found, |r| {
             let message = message_row(r, 0);
             let seq = to_i64(message.conv_seq);
-            let arrived: Option<i64> = r.get(8);
-            let read: Option<i64> = r.get(9);
+            let arrived: Option<i64> = r.get(11);
+            let read: Option<i64> = r.get(12);
             let status = match (arrived, read) {
                 (_, Some(read)) if read >= seq => MsgStatus::Read,
                 (Some(arrived), _) if arrived >= seq => MsgStatus::Arrived,
@@ -208,8 +267,10 @@ impl MessageStore for PgStorage {
     }
 }
 
-/// Stores `msgs` with one call of `easyim_store_messages`: one round trip, one transaction,
-/// one row per message in order (deadlocks and serialization failures retried whole).
+/// Stores `msgs` with one call of `easyim_store_messages` (references included), then applies
+/// each RECALL or EDIT stored to its target: one transaction, one row per message in order
+/// (deadlocks and serialization failures retried whole). A batch without RECALL or EDIT is
+/// one round trip.
 pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<Row>, DbError> {
     let n = msgs.len();
     let mut ids = Vec::with_capacity(n);
@@ -220,6 +281,7 @@ pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<R
     let mut msg_type = Vec::with_capacity(n);
     let mut content = Vec::with_capacity(n);
     let mut ts = Vec::with_capacity(n);
+    let mut refs = Vec::with_capacity(n);
     for m in msgs {
         ids.push(m.id.as_str());
         convs.push(m.conversation().key());
@@ -229,13 +291,37 @@ pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<R
         msg_type.push(m.msg_type);
         content.push(m.content.as_str());
         ts.push(m.timestamp);
+        refs.push(m.ref_id.as_str());
     }
-    let params: [&(dyn ToSql + Sync); 8] =
-        [&ids, &convs, &from, &to, &group, &msg_type, &content, &ts];
+    let params: [&(dyn ToSql + Sync); 9] = [
+        &ids, &convs, &from, &to, &group, &msg_type, &content, &ts, &refs,
+    ];
+    let amends = msgs.iter().any(|m| is_amend(m.msg_type));
     retrying(|| async {
-        let client = pool.get().await?;
-        let stmt = client.prepare_cached(STORE_SQL).await?;
-        Ok(client.query(&stmt, &params).await?)
+        let mut client = pool.get().await?;
+        if !amends {
+            let stmt = client.prepare_cached(STORE_SQL).await?;
+            return Ok(client.query(&stmt, &params).await?);
+        }
+        let tx = client.transaction().await?;
+        let found = tx
+            .query(&tx.prepare_cached(STORE_SQL).await?, &params)
+            .await?;
+        let amend = tx.prepare_cached(AMEND_SQL).await?;
+        for ((m, conv), r) in msgs.iter().zip(&convs).zip(&found) {
+            if is_amend(m.msg_type) && r.get::<_, i32>(1) == 0 {
+                let args: [&(dyn ToSql + Sync); 5] =
+                    [conv, &m.ref_id, &m.msg_type, &m.content, &m.timestamp];
+                tx.execute(&amend, &args).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(found)
     })
     .await
+}
+
+/// RECALL or EDIT, which change the message they name.
+fn is_amend(msg_type: i32) -> bool {
+    msg_type == MsgType::Recall as i32 || msg_type == MsgType::Edit as i32
 }

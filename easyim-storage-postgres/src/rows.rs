@@ -67,7 +67,8 @@ pub(crate) fn group_row(r: &Row) -> Group {
 
 /// The columns [`message_row`] reads, from `messages m`, starting at index `at`.
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type, m.content, m.ts";
+    "m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type, m.content, m.ts,
+     m.ref_id, m.recalled, m.edited_at";
 
 pub(crate) fn message_row(r: &Row, at: usize) -> StoredMessage {
     StoredMessage {
@@ -79,6 +80,9 @@ pub(crate) fn message_row(r: &Row, at: usize) -> StoredMessage {
         msg_type: r.get(at + 5),
         content: r.get(at + 6),
         timestamp: r.get(at + 7),
+        ref_id: r.get(at + 8),
+        recalled: r.get(at + 9),
+        edited_at: r.get(at + 10),
     }
 }
 

@@ -440,6 +440,9 @@ CREATE TABLE refresh_families (
     include_str!("migrations/v6_store_batch.sql"),
     // 7: push devices (the server API's change).
     include_str!("migrations/v7_admin.sql"),
+    // 8: a message's reference (reply, recall, edit), its recalled/edited state, and the
+    // messages each user deleted from their own view; the batch store takes the references.
+    include_str!("migrations/v8_recall.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

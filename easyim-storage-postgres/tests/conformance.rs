@@ -140,6 +140,7 @@ fn message(id: String, chat_type: ChatType, from: UserId, to: u64) -> NewMessage
         msg_type: 0,
         content: "hello".to_owned(),
         timestamp: 1_700_000_000_000,
+        ref_id: String::new(),
     }
 }
 

@@ -2,6 +2,7 @@
 //! messages and history.
 
 use async_trait::async_trait;
+use easyim_core::recall::Amend;
 use easyim_core::{
     Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
     ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
@@ -12,12 +13,15 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::cache::{Cache, ConvState};
 use crate::conversations::record_read;
 use crate::error::{DbError, Result};
-use crate::rows::{conv_id, find_message, id, limit_i64, message_row, to_i64, MESSAGE_COLUMNS};
+use crate::rows::{
+    conv_id, find_message, id, limit_i64, message_row, message_row_at, to_i64, MESSAGE_COLUMNS,
+};
 use crate::SqliteStorage;
 
 /// Stores one message as [`MessageStore::store_message`] says, on the writer thread.
 ///
-/// Its only write is the one INSERT of its row (besides, once per conversation, the
+/// Its only write is the one INSERT of its row (a RECALL or EDIT also updates its target: see
+/// [`store_amend`]) (besides, once per conversation, the
 /// conversation's own row and cursors, which [`Cache::conv_or_create`] writes whole), so a
 /// failure at any point leaves either the message stored or nothing of it: the caller needs
 /// no savepoint. The sender's `own_seq` is noted in the cache and written once per sender and
@@ -52,8 +56,8 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
     let inserted = c
         .prepare_cached(
             "INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type,
-                                   msg_type, content, ts)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                                   msg_type, content, ts, ref_id)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (conv, msg_id) DO NOTHING",
         )?
         .execute(params![
@@ -65,7 +69,8 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
             msg.chat_type as i32,
             msg.msg_type,
             msg.content,
-            msg.timestamp
+            msg.timestamp,
+            msg.ref_id
         ])?;
     if inserted == 0 {
         let stored =
@@ -76,6 +81,7 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
             StoreOutcome::IdTaken
         });
     }
+    amend_target(c, state.id, &msg)?;
     cache.remember(
         conv,
         ConvState {
@@ -94,9 +100,54 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
             msg_type: msg.msg_type,
             content: msg.content,
             timestamp: msg.timestamp,
+            ref_id: msg.ref_id,
+            recalled: false,
+            edited_at: 0,
         },
         recipients,
     })
+}
+
+/// Stores a RECALL or EDIT and applies it to its target inside a savepoint of its own: its two
+/// writes (the INSERT and the target's UPDATE) take effect together or not at all.
+fn store_amend(
+    c: &Connection,
+    cache: &mut Cache,
+    msg: NewMessage,
+) -> Result<StoreOutcome, DbError> {
+    c.execute_batch("SAVEPOINT amend")?;
+    match store_one(c, cache, msg) {
+        Ok(outcome) => {
+            c.execute_batch("RELEASE amend")?;
+            Ok(outcome)
+        }
+        Err(e) => {
+            cache.clear();
+            c.execute_batch("ROLLBACK TO amend; RELEASE amend")?;
+            Err(e)
+        }
+    }
+}
+
+/// Applies a newly stored RECALL or EDIT to its target, as [`easyim_core::recall::apply`]
+/// says; [`store_amend`] makes it one step with the INSERT.
+fn amend_target(c: &Connection, conv: i64, msg: &NewMessage) -> Result<(), DbError> {
+    match Amend::of(msg.msg_type) {
+        Some(Amend::Recall) => c
+            .prepare_cached(
+                "UPDATE messages SET recalled = 1, content = ''
+                 WHERE conv = ?1 AND msg_id = ?2",
+            )?
+            .execute(params![conv, msg.ref_id])?,
+        Some(Amend::Edit) => c
+            .prepare_cached(
+                "UPDATE messages SET content = ?3, edited_at = ?4
+                 WHERE conv = ?1 AND msg_id = ?2 AND recalled = 0",
+            )?
+            .execute(params![conv, msg.ref_id, msg.content, msg.timestamp])?,
+        None => 0,
+    };
+    Ok(())
 }
 
 /// The messages pending for a user, in `gseq` order. `CROSS JOIN` keeps the cursors as the
@@ -104,7 +155,7 @@ fn store_one(c: &Connection, cache: &mut Cache, msg: NewMessage) -> Result<Store
 /// a scan of all messages by `gseq`.
 const PENDING_SQL: &str = "
     SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
-           m.content, m.ts
+           m.content, m.ts, m.ref_id, m.recalled, m.edited_at
     FROM cursors c CROSS JOIN messages m
       ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
     WHERE c.user_id = ?1 AND m.gseq > ?2 AND m.from_user <> ?1
@@ -126,7 +177,12 @@ impl MessageStore for SqliteStorage {
         // One job, no savepoint: each message is atomic on its own (see `store_one`), and if
         // one fails the call fails with those before it stored, as the contract allows.
         self.write_with(false, move |c, cache| {
-            msgs.into_iter().map(|m| store_one(c, cache, m)).collect()
+            msgs.into_iter()
+                .map(|m| match Amend::of(m.msg_type) {
+                    Some(_) => store_amend(c, cache, m),
+                    None => store_one(c, cache, m),
+                })
+                .collect()
         })
         .await
     }
@@ -189,23 +245,73 @@ impl MessageStore for SqliteStorage {
         self.read(move |c| {
             let mut stmt = c.prepare_cached(PENDING_SQL)?;
             let rows = stmt.query_map(params![id(user), to_i64(after), limit_i64(limit)], |r| {
-                let order = r.get::<_, i64>(0)? as u64;
-                let chat_type: i32 = r.get(5)?;
                 Ok(PendingMessage {
-                    order,
-                    message: StoredMessage {
-                        id: r.get(1)?,
-                        conv_seq: r.get::<_, i64>(2)? as u64,
-                        from: r.get::<_, i64>(3)? as u64,
-                        to: r.get::<_, i64>(4)? as u64,
-                        chat_type: ChatType::try_from(chat_type).unwrap_or(ChatType::Single),
-                        msg_type: r.get(6)?,
-                        content: r.get(7)?,
-                        timestamp: r.get(8)?,
-                    },
+                    order: r.get::<_, i64>(0)? as u64,
+                    message: message_row_at(r, 1)?,
                 })
             })?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let ids = ids.to_vec();
+        self.write(move |c| {
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(0);
+            };
+            let mut stmt = c.prepare_cached(
+                "INSERT INTO hidden (user_id, conv, conv_seq)
+                 SELECT ?1, conv, conv_seq FROM messages WHERE conv = ?2 AND msg_id = ?3
+                 ON CONFLICT DO NOTHING",
+            )?;
+            let mut n = 0;
+            for msg_id in &ids {
+                n += stmt.execute(params![id(user), key, msg_id])? as u64;
+            }
+            Ok(n)
+        })
+        .await
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let seqs = seqs.to_vec();
+        self.read(move |c| {
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = c.prepare_cached(
+                "SELECT 1 FROM hidden WHERE user_id = ?1 AND conv = ?2 AND conv_seq = ?3",
+            )?;
+            let mut out = Vec::new();
+            for &s in &seqs {
+                if stmt.exists(params![id(user), key, to_i64(s)])? {
+                    out.push(s);
+                }
+            }
+            out.sort_unstable();
+            out.dedup();
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
+        let msg_id = msg_id.to_owned();
+        self.read(move |c| {
+            let Some(key) = conv_id(c, &conv.key())? else {
+                return Ok(None);
+            };
+            Ok(find_message(c, key, &msg_id)?)
         })
         .await
     }

@@ -61,7 +61,8 @@ pub(crate) fn group_row(r: &Row<'_>) -> rusqlite::Result<Group> {
 
 /// The columns [`message_row`] reads, from `messages`, starting at index 0.
 pub(crate) const MESSAGE_COLUMNS: &str =
-    "msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts";
+    "msg_id, conv_seq, from_user, to_id, chat_type, msg_type, content, ts, ref_id, recalled,
+     edited_at";
 
 pub(crate) fn message_row(r: &Row<'_>) -> rusqlite::Result<StoredMessage> {
     message_row_at(r, 0)
@@ -79,6 +80,9 @@ pub(crate) fn message_row_at(r: &Row<'_>, at: usize) -> rusqlite::Result<StoredM
         msg_type: r.get(at + 5)?,
         content: r.get(at + 6)?,
         timestamp: r.get(at + 7)?,
+        ref_id: r.get(at + 8)?,
+        recalled: r.get(at + 9)?,
+        edited_at: r.get(at + 10)?,
     })
 }
 

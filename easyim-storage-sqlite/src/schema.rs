@@ -191,8 +191,20 @@ const MIGRATIONS: &[&str] = &[
     -- A user's remark on a friend (its own direction of the friendship).
     ALTER TABLE friends ADD COLUMN remark TEXT NOT NULL DEFAULT '';
     ",
-    // 6: recall and edit (added by its own change).
-    "",
+    // 6: a message's reference (reply, recall, edit), its recalled/edited state (kept on its
+    // own row, updated in the commit that stores the RECALL or EDIT), and the messages each
+    // user deleted from their own view.
+    "
+    ALTER TABLE messages ADD COLUMN ref_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE messages ADD COLUMN recalled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE messages ADD COLUMN edited_at INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE hidden (
+        user_id  INTEGER NOT NULL,
+        conv     INTEGER NOT NULL,
+        conv_seq INTEGER NOT NULL,
+        PRIMARY KEY (user_id, conv, conv_seq)
+    ) WITHOUT ROWID;
+    ",
     // 7: push devices, one row per token (a token is one device, owned by one user at a time).
     "
     CREATE TABLE devices (

@@ -32,6 +32,7 @@ fn text(id: &str, from: UserId, to: u64, chat_type: ChatType, content: &str) -> 
         msg_type: 0,
         content: content.into(),
         timestamp: 1_700_000_000_000,
+        ref_id: String::new(),
     }
 }
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
+use easyim_core::recall;
 use easyim_core::{
     AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupCaps,
     GroupId, GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage,
@@ -70,6 +71,8 @@ struct Tables {
     conversations: HashMap<(UserId, Conversation), conversations::ConvRow>,
     /// `devices (token PRIMARY KEY, user, platform, updated_at)`.
     devices: BTreeMap<String, (UserId, easyim_core::Device)>,
+    /// `hidden (user, conversation, conv_seq)`: the messages each user deleted for itself.
+    hidden: BTreeSet<(UserId, Conversation, u64)>,
 }
 
 impl TableStorage {
@@ -460,14 +463,21 @@ impl MessageStore for TableStorage {
         orders.push(order);
         let message = StoredMessage {
             conv_seq: orders.len() as u64,
-            id: msg.id,
+            id: msg.id.clone(),
             from: msg.from,
             to: msg.to,
             chat_type: msg.chat_type,
             msg_type: msg.msg_type,
-            content: msg.content,
+            content: msg.content.clone(),
             timestamp: msg.timestamp,
+            ref_id: msg.ref_id.clone(),
+            recalled: false,
+            edited_at: 0,
         };
+        // A RECALL or EDIT changes its target's row in the same step.
+        if let Some(&target) = db.by_id.get(&(conv, msg.ref_id.clone())) {
+            recall::apply(&mut db.messages[target as usize - 1], &msg);
+        }
         db.by_id.insert((conv, message.id.clone()), order);
         db.messages.push(message.clone());
         db.sent(message.from, conv, message.conv_seq);
@@ -536,6 +546,40 @@ impl MessageStore for TableStorage {
                 message: db.message(order).clone(),
             })
             .collect())
+    }
+
+    async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>> {
+        let db = self.db();
+        let order = db.by_id.get(&(conv, id.to_owned())).copied();
+        Ok(order.map(|o| db.message(o).clone()))
+    }
+
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64> {
+        let mut db = self.db();
+        let seqs: Vec<u64> = ids
+            .iter()
+            .filter_map(|id| db.by_id.get(&(conv, id.clone())).copied())
+            .map(|o| db.message(o).conv_seq)
+            .collect();
+        Ok(seqs
+            .into_iter()
+            .filter(|&s| db.hidden.insert((user, conv, s)))
+            .count() as u64)
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> Result<Vec<u64>> {
+        let db = self.db();
+        let found: BTreeSet<u64> = seqs
+            .iter()
+            .copied()
+            .filter(|&s| db.hidden.contains(&(user, conv, s)))
+            .collect();
+        Ok(found.into_iter().collect())
     }
 
     async fn history(

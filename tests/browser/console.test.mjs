@@ -320,6 +320,36 @@ try {
     await openPeer(b, aId);
   });
 
+  await test('online dots, typing, reply, edit and recall between A and B', async () => {
+    await a.click('#refresh-lists'); // friends with their presence (GET /api/presence)
+    await a.waitForSelector(`#friends .dot[data-user="${bId}"][data-online="true"]`);
+    await openPeer(a, bId);
+    await openPeer(b, aId);
+    await b.fill('#message-input', '');
+    await b.type('#message-input', 'x'); // a TYPING frame
+    await a.waitForSelector('#typing:not([hidden])');
+    assert((await a.textContent('#typing')).includes('typing'), 'A sees B typing');
+    await b.fill('#message-input', '');
+
+    await a.locator(`.msg[data-id="${replyId}"] button.reply`).click();
+    const quoteId = await send(a, 'quoting you');
+    await b.waitForSelector(`.msg[data-id="${quoteId}"] .quote`);
+    assert((await b.textContent(`.msg[data-id="${quoteId}"] .quote`)).includes('hi Alice'), 'B sees the quote');
+
+    const edit = a.locator(`.msg[data-id="${quoteId}"] button.edit`);
+    await edit.waitFor(); // once acked
+    await edit.click();
+    await a.fill('#message-input', 'quoting you, edited');
+    await a.click('#send');
+    await b.waitForSelector(`.msg[data-id="${quoteId}"] >> text=quoting you, edited`);
+    assert((await b.textContent(`.msg[data-id="${quoteId}"] .meta`)).includes('edited'), 'B marks it edited');
+    await a.waitForSelector(`.msg[data-id="${quoteId}"] >> text=quoting you, edited`);
+
+    await a.locator(`.msg[data-id="${quoteId}"] button.recall`).click();
+    for (const p of [a, b]) await p.waitForSelector(`.msg[data-id="${quoteId}"][data-recalled="true"]`);
+    assert((await b.textContent(`.msg[data-id="${quoteId}"]`)).includes('message recalled'), 'B shows it recalled');
+  });
+
   await test('the raw log shows frames both ways and never the access token', async () => {
     for (const page of [a, b]) {
       const log = await page.textContent('#raw-log');

@@ -157,6 +157,7 @@ impl Admin {
                 msg_type: msg.msg_type as i32,
                 content: msg.content.clone(),
                 timestamp: now_ms() as i64,
+                ref_id: String::new(),
             };
             let outcome = self.store_and_deliver(new, msg.from).await?;
             out.push(Sent {
@@ -225,9 +226,14 @@ fn check(msg: &AdminMessage) -> Result<(), ImError> {
             "`content` must be 1 to {MAX_ADMIN_CONTENT} bytes"
         )));
     }
-    if msg.msg_type == MsgType::Event {
+    if !matches!(
+        msg.msg_type,
+        MsgType::Text | MsgType::Image | MsgType::Voice | MsgType::Video | MsgType::Notify
+    ) {
+        // EVENT is the protocol's own; RECALL, EDIT, TYPING and PRESENCE act on a
+        // conversation with their own rules, not as messages the server API sends.
         return Err(ImError::invalid(
-            "`msg_type` EVENT (4) is the protocol's own",
+            "`msg_type` must be TEXT, IMAGE, VOICE, VIDEO or NOTIFY (0 to 3, or 5)",
         ));
     }
     match &msg.to {

@@ -16,8 +16,8 @@ use crate::ids::now_ms;
 use crate::sequencer::{Delivery, Ticket};
 use crate::types::{NewMessage, StoreOutcome};
 
-/// The longest message id a client may choose.
-const MAX_ID_LEN: usize = 128;
+/// The longest message id a client may choose (and the longest `ref_id`).
+pub(super) const MAX_ID_LEN: usize = 128;
 
 /// Why a message is refused before storage: the error code and its text.
 pub(super) type Refusal = (ErrorCode, &'static str);
@@ -32,12 +32,25 @@ impl Session {
     /// Stores a batch of chat messages in one storage step, then answers each in the order
     /// sent (ack or error) and hands each stored one to the sequencer for delivery.
     pub(super) async fn chat(&self, batch: Vec<Gathered>) {
+        let checked = batch
+            .into_iter()
+            .map(|(msg, refused)| {
+                let new = refused.map_or_else(|| self.check_chat(&msg), Err);
+                (msg, new)
+            })
+            .collect();
+        self.commit(checked).await;
+    }
+
+    /// Stores the checked messages of a batch in one storage step, then answers each in the
+    /// order sent (ack or error) and hands each stored one to the sequencer for delivery.
+    pub(super) async fn commit(&self, batch: Vec<(Msg, Result<NewMessage, Refusal>)>) {
         let node = &self.node;
         let mut slots = Vec::with_capacity(batch.len());
         let mut news = Vec::with_capacity(batch.len());
         let mut standing = Standing::default();
-        for (msg, refused) in batch {
-            let checked = match refused.map_or_else(|| self.check_chat(&msg), Err) {
+        for (msg, checked) in batch {
+            let checked = match checked {
                 Ok(new) => self.gate_once(&new, &mut standing).await.map(|()| new),
                 Err(refusal) => Err(refusal),
             };
@@ -103,6 +116,9 @@ impl Session {
         if msg.id.len() > MAX_ID_LEN {
             return Err((ErrorCode::BadMsg, "id longer than 128 bytes"));
         }
+        if msg.ref_id.len() > MAX_ID_LEN {
+            return Err((ErrorCode::BadMsg, "ref_id longer than 128 bytes"));
+        }
         let Ok(to) = msg.to_user_id.parse::<u64>() else {
             return Err(match chat_type {
                 ChatType::Single => (ErrorCode::NoUser, "no such user"),
@@ -124,6 +140,7 @@ impl Session {
             msg_type: msg.msg_type,
             content: msg.content.clone(),
             timestamp: now_ms() as i64,
+            ref_id: msg.ref_id.clone(),
         })
     }
 

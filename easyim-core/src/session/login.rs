@@ -43,7 +43,8 @@ impl Connection {
         node.metrics.logins.fetch_add(1, Relaxed);
 
         let handle = Arc::new(ConnHandle::new(self.id, self.out));
-        node.router.hub().register(user, handle.clone());
+        let count = node.router.hub().register(user, handle.clone());
+        node.connected(user, count);
         let bucket = (node.config.rate_limit > 0).then(|| TokenBucket::new(node.config.rate_limit));
         Some(Session {
             node,

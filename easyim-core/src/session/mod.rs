@@ -5,15 +5,19 @@
 //! - `login`: the first frame, the token, registration in the hub;
 //! - `replay`: the pending messages pushed at login;
 //! - `chat`: chat messages, stored a batch at a time, acked and handed to the sequencer;
+//! - `amend`: RECALL and EDIT frames, checked against their target, then stored as chat;
 //! - `receipt`: arrived and read receipts;
+//! - `typing`: TYPING frames, forwarded at once and never stored;
 //! - `rate`: the per-connection token bucket.
 
+mod amend;
 mod chat;
 mod gate;
 mod login;
 mod rate;
 mod receipt;
 mod replay;
+mod typing;
 
 use std::pin::Pin;
 use std::sync::atomic::Ordering::Relaxed;
@@ -27,6 +31,7 @@ use tracing::instrument;
 use crate::hub::{ConnHandle, Kick};
 use crate::node::Node;
 use crate::outbox::{Outgoing, RESERVE};
+use crate::recall::Amend;
 use crate::types::{Receipt, UserId};
 
 use chat::Refusal;
@@ -99,7 +104,8 @@ impl Connection {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.node.router.hub().unregister(self.user, self.handle.id);
+        let left = self.node.router.hub().unregister(self.user, self.handle.id);
+        self.node.disconnected(self.user, left);
     }
 }
 
@@ -277,10 +283,17 @@ impl Session {
             Ok(MsgType::Notify) => {
                 self.error(ErrorCode::BadMsg, "clients may not send NOTIFY", &msg)
             }
+            Ok(MsgType::Typing) => self.typing(msg).await,
+            Ok(MsgType::Presence) => {
+                self.error(ErrorCode::BadMsg, "clients may not send PRESENCE", &msg)
+            }
             Ok(_) => match MsgStatus::try_from(msg.status) {
                 Ok(MsgStatus::Arrived) => self.receipt(msg, Receipt::Arrived).await,
                 Ok(MsgStatus::Read) => self.receipt(msg, Receipt::Read).await,
-                Ok(_) => self.chat(vec![(msg, None)]).await,
+                Ok(_) => match Amend::of(msg.msg_type) {
+                    Some(amend) => self.amend(msg, amend).await,
+                    None => self.chat(vec![(msg, None)]).await,
+                },
                 Err(_) => self.error(ErrorCode::BadMsg, "unknown status", &msg),
             },
             Err(_) => self.error(ErrorCode::BadMsg, "unknown msg_type", &msg),

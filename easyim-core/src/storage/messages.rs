@@ -21,7 +21,10 @@ pub trait MessageStore: Send + Sync + 'static {
     /// it is `Duplicate` (nothing written), by another `IdTaken`. Otherwise the message gets the
     /// next `conv_seq` of its conversation (1 for the first; gapless and unique even under
     /// concurrent writers, on every node sharing the storage) and becomes pending for each
-    /// recipient, all in the same commit. The message's `timestamp` is stored as given.
+    /// recipient, all in the same commit. The message's `timestamp` and `ref_id` are stored as
+    /// given. A RECALL or EDIT (`msg_type` 6 or 7) newly stored is applied, in the same
+    /// commit, to the message of the conversation its `ref_id` names, as
+    /// [`crate::recall::apply`] says (no such message: nothing changes; the engine checked).
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome>;
 
     /// Stores several chat messages in one step, each exactly as [`MessageStore::store_message`]
@@ -75,6 +78,19 @@ pub trait MessageStore: Send + Sync + 'static {
     /// commit order, so each conversation's messages come in increasing `conv_seq` and the
     /// oldest come first. Start with `after = 0`.
     async fn pending(&self, user: UserId, after: u64, limit: usize) -> Result<Vec<PendingMessage>>;
+
+    /// The message `id` of `conv` as stored now (with its recalled/edited state), or `None`.
+    async fn message(&self, conv: Conversation, id: &str) -> Result<Option<StoredMessage>>;
+
+    /// Removes the messages `ids` of `conv` from `user`'s own view (delete for me): the
+    /// history and conversation preview `user` reads skip them, nobody else's change. Ids
+    /// that name no message of `conv`, or one `user` removed already, are ignored. Returns how
+    /// many were newly removed.
+    async fn hide_messages(&self, user: UserId, conv: Conversation, ids: &[String]) -> Result<u64>;
+
+    /// Which of the positions `seqs` of `conv` `user` removed from its view, ascending.
+    async fn hidden_seqs(&self, user: UserId, conv: Conversation, seqs: &[u64])
+        -> Result<Vec<u64>>;
 
     /// A page of a conversation's history (the caller has checked who may read it), at most `limit` messages, ordered as [`HistoryPage`] says.
     async fn history(

@@ -398,6 +398,35 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
         self.inner.pending(user, after, limit).await
     }
 
+    async fn message(
+        &self,
+        conv: Conversation,
+        id: &str,
+    ) -> crate::Result<Option<crate::StoredMessage>> {
+        self.check()?;
+        self.inner.message(conv, id).await
+    }
+
+    async fn hide_messages(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        ids: &[String],
+    ) -> crate::Result<u64> {
+        self.check()?;
+        self.inner.hide_messages(user, conv, ids).await
+    }
+
+    async fn hidden_seqs(
+        &self,
+        user: UserId,
+        conv: Conversation,
+        seqs: &[u64],
+    ) -> crate::Result<Vec<u64>> {
+        self.check()?;
+        self.inner.hidden_seqs(user, conv, seqs).await
+    }
+
     async fn history(
         &self,
         conv: Conversation,

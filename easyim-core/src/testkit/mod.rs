@@ -40,6 +40,7 @@
 //! tokio runtime.
 
 mod accounts;
+mod amend;
 mod batches;
 mod caps;
 mod client;
@@ -48,6 +49,7 @@ mod devices;
 mod failing;
 mod friends;
 mod groups;
+mod hidden;
 mod memory_im;
 mod messages;
 mod moderation;
@@ -68,6 +70,7 @@ use futures::FutureExt;
 pub use accounts::{
     check_accounts, check_ping, check_refresh_families, check_search_users, check_server_secret,
 };
+pub use amend::check_amend;
 pub use batches::check_store_batches;
 pub use caps::{check_concurrent_caps, check_group_caps};
 pub use client::{login_frame, Client, ClientError};
@@ -79,6 +82,7 @@ pub use devices::check_devices;
 pub use failing::FailingStorage;
 pub use friends::check_friends;
 pub use groups::check_groups;
+pub use hidden::check_hidden;
 pub use memory_im::{memory_im, sign_up};
 pub use messages::{
     check_concurrent_conv_seq, check_conv_seq, check_idempotency, check_store_rejections,
@@ -163,6 +167,8 @@ fn message_checks<S: AccountStore + GroupStore + MessageStore + ?Sized>() -> Che
         }),
         ("receipts", |s| check_receipts(s).boxed()),
         ("history", |s| check_history(s).boxed()),
+        ("amend", |s| check_amend(s).boxed()),
+        ("hidden", |s| check_hidden(s).boxed()),
     ]
 }
 

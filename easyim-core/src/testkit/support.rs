@@ -84,6 +84,7 @@ pub(super) fn new_msg(chat_type: ChatType, id: &str, from: UserId, to: u64) -> N
         msg_type: 0,
         content: format!("content of {id}"),
         timestamp: T0,
+        ref_id: String::new(),
     }
 }
 

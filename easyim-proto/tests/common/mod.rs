@@ -41,6 +41,7 @@ pub(crate) fn vectors() -> Vec<Vector> {
                 access_token: s("access_token"),
                 timestamp: i("timestamp"),
                 conv_seq: f["conv_seq"].as_u64().unwrap(),
+                ..Msg::default()
             };
             assert_eq!(f.as_object().unwrap().len(), 11, "every field is listed");
             Vector {
@@ -114,5 +115,6 @@ pub(crate) fn sample() -> Msg {
         access_token: String::new(),
         timestamp: 1_764_374_400_123,
         conv_seq: 42,
+        ..Msg::default()
     }
 }

@@ -1,8 +1,9 @@
-//! A conversation's history, page by page.
+//! A conversation's history, page by page, and delete for me.
 
 use axum::extract::State;
 use easyim_core::{HistoryPage, DEFAULT_HISTORY_LIMIT};
 use easyim_proto::Msg;
+use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::Params;
@@ -43,4 +44,26 @@ pub(crate) async fn messages(State(state): State<AppState>, p: Params) -> ApiRes
         })
         .collect();
     ok(Items::<Msg>::of(items))
+}
+
+/// `{removed}`: how many messages a delete-for-me removed.
+#[derive(Debug, Serialize)]
+pub(crate) struct Removed {
+    removed: u64,
+}
+
+/// POST `/api/messages/delete`: removes messages from the caller's own view.
+pub(crate) async fn delete(State(state): State<AppState>, p: Params) -> ApiResult {
+    let me = p.caller(&state).await?;
+    let chat_type = p.chat_type()?;
+    let peer = p.id("peer_id")?;
+    let ids = p
+        .opt_strs("ids")?
+        .ok_or_else(|| ApiError::bad("missing `ids`"))?;
+    let removed = state
+        .im
+        .history()
+        .delete_for_me(me, chat_type, peer, &ids)
+        .await?;
+    ok(Removed { removed })
 }

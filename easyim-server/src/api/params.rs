@@ -232,6 +232,31 @@ impl Params {
         }
     }
 
+    /// A list of texts: a JSON array of strings (or numbers), or a comma-separated string.
+    pub(crate) fn opt_strs(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        let bad = || ApiError::bad(format!("`{name}` must be a list of ids"));
+        match self.get(name)? {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    Value::Number(n) => Ok(n.to_string()),
+                    _ => Err(bad()),
+                })
+                .collect::<Result<_, _>>()
+                .map(Some),
+            Some(Value::String(s)) => Ok(Some(
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
+            )),
+            Some(_) => Err(bad()),
+        }
+    }
+
     /// A bool argument: `true`/`false`, or `"true"`/`"false"`/`"1"`/`"0"`.
     pub(crate) fn opt_bool(&self, name: &str) -> Result<Option<bool>, ApiError> {
         let bad = || ApiError::bad(format!("`{name}` must be true or false"));

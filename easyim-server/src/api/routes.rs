@@ -7,8 +7,8 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use super::{
-    admin, block, conversation, device, friend, group, group_admin, history, openapi, ops, user,
-    AppState,
+    admin, block, conversation, device, friend, group, group_admin, history, openapi, ops,
+    presence, user, AppState,
 };
 
 /// Who may call a route.
@@ -110,6 +110,8 @@ routes! { ROUTES, add_routes;
     post "/api/group/approve" => group_admin::approve, "groups", User, "Approve a join request", ["id!"];
     post "/api/group/refuse" => group_admin::refuse, "groups", User, "Refuse a join request", ["id!"];
     get "/api/messages" => history::messages, "messages", User, "A page of a conversation's history", ["chat_type!", "peer_id!", "before_seq", "after_seq", "limit"];
+    post "/api/messages/delete" => history::delete, "messages", User, "Remove messages from the caller's own view (delete for me)", ["chat_type!", "peer_id!", "ids[]"];
+    get "/api/presence" => presence::presence, "presence", User, "Whether the caller's friends and co-members are online", ["user_ids[]"];
     get "/api/conversations" => conversation::list, "conversations", User, "The caller's conversation list with unread counts", ["limit", "cursor"];
     post "/api/conversation/read" => conversation::read, "conversations", User, "Move the caller's read position in a conversation", ["chat_type!", "peer_id!", "conv_seq"];
     post "/api/conversation/settings" => conversation::settings, "conversations", User, "Pin or mute a conversation", ["chat_type!", "peer_id!", "pinned", "muted"];

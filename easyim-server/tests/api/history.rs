@@ -14,6 +14,7 @@ async fn store(engine: &Engine, from: u64, to: u64, chat_type: ChatType, n: usiz
                 msg_type: 0,
                 content: format!("c{i}"),
                 timestamp: 1_700_000_000_000 + i as i64,
+                ref_id: String::new(),
             })
             .await
             .unwrap();
