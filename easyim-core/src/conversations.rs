@@ -9,7 +9,7 @@ use tracing::instrument;
 use crate::engine::Engine;
 use crate::error::{Entity, ImError};
 use crate::groups::Groups;
-use crate::hidden::visible_last;
+use crate::hidden::visible_lasts;
 use crate::limits::checked_limit;
 use crate::read::{mark_read, ReadAt, ReadOutcome, ReadState};
 use crate::storage::{AccountStore, ConversationStore};
@@ -73,12 +73,7 @@ impl Conversations {
         let more = rows.items.len() > limit;
         rows.items.truncate(limit);
         // Delete for me: a preview `me` removed gives way to the newest message it kept.
-        let messages = self.engine.messages();
-        for item in &mut rows.items {
-            if let Some(last) = item.last_message.take() {
-                item.last_message = visible_last(&**messages, me, item.conversation, last).await?;
-            }
-        }
+        visible_lasts(&**self.engine.messages(), me, &mut rows.items).await?;
         let next = if more {
             rows.items.last().map(|s| s.cursor())
         } else {

@@ -50,6 +50,39 @@ pub(crate) async fn visible_page(
     Ok(out)
 }
 
+/// The previews of a page of `me`'s conversation list: each entry's newest message, or if `me`
+/// removed it, the newest one before it that `me` did not remove (`None` if none). One storage
+/// step for the page ([`MessageStore::hidden_among`]), and more only for the entries whose
+/// newest message `me` removed.
+pub(crate) async fn visible_lasts(
+    messages: &dyn MessageStore,
+    me: UserId,
+    items: &mut [crate::summary::ConversationSummary],
+) -> Result<(), StorageError> {
+    let lasts: Vec<(Conversation, u64)> = items
+        .iter()
+        .filter_map(|i| Some((i.conversation, i.last_message.as_ref()?.conv_seq)))
+        .collect();
+    if lasts.is_empty() {
+        return Ok(());
+    }
+    let hidden = messages.hidden_among(me, &lasts).await?;
+    let removed = lasts
+        .iter()
+        .zip(hidden)
+        .filter(|(_, h)| *h)
+        .map(|(l, _)| *l);
+    for (conv, _) in removed.collect::<Vec<_>>() {
+        let Some(item) = items.iter_mut().find(|i| i.conversation == conv) else {
+            continue;
+        };
+        if let Some(last) = item.last_message.take() {
+            item.last_message = visible_last(messages, me, conv, last).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The preview of `conv` for `me` whose newest message is `last`: `last` itself, or if `me`
 /// removed it, the newest message before it that `me` did not remove (`None` if none).
 pub(crate) async fn visible_last(

@@ -204,6 +204,31 @@ impl MessageStore for PgStorage {
         Ok(n)
     }
 
+    /// One query for the whole list page.
+    async fn hidden_among(&self, user: UserId, lasts: &[(Conversation, u64)]) -> Result<Vec<bool>> {
+        if lasts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let convs: Vec<String> = lasts.iter().map(|(c, _)| c.key()).collect();
+        let seqs: Vec<i64> = lasts.iter().map(|&(_, s)| to_i64(s)).collect();
+        let found = self
+            .query(
+                "SELECT x.i FROM unnest($2::text[], $3::bigint[]) WITH ORDINALITY AS x (c, s, i)
+                 WHERE EXISTS (SELECT 1 FROM hidden h
+                               WHERE h.user_id = $1 AND h.conv = x.c AND h.conv_seq = x.s)",
+                &[&id(user), &convs, &seqs],
+            )
+            .await?;
+        let mut out = vec![false; lasts.len()];
+        for r in &found {
+            let i: i64 = r.get(0);
+            if let Some(slot) = usize::try_from(i - 1).ok().and_then(|i| out.get_mut(i)) {
+                *slot = true;
+            }
+        }
+        Ok(out)
+    }
+
     async fn hidden_seqs(
         &self,
         user: UserId,

@@ -305,6 +305,28 @@ impl MessageStore for SqliteStorage {
         .await
     }
 
+    /// One read for the whole list page.
+    async fn hidden_among(&self, user: UserId, lasts: &[(Conversation, u64)]) -> Result<Vec<bool>> {
+        if lasts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let lasts = lasts.to_vec();
+        self.read(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT 1 FROM hidden WHERE user_id = ?1 AND conv = ?2 AND conv_seq = ?3",
+            )?;
+            let mut out = Vec::with_capacity(lasts.len());
+            for (conv, seq) in &lasts {
+                out.push(match conv_id(c, &conv.key())? {
+                    Some(key) => stmt.exists(params![id(user), key, to_i64(*seq)])?,
+                    None => false,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn message(&self, conv: Conversation, msg_id: &str) -> Result<Option<StoredMessage>> {
         let msg_id = msg_id.to_owned();
         self.read(move |c| {

@@ -92,6 +92,19 @@ pub trait MessageStore: Send + Sync + 'static {
     async fn hidden_seqs(&self, user: UserId, conv: Conversation, seqs: &[u64])
         -> Result<Vec<u64>>;
 
+    /// Which of `lasts`, positions of several conversations (the newest message of each entry
+    /// of a conversation list page), `user` removed from its view: one answer per pair, in
+    /// order. The default asks [`MessageStore::hidden_seqs`] once per pair; a backend that can
+    /// should answer in one step (a page of the list is then one more round trip, not one per
+    /// entry).
+    async fn hidden_among(&self, user: UserId, lasts: &[(Conversation, u64)]) -> Result<Vec<bool>> {
+        let mut out = Vec::with_capacity(lasts.len());
+        for &(conv, seq) in lasts {
+            out.push(!self.hidden_seqs(user, conv, &[seq]).await?.is_empty());
+        }
+        Ok(out)
+    }
+
     /// A page of a conversation's history (the caller has checked who may read it), at most `limit` messages, ordered as [`HistoryPage`] says.
     async fn history(
         &self,

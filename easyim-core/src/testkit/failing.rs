@@ -427,6 +427,15 @@ impl<S: MessageStore> MessageStore for FailingStorage<S> {
         self.inner.hidden_seqs(user, conv, seqs).await
     }
 
+    async fn hidden_among(
+        &self,
+        user: UserId,
+        lasts: &[(Conversation, u64)],
+    ) -> crate::Result<Vec<bool>> {
+        self.check()?;
+        self.inner.hidden_among(user, lasts).await
+    }
+
     async fn history(
         &self,
         conv: Conversation,

@@ -72,6 +72,26 @@ pub async fn check_hidden<S: AccountStore + GroupStore + MessageStore + ?Sized>(
         1
     );
     assert_eq!(ok(s.hidden_seqs(b, gc, &[1]).await, "g1 hidden for b"), [1]);
+    assert_eq!(
+        ok(
+            s.hidden_among(b, &[(ab, 1), (gc, 1), (none, 1), (gc, 2)])
+                .await,
+            "hidden_among of b"
+        ),
+        [false, true, false, false],
+        "one answer per position asked, in order"
+    );
+    assert_eq!(
+        ok(
+            s.hidden_among(a, &[(gc, 1), (ab, 3), (ab, 4)]).await,
+            "hidden_among of a"
+        ),
+        [false, true, false]
+    );
+    assert_eq!(
+        ok(s.hidden_among(a, &[]).await, "nothing asked"),
+        Vec::<bool>::new()
+    );
     // The messages stay stored: the history itself is unchanged.
     let page = ok(
         s.history(ab, crate::types::HistoryPage::Latest, 10).await,
