@@ -96,17 +96,26 @@ impl Peer {
     }
 
     /// The next IM frame.
+    /// The next frame, PRESENCE frames aside (a friend coming online may be told at any time:
+    /// not what this check looks at).
     async fn recv(&mut self) -> anyhow::Result<Msg> {
-        if let Some(m) = self.frames.pop_front() {
-            return Ok(m);
+        loop {
+            let m = match self.frames.pop_front() {
+                Some(m) => m,
+                None => {
+                    let line = self.line().await?;
+                    ensure!(
+                        line.get("op").is_none(),
+                        "{}: an answer, not a frame: {line}",
+                        self.name
+                    );
+                    serde_json::from_value(line)?
+                }
+            };
+            if m.msg_type != MsgType::Presence as i32 {
+                return Ok(m);
+            }
         }
-        let line = self.line().await?;
-        ensure!(
-            line.get("op").is_none(),
-            "{}: an answer, not a frame: {line}",
-            self.name
-        );
-        Ok(serde_json::from_value(line)?)
     }
 
     fn text(&self, to: u64, chat_type: ChatType, id: &str, seq: u32, content: &str) -> Msg {
