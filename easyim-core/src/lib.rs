@@ -49,6 +49,7 @@ mod delivery;
 mod devices;
 mod engine;
 mod error;
+mod events;
 mod friends;
 mod groups;
 mod hasher;
@@ -87,6 +88,10 @@ pub use conversations::{Conversations, DEFAULT_CONVERSATION_LIMIT, MAX_CONVERSAT
 pub use devices::{Devices, MAX_DEVICES, MAX_DEVICE_TOKEN, MAX_PLATFORM};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
+pub use events::{
+    message_created, user_registered, EventFilter, EventKind, NewEvent, OutboxEvent, OutboxStats,
+    UnknownEventKind,
+};
 pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
@@ -107,7 +112,7 @@ pub use roles::{
 pub use session::Connection;
 pub use storage::{
     AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
-    ModerationStore, Storage,
+    ModerationStore, OutboxStore, Storage,
 };
 pub use summary::{
     peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,

@@ -10,6 +10,7 @@ mod devices;
 mod friends;
 mod groups;
 mod moderation;
+mod outbox;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -36,6 +37,7 @@ use crate::types::{
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     state: Mutex<State>,
+    events: crate::events::EventFilter,
 }
 
 impl MemoryStorage {
@@ -80,6 +82,8 @@ struct State {
     commits: u64,
     /// Push devices: token to (owner, device). A token is one device, owned by one user.
     devices: HashMap<String, (UserId, crate::types::Device)>,
+    /// The webhook outbox.
+    outbox: outbox::Events,
 }
 
 #[derive(Debug)]
@@ -219,6 +223,15 @@ impl AccountStore for MemoryStorage {
         }
         st.accounts.insert(user.account.clone(), user.id);
         st.users.insert(user.id, user.clone());
+        if self.events.wants(crate::events::EventKind::UserRegistered) {
+            let event = crate::events::user_registered(
+                user.id,
+                &user.account,
+                &user.nickname,
+                crate::ids::now_ms() as i64,
+            );
+            st.outbox.push(event);
+        }
         Ok(user)
     }
 
@@ -354,6 +367,10 @@ impl MessageStore for MemoryStorage {
             .and_then(|cs| cs.get_mut(&conv))
         {
             own.own = message.conv_seq;
+        }
+        if self.events.wants(crate::events::EventKind::MessageCreated) {
+            st.outbox
+                .push(crate::events::message_created(&message, &recipients));
         }
         Ok(StoreOutcome::Stored {
             message,

@@ -67,6 +67,36 @@ const STORE_SQL: &str = "
     FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8)
     ORDER BY o_idx";
 
+/// [`STORE_SQL`] that also writes each stored message's `message.created` event in the same
+/// statement (so the same transaction), its data built as `easyim_core::message_created`
+/// builds it.
+const STORE_WITH_EVENTS_SQL: &str = "
+    WITH s AS (
+        SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
+        FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8)
+    ), e AS (
+        INSERT INTO outbox (kind, key, data, created_ms)
+        SELECT 'message.created', x.c,
+               jsonb_build_object(
+                   'conversation', x.c,
+                   'message', jsonb_build_object(
+                       'id', x.id, 'conv_seq', s.o_conv_seq, 'from_user_id', x.f::text,
+                       'to_id', x.t::text,
+                       'chat_type', CASE WHEN x.g THEN 'group' ELSE 'single' END,
+                       'msg_type', x.mt, 'content', x.ct, 'timestamp', x.ts),
+                   'recipients', (SELECT coalesce(jsonb_agg(r::text ORDER BY r), '[]'::jsonb)
+                                    FROM unnest(s.o_recipients) AS r))::text,
+               x.ts
+          FROM s
+          JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[],
+                      $6::int[], $7::text[], $8::bigint[])
+               WITH ORDINALITY AS x (id, c, f, t, g, mt, ct, ts, i) ON x.i = s.o_idx
+         WHERE s.o_outcome = 0
+         ORDER BY s.o_idx
+    )
+    SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
+    FROM s ORDER BY o_idx";
+
 /// Turns the function's row for `msg` into its outcome.
 pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
     let outcome: i32 = r.get(1);
@@ -210,7 +240,11 @@ impl MessageStore for PgStorage {
 
 /// Stores `msgs` with one call of `easyim_store_messages`: one round trip, one transaction,
 /// one row per message in order (deadlocks and serialization failures retried whole).
-pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<Row>, DbError> {
+pub(crate) async fn store_rows(
+    pool: &Pool,
+    msgs: &[NewMessage],
+    created: bool,
+) -> Result<Vec<Row>, DbError> {
     let n = msgs.len();
     let mut ids = Vec::with_capacity(n);
     let mut convs = Vec::with_capacity(n);
@@ -234,7 +268,12 @@ pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<R
         [&ids, &convs, &from, &to, &group, &msg_type, &content, &ts];
     retrying(|| async {
         let client = pool.get().await?;
-        let stmt = client.prepare_cached(STORE_SQL).await?;
+        let sql = if created {
+            STORE_WITH_EVENTS_SQL
+        } else {
+            STORE_SQL
+        };
+        let stmt = client.prepare_cached(sql).await?;
         Ok(client.query(&stmt, &params).await?)
     })
     .await

@@ -440,6 +440,8 @@ CREATE TABLE refresh_families (
     include_str!("migrations/v6_store_batch.sql"),
     // 7: push devices (the server API's change).
     include_str!("migrations/v7_admin.sql"),
+    // 8: the webhook outbox.
+    include_str!("migrations/v8_outbox.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

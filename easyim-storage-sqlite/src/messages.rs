@@ -124,9 +124,28 @@ impl MessageStore for SqliteStorage {
             return Ok(Vec::new());
         }
         // One job, no savepoint: each message is atomic on its own (see `store_one`), and if
-        // one fails the call fails with those before it stored, as the contract allows.
-        self.write_with(false, move |c, cache| {
-            msgs.into_iter().map(|m| store_one(c, cache, m)).collect()
+        // one fails the call fails with those before it stored, as the contract allows. With
+        // `message.created` events on, each message is two INSERTs (its row, its event): the
+        // job then runs in a savepoint, so that a failure keeps neither half.
+        let created = self.events.wants(easyim_core::EventKind::MessageCreated);
+        self.write_with(created, move |c, cache| {
+            msgs.into_iter()
+                .map(|m| {
+                    let out = store_one(c, cache, m)?;
+                    if let (
+                        true,
+                        StoreOutcome::Stored {
+                            message,
+                            recipients,
+                        },
+                    ) = (created, &out)
+                    {
+                        let event = easyim_core::message_created(message, recipients);
+                        crate::outbox::insert_event(c, &event)?;
+                    }
+                    Ok(out)
+                })
+                .collect()
         })
         .await
     }
