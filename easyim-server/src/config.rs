@@ -114,6 +114,8 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// `TLS_REQUIRED`: plain connections are refused on both ports.
     pub tls_required: bool,
+    /// `WEBHOOK_*`.
+    pub webhook: crate::webhook::WebhookSettings,
 }
 
 /// Which storage the server runs on.
@@ -330,6 +332,7 @@ impl Sources {
             api_rate_limit: self.parse("API_RATE_LIMIT", "requests per second, 0 for none")?,
             api_always_200: self.flag("API_ALWAYS_200")?,
             admin_token: self.admin_token()?,
+            webhook: crate::webhook::WebhookSettings::parse(|k| self.get(k))?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,
