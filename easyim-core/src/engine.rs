@@ -74,6 +74,7 @@ impl Engine {
                 storage,
                 moderation,
                 friends_only: AtomicBool::new(false),
+                offline: std::sync::OnceLock::new(),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -160,6 +161,14 @@ impl Engine {
         self.node
             .router
             .deliver(vec![user], &frame, None, None, true);
+    }
+
+    /// Writes `message.offline` events through `storage` (when its filter selects them).
+    pub(crate) fn set_offline_events(&self, storage: Arc<dyn crate::storage::Storage>) {
+        let _ = self
+            .node
+            .offline
+            .set(crate::events::OfflineEvents::new(storage));
     }
 
     /// Applies `DIRECT_MESSAGES` to the send path.

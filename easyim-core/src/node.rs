@@ -33,6 +33,9 @@ pub(crate) struct Node {
     pub(crate) sequencer: Arc<Sequencer>,
     pub(crate) ids: Snowflake,
     pub(crate) metrics: Arc<Metrics>,
+    /// `message.offline` events: set once by [`crate::Im`], which has the whole storage; an
+    /// engine without it writes none.
+    pub(crate) offline: std::sync::OnceLock<crate::events::OfflineEvents>,
     /// Cancelled by [`crate::Engine::shutdown`]: every session says `E_SHUTDOWN` and ends.
     pub(crate) shutdown: CancellationToken,
 }

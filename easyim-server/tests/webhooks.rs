@@ -266,3 +266,71 @@ async fn a_bad_webhook_setting_stops_the_server_at_start() {
     assert!(err.contains("WEBHOOK_SECRET"), "{err}");
     assert!(!err.contains("short"), "the secret is not echoed: {err}");
 }
+
+async fn post_as(api: SocketAddr, u: &User, path: &str, mut body: Value) -> Value {
+    body["access_token"] = serde_json::json!(u.token);
+    let (status, v) = http(api, "POST", path, Some(&body)).await;
+    assert_eq!(status, 200, "{path}: {v}");
+    v
+}
+
+#[tokio::test]
+async fn message_offline_names_offline_recipients_their_devices_and_mute() {
+    let rx = Receiver::start().await;
+    let s = settings(&rx.url());
+    let srv = start(&pairs(&s)).await;
+    let a = srv.user("off_line_a").await;
+    let b = srv.user("off_line_b").await;
+    let c = srv.user("off_line_c").await;
+    post_as(
+        srv.api,
+        &b,
+        "/api/user/device",
+        serde_json::json!({"platform": "fcm", "token": "tok-b"}),
+    )
+    .await;
+    // c is online: no message.offline for it.
+    let mut c_conn = Client::login(srv.im, Kind::Lines, &c).await;
+    send_acked(srv.im, &a, &b, "ob", 1).await;
+    send_acked(srv.im, &a, &c, "oc", 1).await;
+    let _ = c_conn.recv().await; // c got its message live
+                                 // b mutes the conversation with a; the next event says so.
+    post_as(
+        srv.api,
+        &b,
+        "/api/conversation/settings",
+        serde_json::json!({"chat_type": 0, "peer_id": a.id, "muted": true}),
+    )
+    .await;
+    send_acked(srv.im, &a, &b, "om", 1).await;
+    let events = rx
+        .wait_for("two message.offline events", |e| {
+            of_type(e, "message.offline").len() >= 2 && messages(e, "om").len() == 1
+        })
+        .await;
+    let offline = of_type(&events, "message.offline");
+    assert_eq!(
+        offline.len(),
+        2,
+        "none for the online recipient: {offline:#?}"
+    );
+    let first = &offline[0]["data"];
+    assert_eq!(first["user_id"], b.id.as_str());
+    assert_eq!(first["message"]["id"], "ob-1");
+    assert_eq!(first["muted"], false);
+    assert_eq!(
+        first["devices"],
+        serde_json::json!([{"platform": "fcm", "token": "tok-b"}])
+    );
+    assert_eq!(offline[1]["data"]["message"]["id"], "om-1");
+    assert_eq!(offline[1]["data"]["muted"], true);
+    // Each follows its message.created (same conversation key).
+    let pos = |kind: &str, id: &str| {
+        events
+            .iter()
+            .position(|e| e["type"] == kind && e["data"]["message"]["id"] == id)
+            .unwrap()
+    };
+    assert!(pos("message.created", "ob-1") < pos("message.offline", "ob-1"));
+    srv.shutdown().await;
+}

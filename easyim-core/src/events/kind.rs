@@ -10,17 +10,24 @@ pub enum EventKind {
     MessageCreated,
     /// An account was created (`user.registered`).
     UserRegistered,
+    /// A stored message's recipient had no live connection (`message.offline`).
+    MessageOffline,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order (its bit in an [`crate::EventFilter`] is its index).
-    pub const ALL: [EventKind; 2] = [EventKind::MessageCreated, EventKind::UserRegistered];
+    pub const ALL: [EventKind; 3] = [
+        EventKind::MessageCreated,
+        EventKind::UserRegistered,
+        EventKind::MessageOffline,
+    ];
 
     /// The name on the wire and in `WEBHOOK_EVENTS`.
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::MessageCreated => "message.created",
             EventKind::UserRegistered => "user.registered",
+            EventKind::MessageOffline => "message.offline",
         }
     }
 
@@ -38,7 +45,7 @@ impl fmt::Display for EventKind {
 
 /// A name that is no [`EventKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event kind {0:?} (known: message.created, user.registered)")]
+#[error("unknown event kind {0:?} (known: message.created, message.offline, user.registered)")]
 pub struct UnknownEventKind(pub String);
 
 impl FromStr for EventKind {

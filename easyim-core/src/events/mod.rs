@@ -13,10 +13,13 @@
 
 mod filter;
 mod kind;
+mod offline;
 mod payload;
 
 pub use filter::EventFilter;
 pub use kind::{EventKind, UnknownEventKind};
+pub use offline::message_offline;
+pub(crate) use offline::OfflineEvents;
 pub use payload::{message_created, user_registered};
 
 /// An event to write into the outbox.

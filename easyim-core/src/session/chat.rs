@@ -22,6 +22,9 @@ const MAX_ID_LEN: usize = 128;
 /// Why a message is refused before storage: the error code and its text.
 pub(super) type Refusal = (ErrorCode, &'static str);
 
+/// A stored message and its recipients that had no live connection.
+type Offline = (crate::types::StoredMessage, Vec<crate::types::UserId>);
+
 /// A message of a batch: refused before storage, or being stored.
 enum Slot {
     Refused(ErrorCode, &'static str, Msg),
@@ -51,6 +54,7 @@ impl Session {
             }
         }
         let mut outcomes = self.store_batch(news).await.into_iter();
+        let mut offline = Vec::new();
         for slot in slots {
             match slot {
                 Slot::Refused(code, text, msg) => self.error(code, text, &msg),
@@ -60,10 +64,11 @@ impl Session {
                         "storage failed; the message was not stored, resend it",
                         &msg,
                     ),
-                    Ok(outcome) => self.answer(msg, outcome, ticket),
+                    Ok(outcome) => self.answer(msg, outcome, ticket, &mut offline),
                 },
             }
         }
+        self.note_offline(offline).await;
     }
 
     /// The storage step of a batch: one outcome per message, in order (`Err` if storage
@@ -127,8 +132,16 @@ impl Session {
         })
     }
 
-    /// Answers one stored (or refused) message, and releases a stored one for delivery.
-    fn answer(&self, msg: Msg, outcome: StoreOutcome, ticket: Ticket<Router>) {
+    /// Answers one stored (or refused) message, and releases a stored one for delivery; notes
+    /// a stored one's recipients without a live connection in `offline` (when
+    /// `message.offline` events are on).
+    fn answer(
+        &self,
+        msg: Msg,
+        outcome: StoreOutcome,
+        ticket: Ticket<Router>,
+        offline: &mut Vec<Offline>,
+    ) {
         let metrics = &self.node.metrics;
         match outcome {
             StoreOutcome::NoUser => self.error(ErrorCode::NoUser, "no such user", &msg),
@@ -150,6 +163,7 @@ impl Session {
                 mut recipients,
             } => {
                 metrics.acks.fetch_add(1, Relaxed);
+                self.find_offline(&message, &recipients, offline);
                 let delivered = message.to_msg();
                 let ack = Arc::new(Encoded::new(frames::ack(&delivered, msg.seq)));
                 // The sender's other devices get it too (multi-device sync).
@@ -168,5 +182,38 @@ impl Session {
             }
         }
         drop(ticket);
+    }
+}
+
+impl Session {
+    /// Adds `message` and its recipients with no live connection on this node to `offline`,
+    /// if `message.offline` events are on.
+    fn find_offline(
+        &self,
+        message: &crate::types::StoredMessage,
+        recipients: &[crate::types::UserId],
+        offline: &mut Vec<Offline>,
+    ) {
+        if !self.node.offline.get().is_some_and(|o| o.on()) {
+            return;
+        }
+        let hub = self.node.router.hub();
+        let users: Vec<_> = recipients
+            .iter()
+            .copied()
+            .filter(|&u| hub.online(u) == 0)
+            .collect();
+        if !users.is_empty() {
+            offline.push((message.clone(), users));
+        }
+    }
+
+    /// Hands the batch's offline recipients to the `message.offline` worker.
+    async fn note_offline(&self, offline: Vec<Offline>) {
+        if let Some(events) = self.node.offline.get() {
+            for (message, users) in offline {
+                events.note(message, users).await;
+            }
+        }
     }
 }
