@@ -75,6 +75,7 @@ impl Engine {
                 moderation,
                 friends_only: AtomicBool::new(false),
                 offline: std::sync::OnceLock::new(),
+                before_send: std::sync::OnceLock::new(),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -161,6 +162,13 @@ impl Engine {
         self.node
             .router
             .deliver(vec![user], &frame, None, None, true);
+    }
+
+    /// Asks `hook` about every chat message before it is stored (allow, refuse, replace its
+    /// content). Set once, before connections come; a second call changes nothing and
+    /// answers false.
+    pub fn set_before_send(&self, hook: Arc<dyn crate::hook::BeforeSend>) -> bool {
+        self.node.before_send.set(hook).is_ok()
     }
 
     /// Writes `message.offline` events through `storage` (when its filter selects them).

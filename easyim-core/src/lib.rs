@@ -54,6 +54,7 @@ mod friends;
 mod groups;
 mod hasher;
 mod history;
+mod hook;
 mod hub;
 mod ids;
 mod im;
@@ -97,6 +98,7 @@ pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_HISTORY_LIMIT};
+pub use hook::{BeforeSend, Verdict};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};

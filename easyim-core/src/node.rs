@@ -36,6 +36,8 @@ pub(crate) struct Node {
     /// `message.offline` events: set once by [`crate::Im`], which has the whole storage; an
     /// engine without it writes none.
     pub(crate) offline: std::sync::OnceLock<crate::events::OfflineEvents>,
+    /// The before-send hook, set once by [`crate::Engine::set_before_send`].
+    pub(crate) before_send: std::sync::OnceLock<Arc<dyn crate::hook::BeforeSend>>,
     /// Cancelled by [`crate::Engine::shutdown`]: every session says `E_SHUTDOWN` and ends.
     pub(crate) shutdown: CancellationToken,
 }

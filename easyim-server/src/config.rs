@@ -116,6 +116,8 @@ pub struct Config {
     pub tls_required: bool,
     /// `WEBHOOK_*`.
     pub webhook: crate::webhook::WebhookSettings,
+    /// `BEFORE_SEND_*`.
+    pub before_send: crate::webhook::BeforeSendSettings,
 }
 
 /// Which storage the server runs on.
@@ -333,6 +335,7 @@ impl Sources {
             api_always_200: self.flag("API_ALWAYS_200")?,
             admin_token: self.admin_token()?,
             webhook: crate::webhook::WebhookSettings::parse(|k| self.get(k))?,
+            before_send: crate::webhook::BeforeSendSettings::parse(|k| self.get(k))?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,

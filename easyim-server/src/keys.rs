@@ -89,6 +89,17 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     ("WEBHOOK_TIMEOUT_MS", "10000", "How long one webhook POST may take before it counts as failed"),
     ("WEBHOOK_BATCH", "100", "Most events one webhook POST carries (1 to 1000)"),
     (
+        "BEFORE_SEND_URL",
+        "",
+        "http:// URL asked about every chat message before it is stored (allow, refuse, replace); empty: no hook",
+    ),
+    ("BEFORE_SEND_TIMEOUT_MS", "500", "How long the before-send hook may take before it counts as failed"),
+    (
+        "BEFORE_SEND_ON_ERROR",
+        "allow",
+        "What a failed before-send call means: allow (store the message) or deny (E_FORBIDDEN)",
+    ),
+    (
         "MAX_CONNECTIONS",
         "50000",
         "Connections the server holds at once, over both ports",

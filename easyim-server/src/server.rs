@@ -163,6 +163,10 @@ impl Server {
                 .with_max_groups_per_user(config.max_groups_per_user)
                 .with_direct_messages(config.direct_messages),
         );
+        let secret = &config.webhook.secret;
+        if let Some(hook) = crate::webhook::HttpBeforeSend::new(&config.before_send, secret) {
+            im.engine().set_before_send(Arc::new(hook));
+        }
         let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
         let api_listener = bind(
             "API_SERVER_PORT",

@@ -1,6 +1,7 @@
 //! Chat messages (protocol.md section 4): checked, stored a batch at a time, answered in the
 //! order sent (ack or error), and handed to the sequencer for delivery.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -27,7 +28,7 @@ type Offline = (crate::types::StoredMessage, Vec<crate::types::UserId>);
 
 /// A message of a batch: refused before storage, or being stored.
 enum Slot {
-    Refused(ErrorCode, &'static str, Msg),
+    Refused(ErrorCode, Cow<'static, str>, Msg),
     Storing(Msg, Ticket<Router>),
 }
 
@@ -39,11 +40,15 @@ impl Session {
         let mut slots = Vec::with_capacity(batch.len());
         let mut news = Vec::with_capacity(batch.len());
         let mut standing = Standing::default();
+        let mut checked = Vec::with_capacity(batch.len());
         for (msg, refused) in batch {
-            let checked = match refused.map_or_else(|| self.check_chat(&msg), Err) {
+            let c = match refused.map_or_else(|| self.check_chat(&msg), Err) {
                 Ok(new) => self.gate_once(&new, &mut standing).await.map(|()| new),
                 Err(refusal) => Err(refusal),
             };
+            checked.push((msg, c.map_err(|(code, text)| (code, Cow::Borrowed(text)))));
+        }
+        for (msg, checked) in self.before_send(checked).await {
             match checked {
                 Err((code, text)) => slots.push(Slot::Refused(code, text, msg)),
                 Ok(new) => {
@@ -57,7 +62,7 @@ impl Session {
         let mut offline = Vec::new();
         for slot in slots {
             match slot {
-                Slot::Refused(code, text, msg) => self.error(code, text, &msg),
+                Slot::Refused(code, text, msg) => self.error(code, &text, &msg),
                 Slot::Storing(msg, ticket) => match outcomes.next().unwrap_or(Err(())) {
                     Err(()) => self.error(
                         ErrorCode::Internal,

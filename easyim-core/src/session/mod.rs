@@ -10,6 +10,7 @@
 
 mod chat;
 mod gate;
+mod hook;
 mod login;
 mod rate;
 mod receipt;

@@ -47,13 +47,14 @@ impl Client {
         Ok(send)
     }
 
-    /// POSTs `body` with `headers`; Ok on a 2xx. The caller bounds the time it takes. A
+    /// POSTs `body` with `headers`; the answer's body on a 2xx. The caller bounds the time
+    /// it takes (an answer is read whole: the receivers are the operator's own services). A
     /// failed connection is dropped, the next POST opens a new one.
-    pub(crate) async fn post(
+    pub(crate) async fn post_read(
         &mut self,
         body: Bytes,
         headers: &[(&str, String)],
-    ) -> Result<(), PostError> {
+    ) -> Result<Bytes, PostError> {
         let mut send = match self.conn.take() {
             Some(s) if !s.is_closed() => s,
             _ => self.connect().await?,
@@ -87,12 +88,26 @@ impl Client {
             .map_err(|e| PostError::Transport(format!("request failed: {e}")))?;
         let status = res.status();
         // Read the answer to the end so the connection can carry the next request.
-        let _ = res.into_body().collect().await;
+        let body = res
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| PostError::Transport(format!("reading the answer: {e}")))?
+            .to_bytes();
         self.conn = Some(send);
         if status.is_success() {
-            Ok(())
+            Ok(body)
         } else {
             Err(PostError::Status(status.as_u16()))
         }
+    }
+
+    /// [`Client::post_read`], the answer's body ignored.
+    pub(crate) async fn post(
+        &mut self,
+        body: Bytes,
+        headers: &[(&str, String)],
+    ) -> Result<(), PostError> {
+        self.post_read(body, headers).await.map(|_| ())
     }
 }

@@ -203,4 +203,111 @@ mod tests {
         );
         assert_eq!(bad_key(parse(&[on[0]])), "WEBHOOK_SECRET");
     }
+
+    fn before(pairs: &[(&'static str, &str)]) -> Result<BeforeSendSettings, ConfigError> {
+        BeforeSendSettings::parse(|k| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == k)
+                .map(|(_, v)| (*v).to_owned())
+                .unwrap_or_else(|| {
+                    crate::keys::KEYS
+                        .iter()
+                        .find(|(key, _, _)| *key == k)
+                        .map(|(_, d, _)| (*d).to_owned())
+                        .unwrap_or_default()
+                })
+        })
+    }
+
+    #[test]
+    fn before_send_defaults_and_bad_values() {
+        let s = before(&[]).unwrap();
+        assert!(s.url.is_none());
+        assert_eq!(s.timeout, Duration::from_millis(500));
+        assert_eq!(s.on_error, OnError::Allow);
+        let s = before(&[
+            ("BEFORE_SEND_URL", "http://127.0.0.1:1/x"),
+            ("BEFORE_SEND_ON_ERROR", "deny"),
+        ])
+        .unwrap();
+        assert_eq!(s.on_error, OnError::Deny);
+        let key = |r: Result<BeforeSendSettings, ConfigError>| match r {
+            Err(ConfigError::Invalid { key, .. }) => key,
+            other => panic!("want invalid, got {other:?}"),
+        };
+        assert_eq!(
+            key(before(&[("BEFORE_SEND_ON_ERROR", "maybe")])),
+            "BEFORE_SEND_ON_ERROR"
+        );
+        assert_eq!(
+            key(before(&[("BEFORE_SEND_TIMEOUT_MS", "0")])),
+            "BEFORE_SEND_TIMEOUT_MS"
+        );
+        assert_eq!(
+            key(before(&[("BEFORE_SEND_URL", "ftp://x/y")])),
+            "BEFORE_SEND_URL"
+        );
+    }
+}
+
+/// What a failure of the before-send hook means (`BEFORE_SEND_ON_ERROR`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// The message is stored as sent.
+    Allow,
+    /// The message is refused (`E_FORBIDDEN`).
+    Deny,
+}
+
+/// The before-send hook's settings. `url` `None`: no hook.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct BeforeSendSettings {
+    /// `BEFORE_SEND_URL` (`http://host:port/path`).
+    pub url: Option<Uri>,
+    /// `BEFORE_SEND_TIMEOUT_MS` (default 500).
+    pub timeout: Duration,
+    /// `BEFORE_SEND_ON_ERROR` (default `allow`).
+    pub on_error: OnError,
+}
+
+impl BeforeSendSettings {
+    /// Checks the settings; `get` reads a key's value (its default if unset).
+    pub(crate) fn parse(get: impl Fn(&'static str) -> String) -> Result<Self, ConfigError> {
+        let raw = get("BEFORE_SEND_URL");
+        let url = match raw.trim() {
+            "" => None,
+            s => {
+                let uri: Uri = s
+                    .parse()
+                    .map_err(|e| invalid("BEFORE_SEND_URL", s, format!("not a URL ({e})")))?;
+                if uri.scheme_str() != Some("http") || uri.host().is_none() {
+                    return Err(invalid(
+                        "BEFORE_SEND_URL",
+                        s,
+                        "expected http://host[:port]/path",
+                    ));
+                }
+                Some(uri)
+            }
+        };
+        let timeout = millis("BEFORE_SEND_TIMEOUT_MS", &get("BEFORE_SEND_TIMEOUT_MS"))?;
+        let on_error = match get("BEFORE_SEND_ON_ERROR").trim() {
+            "allow" => OnError::Allow,
+            "deny" => OnError::Deny,
+            other => {
+                return Err(invalid(
+                    "BEFORE_SEND_ON_ERROR",
+                    other,
+                    "expected allow or deny",
+                ))
+            }
+        };
+        Ok(BeforeSendSettings {
+            url,
+            timeout,
+            on_error,
+        })
+    }
 }

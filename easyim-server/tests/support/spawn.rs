@@ -40,6 +40,9 @@ const KEYS: &[&str] = &[
     "WEBHOOK_RETRY_MAX_MS",
     "WEBHOOK_TIMEOUT_MS",
     "WEBHOOK_BATCH",
+    "BEFORE_SEND_URL",
+    "BEFORE_SEND_TIMEOUT_MS",
+    "BEFORE_SEND_ON_ERROR",
 ];
 
 /// `easyim` in `dir`, with none of the settings inherited from the test's environment.
