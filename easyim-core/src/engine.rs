@@ -74,7 +74,7 @@ impl Engine {
                 storage,
                 moderation,
                 friends_only: AtomicBool::new(false),
-                offline: std::sync::OnceLock::new(),
+                events: std::sync::OnceLock::new(),
                 before_send: std::sync::OnceLock::new(),
                 auth,
                 config,
@@ -171,12 +171,14 @@ impl Engine {
         self.node.before_send.set(hook).is_ok()
     }
 
-    /// Writes `message.offline` events through `storage` (when its filter selects them).
-    pub(crate) fn set_offline_events(&self, storage: Arc<dyn crate::storage::Storage>) {
+    /// Writes `message.offline` and presence events through `storage` (when its filter
+    /// selects them).
+    pub(crate) fn set_engine_events(&self, storage: Arc<dyn crate::storage::Storage>) {
+        let node_id = self.node.config.node_id;
         let _ = self
             .node
-            .offline
-            .set(crate::events::OfflineEvents::new(storage));
+            .events
+            .set(crate::events::EngineEvents::new(storage, node_id));
     }
 
     /// Applies `DIRECT_MESSAGES` to the send path.

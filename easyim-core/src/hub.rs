@@ -115,19 +115,26 @@ impl Hub {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
-    pub(crate) fn register(&self, user: UserId, conn: Arc<ConnHandle>) {
+    /// Adds a connection of `user`; returns how many `user` has on this node now.
+    pub(crate) fn register(&self, user: UserId, conn: Arc<ConnHandle>) -> usize {
         let mut shard = self.shard(user).write().unwrap_or_else(|e| e.into_inner());
-        shard.entry(user).or_default().push(conn);
+        let list = shard.entry(user).or_default();
+        list.push(conn);
+        list.len()
     }
 
-    pub(crate) fn unregister(&self, user: UserId, conn_id: u64) {
+    /// Removes a connection of `user`; returns how many `user` has left on this node, or
+    /// `None` if it had no such connection.
+    pub(crate) fn unregister(&self, user: UserId, conn_id: u64) -> Option<usize> {
         let mut shard = self.shard(user).write().unwrap_or_else(|e| e.into_inner());
-        if let Some(list) = shard.get_mut(&user) {
-            list.retain(|c| c.id != conn_id);
-            if list.is_empty() {
-                shard.remove(&user);
-            }
+        let list = shard.get_mut(&user)?;
+        let before = list.len();
+        list.retain(|c| c.id != conn_id);
+        let left = list.len();
+        if left == 0 {
+            shard.remove(&user);
         }
+        (left < before).then_some(left)
     }
 
     /// Queues `frame` to every connection of each user in `users`, except connection `except`.

@@ -33,9 +33,9 @@ pub(crate) struct Node {
     pub(crate) sequencer: Arc<Sequencer>,
     pub(crate) ids: Snowflake,
     pub(crate) metrics: Arc<Metrics>,
-    /// `message.offline` events: set once by [`crate::Im`], which has the whole storage; an
-    /// engine without it writes none.
-    pub(crate) offline: std::sync::OnceLock<crate::events::OfflineEvents>,
+    /// `message.offline` and presence events: set once by [`crate::Im`], which has the whole
+    /// storage; an engine without it writes none.
+    pub(crate) events: std::sync::OnceLock<crate::events::EngineEvents>,
     /// The before-send hook, set once by [`crate::Engine::set_before_send`].
     pub(crate) before_send: std::sync::OnceLock<Arc<dyn crate::hook::BeforeSend>>,
     /// Cancelled by [`crate::Engine::shutdown`]: every session says `E_SHUTDOWN` and ends.

@@ -12,14 +12,20 @@ pub enum EventKind {
     UserRegistered,
     /// A stored message's recipient had no live connection (`message.offline`).
     MessageOffline,
+    /// A user's first connection on a node (`user.online`).
+    UserOnline,
+    /// A user's last connection on a node went (`user.offline`).
+    UserOffline,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order (its bit in an [`crate::EventFilter`] is its index).
-    pub const ALL: [EventKind; 3] = [
+    pub const ALL: [EventKind; 5] = [
         EventKind::MessageCreated,
         EventKind::UserRegistered,
         EventKind::MessageOffline,
+        EventKind::UserOnline,
+        EventKind::UserOffline,
     ];
 
     /// The name on the wire and in `WEBHOOK_EVENTS`.
@@ -28,6 +34,8 @@ impl EventKind {
             EventKind::MessageCreated => "message.created",
             EventKind::UserRegistered => "user.registered",
             EventKind::MessageOffline => "message.offline",
+            EventKind::UserOnline => "user.online",
+            EventKind::UserOffline => "user.offline",
         }
     }
 
@@ -45,7 +53,7 @@ impl fmt::Display for EventKind {
 
 /// A name that is no [`EventKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event kind {0:?} (known: message.created, message.offline, user.registered)")]
+#[error("unknown event kind {0:?} (known: message.created, message.offline, user.registered, user.online, user.offline)")]
 pub struct UnknownEventKind(pub String);
 
 impl FromStr for EventKind {

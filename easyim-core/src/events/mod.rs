@@ -11,15 +11,15 @@
 //! - [`NewEvent`], [`OutboxEvent`], [`OutboxStats`]: an event before and after it is stored.
 //! - the `payload` module: the JSON `data` of each kind, which every storage writes alike.
 
+mod engine;
 mod filter;
 mod kind;
-mod offline;
 mod payload;
 
+pub(crate) use engine::EngineEvents;
+pub use engine::{message_offline, user_presence};
 pub use filter::EventFilter;
 pub use kind::{EventKind, UnknownEventKind};
-pub use offline::message_offline;
-pub(crate) use offline::OfflineEvents;
 pub use payload::{message_created, user_registered};
 
 /// An event to write into the outbox.

@@ -199,7 +199,7 @@ impl Session {
         recipients: &[crate::types::UserId],
         offline: &mut Vec<Offline>,
     ) {
-        if !self.node.offline.get().is_some_and(|o| o.on()) {
+        if !self.node.events.get().is_some_and(|o| o.on()) {
             return;
         }
         let hub = self.node.router.hub();
@@ -215,7 +215,7 @@ impl Session {
 
     /// Hands the batch's offline recipients to the `message.offline` worker.
     async fn note_offline(&self, offline: Vec<Offline>) {
-        if let Some(events) = self.node.offline.get() {
+        if let Some(events) = self.node.events.get() {
             for (message, users) in offline {
                 events.note(message, users).await;
             }

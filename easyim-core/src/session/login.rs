@@ -43,7 +43,11 @@ impl Connection {
         node.metrics.logins.fetch_add(1, Relaxed);
 
         let handle = Arc::new(ConnHandle::new(self.id, self.out));
-        node.router.hub().register(user, handle.clone());
+        if node.router.hub().register(user, handle.clone()) == 1 {
+            if let Some(events) = node.events.get() {
+                events.presence(user, true);
+            }
+        }
         let bucket = (node.config.rate_limit > 0).then(|| TokenBucket::new(node.config.rate_limit));
         Some(Session {
             node,

@@ -100,7 +100,11 @@ impl Connection {
 
 impl Drop for Session {
     fn drop(&mut self) {
-        self.node.router.hub().unregister(self.user, self.handle.id);
+        if self.node.router.hub().unregister(self.user, self.handle.id) == Some(0) {
+            if let Some(events) = self.node.events.get() {
+                events.presence(self.user, false);
+            }
+        }
     }
 }
 

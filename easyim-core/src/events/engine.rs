@@ -1,5 +1,11 @@
-//! [`OfflineEvents`]: the `message.offline` events, one per recipient that had no live
-//! connection when its message was handed to delivery.
+//! [`EngineEvents`]: the events only the engine knows of: `message.offline`, one per
+//! recipient that had no live connection when its message was handed to delivery, and
+//! `user.online` / `user.offline`, a user's first connection on this node and its last one
+//! gone.
+//!
+//! Presence events are appended by the same worker (keyed `u:<id>`, so in order per user);
+//! they are noted where a connection is registered or dropped, which cannot wait, so when the
+//! worker is `QUEUE` jobs behind a presence event is dropped (and logged).
 //!
 //! Unlike `message.created`, this event depends on the engine (who is connected), so the
 //! storage cannot write it with the message: the engine notes the offline recipients right
@@ -24,31 +30,65 @@ use crate::types::{StoredMessage, UserId};
 /// Messages with offline recipients waiting for the worker; past it, the chat path waits.
 const QUEUE: usize = 1024;
 
-/// A stored message and its recipients that had no live connection.
+/// A job of the worker.
 #[derive(Debug)]
-struct Note {
-    message: StoredMessage,
-    users: Vec<UserId>,
+enum Job {
+    /// A stored message and its recipients that had no live connection.
+    Offline {
+        message: StoredMessage,
+        users: Vec<UserId>,
+    },
+    /// A ready event (presence).
+    Event(NewEvent),
 }
 
 /// The engine's side of `message.offline`: cheap to ask whether it is on, and a bounded queue
 /// to a worker started on first use.
-pub(crate) struct OfflineEvents {
+pub(crate) struct EngineEvents {
     storage: Arc<dyn Storage>,
-    tx: OnceLock<mpsc::Sender<Note>>,
+    tx: OnceLock<mpsc::Sender<Job>>,
+    node_id: u16,
 }
 
-impl std::fmt::Debug for OfflineEvents {
+impl std::fmt::Debug for EngineEvents {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OfflineEvents").finish_non_exhaustive()
+        f.debug_struct("EngineEvents").finish_non_exhaustive()
     }
 }
 
-impl OfflineEvents {
-    pub(crate) fn new(storage: Arc<dyn Storage>) -> Self {
-        OfflineEvents {
+impl EngineEvents {
+    pub(crate) fn new(storage: Arc<dyn Storage>, node_id: u16) -> Self {
+        EngineEvents {
             storage,
             tx: OnceLock::new(),
+            node_id,
+        }
+    }
+
+    fn sender(&self) -> &mpsc::Sender<Job> {
+        self.tx.get_or_init(|| {
+            let (tx, rx) = mpsc::channel(QUEUE);
+            tokio::spawn(work(self.storage.clone(), rx));
+            tx
+        })
+    }
+
+    /// Notes that `user`'s first connection on this node came (`online`) or its last one
+    /// went, if those events are on. Never waits: dropped (and logged) when the worker is
+    /// behind. Needs a tokio runtime.
+    pub(crate) fn presence(&self, user: UserId, online: bool) {
+        let kind = if online {
+            EventKind::UserOnline
+        } else {
+            EventKind::UserOffline
+        };
+        if !self.storage.event_filter().wants(kind) {
+            return;
+        }
+        let at = crate::ids::now_ms() as i64;
+        let event = user_presence(kind, user, self.node_id, at);
+        if self.sender().try_send(Job::Event(event)).is_err() {
+            warn!(user, kind = %kind, "presence event dropped: the event worker is behind");
         }
     }
 
@@ -63,12 +103,8 @@ impl OfflineEvents {
         if users.is_empty() {
             return;
         }
-        let tx = self.tx.get_or_init(|| {
-            let (tx, rx) = mpsc::channel(QUEUE);
-            tokio::spawn(work(self.storage.clone(), rx));
-            tx
-        });
-        if tx.send(Note { message, users }).await.is_err() {
+        let job = Job::Offline { message, users };
+        if self.sender().send(job).await.is_err() {
             warn!("message.offline: the worker stopped");
         }
     }
@@ -105,12 +141,31 @@ pub fn message_offline(
     }
 }
 
-/// Builds and appends the events of each note, one append per message.
-async fn work(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<Note>) {
-    while let Some(note) = rx.recv().await {
-        let conv = note.message.conversation();
-        let mut events = Vec::with_capacity(note.users.len());
-        for &user in &note.users {
+/// `user.online` / `user.offline` (`kind`): the user and the node, keyed by the user.
+pub fn user_presence(kind: EventKind, user: UserId, node_id: u16, at_ms: i64) -> NewEvent {
+    NewEvent {
+        kind,
+        key: format!("u:{user}"),
+        data: json!({"user_id": user.to_string(), "node_id": node_id}).to_string(),
+        created_ms: at_ms,
+    }
+}
+
+/// Builds and appends the events of each job, one append per job.
+async fn work(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let (message, users) = match job {
+            Job::Event(event) => {
+                if let Err(e) = storage.append_events(vec![event]).await {
+                    warn!(error = %e, "cannot write a presence event");
+                }
+                continue;
+            }
+            Job::Offline { message, users } => (message, users),
+        };
+        let conv = message.conversation();
+        let mut events = Vec::with_capacity(users.len());
+        for &user in &users {
             let devices = match storage.devices(user).await {
                 Ok(d) => d,
                 Err(e) => {
@@ -129,10 +184,10 @@ async fn work(storage: Arc<dyn Storage>, mut rx: mpsc::Receiver<Note>) {
                     false
                 }
             };
-            events.push(message_offline(&note.message, user, &devices, muted));
+            events.push(message_offline(&message, user, &devices, muted));
         }
         if let Err(e) = storage.append_events(events).await {
-            warn!(error = %e, id = %note.message.id, "message.offline: cannot write the events");
+            warn!(error = %e, id = %message.id, "message.offline: cannot write the events");
         }
     }
 }
