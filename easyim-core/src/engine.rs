@@ -86,6 +86,8 @@ impl Engine {
                 directory,
                 typing: Throttle::new(TYPING_INTERVAL, TYPING_TRACKED),
                 presence: Presence::new(config.node_id),
+                events: std::sync::OnceLock::new(),
+                before_send: std::sync::OnceLock::new(),
                 auth,
                 config,
                 router: Arc::new(Router::new(bus, metrics.clone())),
@@ -172,6 +174,23 @@ impl Engine {
         self.node
             .router
             .deliver(vec![user], &frame, None, None, true);
+    }
+
+    /// Asks `hook` about every chat message before it is stored (allow, refuse, replace its
+    /// content). Set once, before connections come; a second call changes nothing and
+    /// answers false.
+    pub fn set_before_send(&self, hook: Arc<dyn crate::hook::BeforeSend>) -> bool {
+        self.node.before_send.set(hook).is_ok()
+    }
+
+    /// Writes `message.offline` and presence events through `storage` (when its filter
+    /// selects them).
+    pub(crate) fn set_engine_events(&self, storage: Arc<dyn crate::storage::Storage>) {
+        let node_id = self.node.config.node_id;
+        let _ = self
+            .node
+            .events
+            .set(crate::events::EngineEvents::new(storage, node_id));
     }
 
     /// Applies `DIRECT_MESSAGES` to the send path.

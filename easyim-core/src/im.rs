@@ -54,6 +54,7 @@ impl Im {
             bus,
             Some(storage.clone()),
         );
+        engine.set_engine_events(storage.clone());
         let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
         Im {
             admin: Admin::new(storage.clone(), auth.clone(), engine.clone()),

@@ -49,11 +49,13 @@ mod delivery;
 mod devices;
 mod engine;
 mod error;
+mod events;
 mod friends;
 mod groups;
 mod hasher;
 mod hidden;
 mod history;
+mod hook;
 mod hub;
 mod ids;
 mod im;
@@ -91,11 +93,16 @@ pub use conversations::{Conversations, DEFAULT_CONVERSATION_LIMIT, MAX_CONVERSAT
 pub use devices::{Devices, MAX_DEVICES, MAX_DEVICE_TOKEN, MAX_PLATFORM};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
+pub use events::{
+    message_created, message_offline, user_presence, user_registered, EventFilter, EventKind,
+    NewEvent, OutboxEvent, OutboxStats, UnknownEventKind,
+};
 pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{
     GroupInfo, Groups, Joined, MAX_GROUP_AVATAR, MAX_GROUP_NAME, MAX_GROUP_NOTICE, MAX_MUTE_SECONDS,
 };
 pub use history::{History, DEFAULT_HISTORY_LIMIT, MAX_DELETE_IDS, MAX_HISTORY_LIMIT};
+pub use hook::{BeforeSend, Verdict};
 pub use ids::{now_ms, Snowflake};
 pub use im::Im;
 pub use legacy::{legacy_password_hash, LEGACY_SHA256_PREFIX};
@@ -112,7 +119,7 @@ pub use roles::{
 pub use session::Connection;
 pub use storage::{
     AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
-    ModerationStore, Storage,
+    ModerationStore, OutboxStore, Storage,
 };
 pub use summary::{
     peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,

@@ -11,6 +11,7 @@ mod friends;
 mod groups;
 mod hidden;
 mod moderation;
+mod outbox;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -38,6 +39,7 @@ use crate::types::{
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
     state: Mutex<State>,
+    events: crate::events::EventFilter,
 }
 
 impl MemoryStorage {
@@ -84,6 +86,8 @@ struct State {
     devices: HashMap<String, (UserId, crate::types::Device)>,
     /// The messages each user removed from its own view: (user, conversation, conv_seq).
     hidden: BTreeSet<(UserId, Conversation, u64)>,
+    /// The webhook outbox.
+    outbox: outbox::Events,
 }
 
 #[derive(Debug)]
@@ -223,6 +227,15 @@ impl AccountStore for MemoryStorage {
         }
         st.accounts.insert(user.account.clone(), user.id);
         st.users.insert(user.id, user.clone());
+        if self.events.wants(crate::events::EventKind::UserRegistered) {
+            let event = crate::events::user_registered(
+                user.id,
+                &user.account,
+                &user.nickname,
+                crate::ids::now_ms() as i64,
+            );
+            st.outbox.push(event);
+        }
         Ok(user)
     }
 
@@ -364,6 +377,10 @@ impl MessageStore for MemoryStorage {
             .and_then(|cs| cs.get_mut(&conv))
         {
             own.own = message.conv_seq;
+        }
+        if self.events.wants(crate::events::EventKind::MessageCreated) {
+            st.outbox
+                .push(crate::events::message_created(&message, &recipients));
         }
         Ok(StoreOutcome::Stored {
             message,

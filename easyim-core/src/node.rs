@@ -42,6 +42,11 @@ pub(crate) struct Node {
     pub(crate) sequencer: Arc<Sequencer>,
     pub(crate) ids: Snowflake,
     pub(crate) metrics: Arc<Metrics>,
+    /// `message.offline` and presence events: set once by [`crate::Im`], which has the whole
+    /// storage; an engine without it writes none.
+    pub(crate) events: std::sync::OnceLock<crate::events::EngineEvents>,
+    /// The before-send hook, set once by [`crate::Engine::set_before_send`].
+    pub(crate) before_send: std::sync::OnceLock<Arc<dyn crate::hook::BeforeSend>>,
     /// Cancelled by [`crate::Engine::shutdown`]: every session says `E_SHUTDOWN` and ends.
     pub(crate) shutdown: CancellationToken,
 }

@@ -21,6 +21,7 @@ async fn memory_storage_passes_each_trait_alone() {
     run_group_store(make).await;
     easyim_core::testkit::run_message_store(make).await;
     easyim_core::testkit::run_moderation_store(make).await;
+    easyim_core::testkit::run_outbox_store(make).await;
 }
 
 /// Only an `AccountStore`, over a `MemoryStorage`, whose `user_by_account` ignores case: the

@@ -77,6 +77,8 @@ pub struct ApiConfig {
     /// `ADMIN_TOKEN`: the bearer token of the server API (`/api/admin/...`); `None` or empty:
     /// the server API is off (its routes answer 404).
     pub admin_token: Option<String>,
+    /// The webhook dispatcher's counters, shown by `/metrics` when webhooks are on.
+    pub webhooks: Option<Arc<crate::webhook::WebhookCounters>>,
 }
 
 impl Default for ApiConfig {
@@ -88,6 +90,7 @@ impl Default for ApiConfig {
             request_timeout: std::time::Duration::from_secs(30),
             always_200: false,
             admin_token: None,
+            webhooks: None,
         }
     }
 }
@@ -138,6 +141,8 @@ pub(crate) struct AppState {
     always_200: bool,
     /// The server API's token check, rate limit and counters.
     admin: Arc<AdminGate>,
+    /// See [`ApiConfig::webhooks`].
+    webhooks: Option<Arc<crate::webhook::WebhookCounters>>,
 }
 
 /// Responses by status class (1xx to 5xx), for `/metrics`.
@@ -177,6 +182,7 @@ pub fn router(im: Im, config: ApiConfig, stop: CancellationToken) -> Router {
         http: Arc::default(),
         always_200: config.always_200,
         admin: Arc::new(AdminGate::new(config.admin_token.as_deref())),
+        webhooks: config.webhooks.clone(),
     };
     let admin = routes::add_admin_routes(Router::new()).route_layer(
         middleware::from_fn_with_state(state.clone(), admin_gate::gate),

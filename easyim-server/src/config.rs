@@ -118,6 +118,10 @@ pub struct Config {
     pub tls: Option<TlsFiles>,
     /// `TLS_REQUIRED`: plain connections are refused on both ports.
     pub tls_required: bool,
+    /// `WEBHOOK_*`.
+    pub webhook: crate::webhook::WebhookSettings,
+    /// `BEFORE_SEND_*`.
+    pub before_send: crate::webhook::BeforeSendSettings,
 }
 
 /// Which storage the server runs on.
@@ -339,6 +343,8 @@ impl Sources {
                 edit_secs: self.parse("EDIT_WINDOW", "seconds, 0 for no limit")?,
             },
             typing_max_group: self.parse("TYPING_MAX_GROUP", "a number of members")?,
+            webhook: crate::webhook::WebhookSettings::parse(|k| self.get(k))?,
+            before_send: crate::webhook::BeforeSendSettings::parse(|k| self.get(k))?,
             max_connections: self.positive("MAX_CONNECTIONS")? as usize,
             max_group_members: self.positive("MAX_GROUP_MEMBERS")?,
             max_groups_per_user: self.positive("MAX_GROUPS_PER_USER")?,

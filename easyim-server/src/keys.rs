@@ -85,6 +85,36 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "Bearer token of the server API (/api/admin/..., API port only), at least 16 characters; empty: the server API is off",
     ),
     (
+        "WEBHOOK_URL",
+        "",
+        "http:// URL the webhook events are POSTed to; empty: webhooks are off (no outbox is written)",
+    ),
+    (
+        "WEBHOOK_SECRET",
+        "",
+        "Key of the HMAC-SHA256 signature of each delivery (x-easyim-signature), at least 16 characters when WEBHOOK_URL is set",
+    ),
+    (
+        "WEBHOOK_EVENTS",
+        "",
+        "Comma-separated event kinds to deliver (message.created, message.offline, user.registered, user.online, user.offline); empty: all",
+    ),
+    ("WEBHOOK_RETRY_MIN_MS", "1000", "Delay before the first retry of a failed delivery, doubled at each failure (with jitter)"),
+    ("WEBHOOK_RETRY_MAX_MS", "300000", "Longest delay between two tries of a delivery"),
+    ("WEBHOOK_TIMEOUT_MS", "10000", "How long one webhook POST may take before it counts as failed"),
+    ("WEBHOOK_BATCH", "100", "Most events one webhook POST carries (1 to 1000)"),
+    (
+        "BEFORE_SEND_URL",
+        "",
+        "http:// URL asked about every chat message before it is stored (allow, refuse, replace); empty: no hook",
+    ),
+    ("BEFORE_SEND_TIMEOUT_MS", "500", "How long the before-send hook may take before it counts as failed"),
+    (
+        "BEFORE_SEND_ON_ERROR",
+        "allow",
+        "What a failed before-send call means: allow (store the message) or deny (E_FORBIDDEN)",
+    ),
+    (
         "MAX_CONNECTIONS",
         "50000",
         "Connections the server holds at once, over both ports",

@@ -26,6 +26,7 @@ mod server;
 mod stall;
 mod tls;
 mod transport;
+pub mod webhook;
 
 pub use api::{api_routes, router as api_router, ApiConfig};
 pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};

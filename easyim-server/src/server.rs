@@ -82,6 +82,17 @@ pub struct Server {
     bus: Option<NatsSubscriber>,
     /// Loaded at bind, so that a bad certificate stops the server before it listens.
     tls: Option<Arc<Tls>>,
+    /// The storage, for the webhook dispatcher (`WEBHOOK_URL`).
+    storage: Outbox,
+}
+
+/// The storage as the webhook dispatcher sees it (`Storage` has no `Debug`).
+struct Outbox(Arc<dyn Storage>);
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Outbox")
+    }
 }
 
 impl Server {
@@ -130,8 +141,12 @@ impl Server {
                     .map_err(ServerError::Nats)?;
             (Arc::new(bus), Some(subscriber))
         };
+        if config.webhook.url.is_some() {
+            // From the first write on, its events go to the outbox.
+            storage.event_filter().set(&config.webhook.events);
+        }
         let im = Im::with_bus(
-            storage,
+            storage.clone(),
             auth,
             EngineConfig {
                 auth_timeout: config.auth_timeout,
@@ -150,6 +165,10 @@ impl Server {
                 .with_max_groups_per_user(config.max_groups_per_user)
                 .with_direct_messages(config.direct_messages),
         );
+        let secret = &config.webhook.secret;
+        if let Some(hook) = crate::webhook::HttpBeforeSend::new(&config.before_send, secret) {
+            im.engine().set_before_send(Arc::new(hook));
+        }
         let im_listener = bind("SERVER_PORT", SocketAddr::new(config.ip, config.port)).await?;
         let api_listener = bind(
             "API_SERVER_PORT",
@@ -166,6 +185,7 @@ impl Server {
             stop: CancellationToken::new(),
             bus: subscriber,
             tls,
+            storage: Outbox(storage),
         })
     }
 
@@ -210,6 +230,7 @@ impl Server {
             api_addr,
             bus,
             tls,
+            storage: Outbox(storage),
         } = self;
         let engine = im.engine().clone();
         let stop_key = easyim_core::random_secret();
@@ -225,6 +246,12 @@ impl Server {
         api_config.always_200 = config.api_always_200;
         api_config.request_timeout = config.write_timeout;
         api_config.admin_token = Some(config.admin_token.clone());
+        let webhooks = config
+            .webhook
+            .url
+            .is_some()
+            .then(|| Arc::new(crate::webhook::WebhookCounters::default()));
+        api_config.webhooks = webhooks.clone();
         let routes = api_router(im, api_config, stop.clone());
         let tracker = TaskTracker::new();
         let ws = WsState {
@@ -253,6 +280,16 @@ impl Server {
         info!(im = %im_addr, api = %api_addr, tls = ctx.tls.is_some(), "easyim listening");
         tracker.spawn(accept_loop(im_listener, ctx.clone(), true));
         tracker.spawn(accept_loop(api_listener, ctx, false));
+        if let Some(counters) = webhooks {
+            tracker.spawn(crate::webhook::run(
+                storage,
+                config.webhook.clone(),
+                counters,
+                accept_stop.clone(),
+            ));
+        } else {
+            drop(storage);
+        }
         if let Some(bus) = bus {
             // Until the listeners stop: after that the engine closes its connections anyway.
             tracker.spawn(bus.run(engine.clone(), accept_stop.clone().cancelled_owned()));

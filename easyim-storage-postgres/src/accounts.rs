@@ -10,22 +10,48 @@ use crate::PgStorage;
 #[async_trait]
 impl AccountStore for PgStorage {
     async fn create_user(&self, user: User) -> Result<User> {
-        let n = self
-            .execute(
+        let params: [&(dyn tokio_postgres::types::ToSql + Sync); 6] = [
+            &id(user.id),
+            &user.account,
+            &user.nickname,
+            &user.avatar,
+            &user.password_hash,
+            &user.secret,
+        ];
+        let n = if self.events.wants(easyim_core::EventKind::UserRegistered) {
+            // The user and its `user.registered` event in one statement.
+            let at = easyim_core::now_ms() as i64;
+            let event = easyim_core::user_registered(user.id, &user.account, &user.nickname, at);
+            let mut all = params.to_vec();
+            let more: [&(dyn tokio_postgres::types::ToSql + Sync); 3] =
+                [&event.key, &event.data, &event.created_ms];
+            all.extend(more);
+            let row = self
+                .query_one(
+                    &format!(
+                        "WITH u AS (
+                             INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
+                             ON CONFLICT DO NOTHING RETURNING id
+                         ), e AS (
+                             INSERT INTO outbox (kind, key, data, created_ms)
+                             SELECT 'user.registered', $7, $8, $9 FROM u
+                         )
+                         SELECT count(*) FROM u"
+                    ),
+                    &all,
+                )
+                .await?;
+            row.get::<_, i64>(0) as u64
+        } else {
+            self.execute(
                 &format!(
                     "INSERT INTO users ({USER_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT DO NOTHING"
                 ),
-                &[
-                    &id(user.id),
-                    &user.account,
-                    &user.nickname,
-                    &user.avatar,
-                    &user.password_hash,
-                    &user.secret,
-                ],
+                &params,
             )
-            .await?;
+            .await?
+        };
         if n == 1 {
             return Ok(user);
         }

@@ -75,6 +75,7 @@ mod friends;
 mod groups;
 mod messages;
 mod moderation;
+mod outbox;
 mod pipeline;
 mod rows;
 mod schema;
@@ -99,6 +100,8 @@ pub struct PgStorage {
     pool: Pool,
     config: PgConfig,
     pipeline: Pipeline,
+    /// Which webhook events writes put into the outbox (`outbox.rs`).
+    events: std::sync::Arc<easyim_core::EventFilter>,
 }
 
 impl fmt::Debug for PgStorage {
@@ -141,11 +144,13 @@ impl PgStorage {
         drop(client);
         // An eighth of the pool (2 of the default 16) stores messages at once: fewer, larger
         // transactions cost PostgreSQL less CPU per message; the rest serves everything else.
-        let pipeline = Pipeline::start(pool.clone(), config.pool_size / 8);
+        let events = std::sync::Arc::new(easyim_core::EventFilter::default());
+        let pipeline = Pipeline::start(pool.clone(), config.pool_size / 8, events.clone());
         let storage = PgStorage {
             pool,
             config,
             pipeline,
+            events,
         };
         tracing::info!(
             host = %storage.config.host,

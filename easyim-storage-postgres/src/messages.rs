@@ -78,6 +78,36 @@ const AMEND_SQL: &str = "
         content = CASE WHEN $3 = 6 THEN '' ELSE $4 END,
         edited_at = CASE WHEN $3 = 7 THEN $5 ELSE edited_at END
     WHERE conv = $1 AND msg_id = $2 AND ($3 = 6 OR ($3 = 7 AND NOT recalled))";
+/// [`STORE_SQL`] that also writes each stored message's `message.created` event in the same
+/// statement (so the same transaction), its data built as `easyim_core::message_created`
+/// builds it.
+const STORE_WITH_EVENTS_SQL: &str = "
+    WITH s AS (
+        SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
+        FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ), e AS (
+        INSERT INTO outbox (kind, key, data, created_ms)
+        SELECT 'message.created', x.c,
+               jsonb_build_object(
+                   'conversation', x.c,
+                   'message', jsonb_build_object(
+                       'id', x.id, 'conv_seq', s.o_conv_seq, 'from_user_id', x.f::text,
+                       'to_id', x.t::text,
+                       'chat_type', CASE WHEN x.g THEN 'group' ELSE 'single' END,
+                       'msg_type', x.mt, 'content', x.ct, 'timestamp', x.ts,
+                       'ref_id', x.r),
+                   'recipients', (SELECT coalesce(jsonb_agg(r::text ORDER BY r), '[]'::jsonb)
+                                    FROM unnest(s.o_recipients) AS r))::text,
+               x.ts
+          FROM s
+          JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[],
+                      $6::int[], $7::text[], $8::bigint[], $9::text[])
+               WITH ORDINALITY AS x (id, c, f, t, g, mt, ct, ts, r, i) ON x.i = s.o_idx
+         WHERE s.o_outcome = 0
+         ORDER BY s.o_idx
+    )
+    SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
+    FROM s ORDER BY o_idx";
 
 /// Turns the function's row for `msg` into its outcome.
 pub(crate) fn store_outcome(msg: NewMessage, r: &Row) -> StoreOutcome {
@@ -292,11 +322,15 @@ impl MessageStore for PgStorage {
     }
 }
 
-/// Stores `msgs` with one call of `easyim_store_messages` (references included), then applies
-/// each RECALL or EDIT stored to its target: one transaction, one row per message in order
-/// (deadlocks and serialization failures retried whole). A batch without RECALL or EDIT is
-/// one round trip.
-pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<Row>, DbError> {
+/// Stores `msgs` with one call of `easyim_store_messages` (references included; with
+/// `created`, each stored message's `message.created` event too), then applies each RECALL or
+/// EDIT stored to its target: one transaction, one row per message in order (deadlocks and
+/// serialization failures retried whole). A batch without RECALL or EDIT is one round trip.
+pub(crate) async fn store_rows(
+    pool: &Pool,
+    msgs: &[NewMessage],
+    created: bool,
+) -> Result<Vec<Row>, DbError> {
     let n = msgs.len();
     let mut ids = Vec::with_capacity(n);
     let mut convs = Vec::with_capacity(n);
@@ -324,14 +358,17 @@ pub(crate) async fn store_rows(pool: &Pool, msgs: &[NewMessage]) -> Result<Vec<R
     let amends = msgs.iter().any(|m| is_amend(m.msg_type));
     retrying(|| async {
         let mut client = pool.get().await?;
+        let sql = if created {
+            STORE_WITH_EVENTS_SQL
+        } else {
+            STORE_SQL
+        };
         if !amends {
-            let stmt = client.prepare_cached(STORE_SQL).await?;
+            let stmt = client.prepare_cached(sql).await?;
             return Ok(client.query(&stmt, &params).await?);
         }
         let tx = client.transaction().await?;
-        let found = tx
-            .query(&tx.prepare_cached(STORE_SQL).await?, &params)
-            .await?;
+        let found = tx.query(&tx.prepare_cached(sql).await?, &params).await?;
         let amend = tx.prepare_cached(AMEND_SQL).await?;
         for ((m, conv), r) in msgs.iter().zip(&convs).zip(&found) {
             if is_amend(m.msg_type) && r.get::<_, i32>(1) == 0 {

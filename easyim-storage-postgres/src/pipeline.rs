@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use deadpool_postgres::Pool;
-use easyim_core::{NewMessage, StorageError, StoreOutcome};
+use easyim_core::{EventFilter, EventKind, NewMessage, StorageError, StoreOutcome};
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::error::Result;
@@ -44,10 +44,12 @@ impl Pipeline {
     /// Starts the pipeline's task on the current tokio runtime, with at most `in_flight`
     /// transactions at once (at least 1) on `pool`. It ends when the pipeline is dropped and
     /// the queued batches are stored.
-    pub(crate) fn start(pool: Pool, in_flight: usize) -> Pipeline {
+    /// `events` says whether each transaction also writes the `message.created` events.
+    pub(crate) fn start(pool: Pool, in_flight: usize, events: Arc<EventFilter>) -> Pipeline {
         let in_flight = in_flight.max(1);
         let (jobs, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(dispatch(pool, rx, Arc::new(Semaphore::new(in_flight))));
+        let slots = Arc::new(Semaphore::new(in_flight));
+        tokio::spawn(dispatch(pool, rx, slots, events));
         Pipeline { jobs, in_flight }
     }
 
@@ -72,7 +74,12 @@ impl Pipeline {
 
 /// Takes a transaction slot, then every batch waiting (at least one), and stores them in a
 /// task of their own; again until the pipeline is dropped.
-async fn dispatch(pool: Pool, mut rx: mpsc::Receiver<Job>, slots: Arc<Semaphore>) {
+async fn dispatch(
+    pool: Pool,
+    mut rx: mpsc::Receiver<Job>,
+    slots: Arc<Semaphore>,
+    events: Arc<EventFilter>,
+) {
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
@@ -87,12 +94,14 @@ async fn dispatch(pool: Pool, mut rx: mpsc::Receiver<Job>, slots: Arc<Semaphore>
             n += job.msgs.len();
             jobs.push(job);
         }
-        tokio::spawn(commit(pool.clone(), jobs, n, permit));
+        let created = events.wants(EventKind::MessageCreated);
+        tokio::spawn(commit(pool.clone(), jobs, n, created, permit));
     }
 }
 
-/// Stores `jobs` (`n` messages in all) in one transaction and answers each.
-async fn commit(pool: Pool, jobs: Vec<Job>, n: usize, _slot: OwnedSemaphorePermit) {
+/// Stores `jobs` (`n` messages in all) in one transaction, with their `message.created`
+/// events if `created`, and answers each.
+async fn commit(pool: Pool, jobs: Vec<Job>, n: usize, created: bool, _slot: OwnedSemaphorePermit) {
     let mut all = Vec::with_capacity(n);
     let mut sizes = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
@@ -102,7 +111,7 @@ async fn commit(pool: Pool, jobs: Vec<Job>, n: usize, _slot: OwnedSemaphorePermi
         replies.push(job.reply);
     }
     tracing::trace!(batches = sizes.len(), messages = n, "PostgreSQL: storing");
-    match store_rows(&pool, &all).await {
+    match store_rows(&pool, &all, created).await {
         Ok(rows) if rows.len() == n => {
             let mut outcomes = all.into_iter().zip(&rows).map(|(m, r)| store_outcome(m, r));
             for (size, reply) in sizes.into_iter().zip(replies) {

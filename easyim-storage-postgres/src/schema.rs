@@ -443,6 +443,8 @@ CREATE TABLE refresh_families (
     // 8: a message's reference (reply, recall, edit), its recalled/edited state, and the
     // messages each user deleted from their own view; the batch store takes the references.
     include_str!("migrations/v8_recall.sql"),
+    // 9: the webhook outbox.
+    include_str!("migrations/v9_outbox.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

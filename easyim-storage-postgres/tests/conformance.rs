@@ -363,3 +363,82 @@ async fn throughput() {
     drop(storage);
     schemas.drop_all().await;
 }
+
+/// Two nodes' dispatchers share one outbox: each event is claimed by exactly one of them, and
+/// each key's events are handed out (and acknowledged) in the order written, across nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_share_the_outbox() {
+    use easyim_core::{EventKind, NewEvent, OutboxStore};
+    let Some(url) = database_url("two_nodes_share_the_outbox") else {
+        return;
+    };
+    let schemas = Schemas::new(url, "outbox");
+    let schema = schemas.fresh();
+    let a = Arc::new(schemas.open(&schema, 4).await);
+    let b = Arc::new(schemas.open(&schema, 4).await);
+    const KEYS: usize = 8;
+    const PER_KEY: usize = 40;
+    let mut events = Vec::new();
+    for n in 0..PER_KEY {
+        for k in 0..KEYS {
+            events.push(NewEvent {
+                kind: EventKind::MessageCreated,
+                key: format!("k{k}"),
+                data: format!("{{\"k\":{k},\"n\":{n}}}"),
+                created_ms: 1,
+            });
+        }
+    }
+    a.append_events(events).await.unwrap();
+    // (node, key, n) in the order each event was handed to a node, recorded before its ack.
+    let log: Arc<Mutex<Vec<(usize, u64, u64)>>> = Arc::default();
+    let run = |node: usize, s: Arc<PgStorage>, log: Arc<Mutex<Vec<(usize, u64, u64)>>>| async move {
+        loop {
+            let now = easyim_core::now_ms() as i64;
+            let claimed = s.claim_events(7, now, 60_000).await.unwrap();
+            if claimed.is_empty() {
+                if s.outbox_stats().await.unwrap().depth == 0 {
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                continue;
+            }
+            for e in &claimed {
+                let v: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+                log.lock().unwrap().push((
+                    node,
+                    v["k"].as_u64().unwrap(),
+                    v["n"].as_u64().unwrap(),
+                ));
+            }
+            let ids: Vec<u64> = claimed.iter().map(|e| e.id).collect();
+            s.ack_events(&ids).await.unwrap();
+        }
+    };
+    tokio::join!(
+        run(0, a.clone(), log.clone()),
+        run(1, b.clone(), log.clone())
+    );
+    let log = log.lock().unwrap().clone();
+    assert_eq!(
+        log.len(),
+        KEYS * PER_KEY,
+        "every event handed out exactly once"
+    );
+    for k in 0..KEYS as u64 {
+        let ns: Vec<u64> = log.iter().filter(|e| e.1 == k).map(|e| e.2).collect();
+        assert_eq!(
+            ns,
+            (0..PER_KEY as u64).collect::<Vec<_>>(),
+            "key {k} in order"
+        );
+    }
+    let by_b = log.iter().filter(|e| e.0 == 1).count();
+    assert!(
+        by_b > 0 && by_b < log.len(),
+        "both nodes took a share: {by_b} of {}",
+        log.len()
+    );
+    drop((a, b));
+    schemas.drop_all().await;
+}

@@ -11,6 +11,13 @@ use crate::SqliteStorage;
 #[async_trait]
 impl AccountStore for SqliteStorage {
     async fn create_user(&self, user: User) -> Result<User> {
+        let registered = self
+            .events
+            .wants(easyim_core::EventKind::UserRegistered)
+            .then(|| {
+                let at = easyim_core::now_ms() as i64;
+                easyim_core::user_registered(user.id, &user.account, &user.nickname, at)
+            });
         self.write(move |c| {
             let taken: bool = c
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM users WHERE account = ?1)")?
@@ -32,6 +39,9 @@ impl AccountStore for SqliteStorage {
                 user.password_hash,
                 user.secret
             ])?;
+            if let Some(event) = &registered {
+                crate::outbox::insert_event(c, event)?;
+            }
             Ok(user)
         })
         .await

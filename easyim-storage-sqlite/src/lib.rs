@@ -53,6 +53,7 @@ mod groups;
 mod messages;
 mod moderation;
 mod options;
+mod outbox;
 mod readers;
 mod rows;
 mod schema;
@@ -101,6 +102,8 @@ pub struct SqliteStorage {
     writer: Writer,
     readers: Arc<Readers>,
     stats: Arc<Stats>,
+    /// Which webhook events writes put into the outbox (`outbox`).
+    events: easyim_core::EventFilter,
     _checkpointer: Checkpointer,
 }
 
@@ -136,6 +139,7 @@ impl SqliteStorage {
             writer,
             readers,
             stats,
+            events: easyim_core::EventFilter::default(),
             _checkpointer: checkpointer,
         })
     }

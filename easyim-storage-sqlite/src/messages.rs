@@ -175,12 +175,29 @@ impl MessageStore for SqliteStorage {
             return Ok(Vec::new());
         }
         // One job, no savepoint: each message is atomic on its own (see `store_one`), and if
-        // one fails the call fails with those before it stored, as the contract allows.
-        self.write_with(false, move |c, cache| {
+        // one fails the call fails with those before it stored, as the contract allows. With
+        // `message.created` events on, each message is two INSERTs (its row, its event): the
+        // job then runs in a savepoint, so that a failure keeps neither half.
+        let created = self.events.wants(easyim_core::EventKind::MessageCreated);
+        self.write_with(created, move |c, cache| {
             msgs.into_iter()
-                .map(|m| match Amend::of(m.msg_type) {
-                    Some(_) => store_amend(c, cache, m),
-                    None => store_one(c, cache, m),
+                .map(|m| {
+                    let out = match Amend::of(m.msg_type) {
+                        Some(_) => store_amend(c, cache, m)?,
+                        None => store_one(c, cache, m)?,
+                    };
+                    if let (
+                        true,
+                        StoreOutcome::Stored {
+                            message,
+                            recipients,
+                        },
+                    ) = (created, &out)
+                    {
+                        let event = easyim_core::message_created(message, recipients);
+                        crate::outbox::insert_event(c, &event)?;
+                    }
+                    Ok(out)
                 })
                 .collect()
         })

@@ -215,6 +215,22 @@ const MIGRATIONS: &[&str] = &[
     ) WITHOUT ROWID;
     CREATE INDEX devices_user ON devices (user_id, updated_at, token);
     ",
+    // 8: the webhook outbox: events written with what they report, until delivered. `key`
+    // orders delivery (a conversation, a user); `due_ms` is the next try, `lease_ms` the end
+    // of the current claim.
+    "
+    CREATE TABLE outbox (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind       TEXT    NOT NULL,
+        key        TEXT    NOT NULL,
+        data       TEXT    NOT NULL,
+        created_ms INTEGER NOT NULL,
+        attempts   INTEGER NOT NULL DEFAULT 0,
+        due_ms     INTEGER NOT NULL DEFAULT 0,
+        lease_ms   INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX outbox_key ON outbox (key, id);
+    ",
 ];
 
 /// Creates the database file readable and writable by its owner only (0600) if it does not

@@ -292,7 +292,7 @@ async fn a_version_1_database_is_migrated() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 7, "migrated to the current schema");
+    assert_eq!(version, 8, "migrated to the current schema");
 }
 
 /// Another process writing to the same file (another node): the writer notices its commits

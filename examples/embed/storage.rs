@@ -1,10 +1,11 @@
 //! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. The
 //! conversation list and read positions are in `conversations`; the `ModerationStore` part is
-//! in `moderation`, the `DeviceStore` part in `devices`.
+//! in `moderation`, the `DeviceStore` part in `devices`, the `OutboxStore` part in `outbox`.
 
 mod conversations;
 mod devices;
 mod moderation;
+mod outbox;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -26,6 +27,8 @@ use easyim_proto::{ChatType, MsgStatus};
 #[derive(Debug, Default)]
 pub(crate) struct TableStorage {
     db: Mutex<Tables>,
+    /// Which webhook events are written (none unless the server turns webhooks on).
+    events: easyim_core::EventFilter,
 }
 
 /// The "tables". Keys are ordered like the primary keys of the matching SQL tables.
@@ -73,6 +76,8 @@ struct Tables {
     devices: BTreeMap<String, (UserId, easyim_core::Device)>,
     /// `hidden (user, conversation, conv_seq)`: the messages each user deleted for itself.
     hidden: BTreeSet<(UserId, Conversation, u64)>,
+    /// `outbox (id PRIMARY KEY, ...)`: webhook events waiting for delivery.
+    outbox: outbox::OutboxTable,
 }
 
 impl TableStorage {
@@ -152,6 +157,11 @@ impl AccountStore for TableStorage {
             return Err(StorageError::Conflict(Conflict::User));
         }
         db.users.insert(user.id, user.clone());
+        if self.events.wants(easyim_core::EventKind::UserRegistered) {
+            let at = easyim_core::now_ms() as i64;
+            let event = easyim_core::user_registered(user.id, &user.account, &user.nickname, at);
+            db.outbox.insert(event);
+        }
         Ok(user)
     }
 
@@ -488,6 +498,10 @@ impl MessageStore for TableStorage {
             .map(|&u| (u, order));
         let rows: Vec<_> = inbox_rows.collect();
         db.inbox.extend(rows);
+        if self.events.wants(easyim_core::EventKind::MessageCreated) {
+            let event = easyim_core::message_created(&message, &recipients);
+            db.outbox.insert(event);
+        }
         Ok(StoreOutcome::Stored {
             message,
             recipients,

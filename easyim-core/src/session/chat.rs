@@ -1,6 +1,7 @@
 //! Chat messages (protocol.md section 4): checked, stored a batch at a time, answered in the
 //! order sent (ack or error), and handed to the sequencer for delivery.
 
+use std::borrow::Cow;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,9 +23,12 @@ pub(super) const MAX_ID_LEN: usize = 128;
 /// Why a message is refused before storage: the error code and its text.
 pub(super) type Refusal = (ErrorCode, &'static str);
 
+/// A stored message and its recipients that had no live connection.
+type Offline = (crate::types::StoredMessage, Vec<crate::types::UserId>);
+
 /// A message of a batch: refused before storage, or being stored.
 enum Slot {
-    Refused(ErrorCode, &'static str, Msg),
+    Refused(ErrorCode, Cow<'static, str>, Msg),
     Storing(Msg, Ticket<Router>),
 }
 
@@ -49,11 +53,15 @@ impl Session {
         let mut slots = Vec::with_capacity(batch.len());
         let mut news = Vec::with_capacity(batch.len());
         let mut standing = Standing::default();
-        for (msg, checked) in batch {
-            let checked = match checked {
+        let mut checked = Vec::with_capacity(batch.len());
+        for (msg, new) in batch {
+            let c = match new {
                 Ok(new) => self.gate_once(&new, &mut standing).await.map(|()| new),
                 Err(refusal) => Err(refusal),
             };
+            checked.push((msg, c.map_err(|(code, text)| (code, Cow::Borrowed(text)))));
+        }
+        for (msg, checked) in self.before_send(checked).await {
             match checked {
                 Err((code, text)) => slots.push(Slot::Refused(code, text, msg)),
                 Ok(new) => {
@@ -64,19 +72,21 @@ impl Session {
             }
         }
         let mut outcomes = self.store_batch(news).await.into_iter();
+        let mut offline = Vec::new();
         for slot in slots {
             match slot {
-                Slot::Refused(code, text, msg) => self.error(code, text, &msg),
+                Slot::Refused(code, text, msg) => self.error(code, &text, &msg),
                 Slot::Storing(msg, ticket) => match outcomes.next().unwrap_or(Err(())) {
                     Err(()) => self.error(
                         ErrorCode::Internal,
                         "storage failed; the message was not stored, resend it",
                         &msg,
                     ),
-                    Ok(outcome) => self.answer(msg, outcome, ticket),
+                    Ok(outcome) => self.answer(msg, outcome, ticket, &mut offline),
                 },
             }
         }
+        self.note_offline(offline).await;
     }
 
     /// The storage step of a batch: one outcome per message, in order (`Err` if storage
@@ -144,8 +154,16 @@ impl Session {
         })
     }
 
-    /// Answers one stored (or refused) message, and releases a stored one for delivery.
-    fn answer(&self, msg: Msg, outcome: StoreOutcome, ticket: Ticket<Router>) {
+    /// Answers one stored (or refused) message, and releases a stored one for delivery; notes
+    /// a stored one's recipients without a live connection in `offline` (when
+    /// `message.offline` events are on).
+    fn answer(
+        &self,
+        msg: Msg,
+        outcome: StoreOutcome,
+        ticket: Ticket<Router>,
+        offline: &mut Vec<Offline>,
+    ) {
         let metrics = &self.node.metrics;
         match outcome {
             StoreOutcome::NoUser => self.error(ErrorCode::NoUser, "no such user", &msg),
@@ -167,6 +185,7 @@ impl Session {
                 mut recipients,
             } => {
                 metrics.acks.fetch_add(1, Relaxed);
+                self.find_offline(&message, &recipients, offline);
                 let delivered = message.to_msg();
                 let ack = Arc::new(Encoded::new(frames::ack(&delivered, msg.seq)));
                 // The sender's other devices get it too (multi-device sync).
@@ -185,5 +204,38 @@ impl Session {
             }
         }
         drop(ticket);
+    }
+}
+
+impl Session {
+    /// Adds `message` and its recipients with no live connection on this node to `offline`,
+    /// if `message.offline` events are on.
+    fn find_offline(
+        &self,
+        message: &crate::types::StoredMessage,
+        recipients: &[crate::types::UserId],
+        offline: &mut Vec<Offline>,
+    ) {
+        if !self.node.events.get().is_some_and(|o| o.on()) {
+            return;
+        }
+        let hub = self.node.router.hub();
+        let users: Vec<_> = recipients
+            .iter()
+            .copied()
+            .filter(|&u| hub.online(u) == 0)
+            .collect();
+        if !users.is_empty() {
+            offline.push((message.clone(), users));
+        }
+    }
+
+    /// Hands the batch's offline recipients to the `message.offline` worker.
+    async fn note_offline(&self, offline: Vec<Offline>) {
+        if let Some(events) = self.node.events.get() {
+            for (message, users) in offline {
+                events.note(message, users).await;
+            }
+        }
     }
 }

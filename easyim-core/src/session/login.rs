@@ -45,6 +45,11 @@ impl Connection {
         let handle = Arc::new(ConnHandle::new(self.id, self.out));
         let count = node.router.hub().register(user, handle.clone());
         node.connected(user, count);
+        if count == 1 {
+            if let Some(events) = node.events.get() {
+                events.presence(user, true);
+            }
+        }
         let bucket = (node.config.rate_limit > 0).then(|| TokenBucket::new(node.config.rate_limit));
         Some(Session {
             node,

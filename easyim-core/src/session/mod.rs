@@ -13,6 +13,7 @@
 mod amend;
 mod chat;
 mod gate;
+mod hook;
 mod login;
 mod rate;
 mod receipt;
@@ -106,6 +107,11 @@ impl Drop for Session {
     fn drop(&mut self) {
         let left = self.node.router.hub().unregister(self.user, self.handle.id);
         self.node.disconnected(self.user, left);
+        if left == Some(0) {
+            if let Some(events) = self.node.events.get() {
+                events.presence(self.user, false);
+            }
+        }
     }
 }
 

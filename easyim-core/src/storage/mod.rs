@@ -7,6 +7,7 @@
 //! - [`ConversationStore`]: each user's conversation list and its settings in each.
 //! - [`ModerationStore`]: group roles, settings and mutes.
 //! - [`DeviceStore`]: each user's push devices.
+//! - [`OutboxStore`]: the durable outbox of webhook events.
 //!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
@@ -28,6 +29,7 @@ mod friends;
 mod groups;
 mod messages;
 mod moderation;
+mod outbox;
 
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
@@ -36,6 +38,7 @@ pub use friends::FriendStore;
 pub use groups::GroupStore;
 pub use messages::MessageStore;
 pub use moderation::ModerationStore;
+pub use outbox::OutboxStore;
 
 /// Every storage trait at once: what the whole domain (the [`crate::Im`] services and the
 /// engine) needs. Implemented for any type that implements the narrow traits; hold it as
@@ -48,6 +51,7 @@ pub trait Storage:
     + ConversationStore
     + ModerationStore
     + DeviceStore
+    + OutboxStore
 {
 }
 
@@ -59,6 +63,7 @@ impl<
             + ConversationStore
             + ModerationStore
             + DeviceStore
+            + OutboxStore
             + ?Sized,
     > Storage for T
 {

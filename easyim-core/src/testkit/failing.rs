@@ -494,3 +494,40 @@ impl<S: DeviceStore> DeviceStore for FailingStorage<S> {
         self.inner.devices(user).await
     }
 }
+
+#[async_trait::async_trait]
+impl<S: crate::storage::OutboxStore> crate::storage::OutboxStore for FailingStorage<S> {
+    fn event_filter(&self) -> &crate::events::EventFilter {
+        self.inner.event_filter()
+    }
+
+    async fn claim_events(
+        &self,
+        limit: usize,
+        now_ms: i64,
+        lease_ms: i64,
+    ) -> crate::Result<Vec<crate::events::OutboxEvent>> {
+        self.check()?;
+        self.inner.claim_events(limit, now_ms, lease_ms).await
+    }
+
+    async fn ack_events(&self, ids: &[u64]) -> crate::Result<()> {
+        self.check()?;
+        self.inner.ack_events(ids).await
+    }
+
+    async fn retry_events(&self, ids: &[u64], due_ms: i64) -> crate::Result<()> {
+        self.check()?;
+        self.inner.retry_events(ids, due_ms).await
+    }
+
+    async fn outbox_stats(&self) -> crate::Result<crate::events::OutboxStats> {
+        self.check()?;
+        self.inner.outbox_stats().await
+    }
+
+    async fn append_events(&self, events: Vec<crate::events::NewEvent>) -> crate::Result<()> {
+        self.check()?;
+        self.inner.append_events(events).await
+    }
+}

@@ -15,6 +15,7 @@
 //! | [`run_conversation_store`] | [`ConversationStore`] and [`MessageStore::record_read`] | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the counts come from messages) |
 //! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`FriendStore`], [`GroupStore`] and [`MessageStore`] |
 //! | [`run_device_store`]    | [`DeviceStore`]     | [`AccountStore`] (to make users) |
+//! | [`run_outbox_store`]    | [`OutboxStore`]     | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the events they write) |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -53,6 +54,7 @@ mod hidden;
 mod memory_im;
 mod messages;
 mod moderation;
+mod outbox;
 mod paging;
 mod pending;
 mod receipts;
@@ -91,6 +93,7 @@ pub use moderation::{
     check_dismiss, check_group_settings, check_join_position, check_join_requests,
     check_member_roles,
 };
+pub use outbox::{check_outbox_claims, check_outbox_writes};
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
@@ -98,7 +101,7 @@ pub use relations::{check_blocks, check_friend_remarks};
 
 use crate::storage::{
     AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
-    ModerationStore, Storage,
+    ModerationStore, OutboxStore, Storage,
 };
 
 /// One check: it panics with what was wrong.
@@ -119,6 +122,14 @@ fn account_checks<S: AccountStore + ?Sized>() -> Checks<S> {
 
 fn device_checks<S: AccountStore + DeviceStore + ?Sized>() -> Checks<S> {
     vec![("devices", |s| check_devices(s).boxed())]
+}
+
+fn outbox_checks<S: AccountStore + GroupStore + MessageStore + OutboxStore + ?Sized>() -> Checks<S>
+{
+    vec![
+        ("outbox_writes", |s| check_outbox_writes(s).boxed()),
+        ("outbox_claims", |s| check_outbox_claims(s).boxed()),
+    ]
 }
 
 fn friend_checks<S: AccountStore + FriendStore + ?Sized>() -> Checks<S> {
@@ -268,6 +279,18 @@ where
     run("DeviceStore", &make, device_checks()).await;
 }
 
+/// Runs the [`OutboxStore`] checks like [`run_account_store`]. The storage must also be an
+/// [`AccountStore`], a [`GroupStore`] and a [`MessageStore`]: the checks write the events
+/// those report.
+pub async fn run_outbox_store<S, F, Fut>(make: F)
+where
+    S: AccountStore + GroupStore + MessageStore + OutboxStore + ?Sized,
+    F: Fn() -> Fut,
+    Fut: Future<Output = Arc<S>>,
+{
+    run("OutboxStore", &make, outbox_checks()).await;
+}
+
 /// Runs every check of every trait, each against a fresh storage from `make`, and panics
 /// listing the checks that failed and why (after running all of them).
 pub async fn run_all<F, Fut>(make: F)
@@ -282,6 +305,7 @@ where
     checks.extend(conversation_checks());
     checks.extend(moderation_checks());
     checks.extend(device_checks());
+    checks.extend(outbox_checks());
     run("storage", &make, checks).await;
 }
 

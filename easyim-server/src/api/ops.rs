@@ -28,6 +28,9 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> Response {
     state.im.engine().render_metrics(&mut out);
     state.http.render(&mut out);
     state.admin.render(&mut out);
+    if let Some(w) = &state.webhooks {
+        w.render(&mut out, easyim_core::now_ms() as i64);
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -33,6 +33,16 @@ const KEYS: &[&str] = &[
     "TLS_KEY_FILE",
     "TLS_REQUIRED",
     "ADMIN_TOKEN",
+    "WEBHOOK_URL",
+    "WEBHOOK_SECRET",
+    "WEBHOOK_EVENTS",
+    "WEBHOOK_RETRY_MIN_MS",
+    "WEBHOOK_RETRY_MAX_MS",
+    "WEBHOOK_TIMEOUT_MS",
+    "WEBHOOK_BATCH",
+    "BEFORE_SEND_URL",
+    "BEFORE_SEND_TIMEOUT_MS",
+    "BEFORE_SEND_ON_ERROR",
 ];
 
 /// `easyim` in `dir`, with none of the settings inherited from the test's environment.

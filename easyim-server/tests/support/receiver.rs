@@ -1,0 +1,133 @@
+//! A webhook receiver on a real socket: records every POST (headers and body), answers 200,
+//! or 503 while it is told to be down.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::Router;
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+use super::WAIT;
+
+/// One POST the receiver got.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub timestamp: String,
+    pub signature: String,
+    pub body: Vec<u8>,
+    pub json: Value,
+}
+
+#[derive(Default)]
+struct Inner {
+    got: Mutex<Vec<Delivery>>,
+    down: AtomicBool,
+    refused: AtomicU64,
+}
+
+/// A running receiver; it stops when dropped.
+pub struct Receiver {
+    pub addr: SocketAddr,
+    inner: Arc<Inner>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn hook(State(inner): State<Arc<Inner>>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    if inner.down.load(Ordering::SeqCst) {
+        inner.refused.fetch_add(1, Ordering::SeqCst);
+        return StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let h = |k: &str| {
+        headers
+            .get(k)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let json = serde_json::from_slice(&body).expect("a delivery is JSON");
+    inner.got.lock().unwrap().push(Delivery {
+        timestamp: h("x-easyim-timestamp"),
+        signature: h("x-easyim-signature"),
+        body: body.to_vec(),
+        json,
+    });
+    StatusCode::OK
+}
+
+impl Receiver {
+    /// Listens on a fresh port of 127.0.0.1.
+    pub async fn start() -> Receiver {
+        Self::on(TcpListener::bind("127.0.0.1:0").await.unwrap())
+    }
+
+    /// Listens on `port` of 127.0.0.1 (one nobody listened on so far).
+    pub async fn start_on(port: u16) -> Receiver {
+        Self::on(TcpListener::bind(("127.0.0.1", port)).await.unwrap())
+    }
+
+    fn on(listener: TcpListener) -> Receiver {
+        let addr = listener.local_addr().unwrap();
+        let inner = Arc::new(Inner::default());
+        let app = Router::new()
+            .route("/hook", post(hook))
+            .with_state(inner.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Receiver { addr, inner, task }
+    }
+
+    /// `http://<addr>/hook`.
+    pub fn url(&self) -> String {
+        format!("http://{}/hook", self.addr)
+    }
+
+    /// While down, every POST is answered 503 and not recorded.
+    pub fn set_down(&self, down: bool) {
+        self.inner.down.store(down, Ordering::SeqCst);
+    }
+
+    /// How many POSTs were answered 503.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused.load(Ordering::SeqCst)
+    }
+
+    /// Every delivery so far.
+    pub fn deliveries(&self) -> Vec<Delivery> {
+        self.inner.got.lock().unwrap().clone()
+    }
+
+    /// Every event so far, in the order received.
+    pub fn events(&self) -> Vec<Value> {
+        self.deliveries()
+            .iter()
+            .flat_map(|d| d.json["events"].as_array().unwrap().clone())
+            .collect()
+    }
+
+    /// Waits until `done` holds for the events received; panics after [`WAIT`].
+    pub async fn wait_for(&self, what: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let t0 = Instant::now();
+        loop {
+            let events = self.events();
+            if done(&events) {
+                return events;
+            }
+            assert!(t0.elapsed() < WAIT, "{what}: got only {events:#?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
