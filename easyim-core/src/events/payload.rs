@@ -25,6 +25,7 @@ pub fn message_created(message: &StoredMessage, recipients: &[UserId]) -> NewEve
             "msg_type": message.msg_type,
             "content": message.content,
             "timestamp": message.timestamp,
+            "ref_id": message.ref_id,
         },
         "recipients": recipients.iter().map(u64::to_string).collect::<Vec<_>>(),
     });
