@@ -1,9 +1,12 @@
 //! [`TableStorage`]: a `Storage` written by hand, laid out like a relational schema. The
+//! `AccountStore` part is in `accounts`, the `FriendStore` part in `friends`; the
 //! conversation list and read positions are in `conversations`; the `ModerationStore` part is
 //! in `moderation`, the `DeviceStore` part in `devices`, the `OutboxStore` part in `outbox`.
 
+mod accounts;
 mod conversations;
 mod devices;
+mod friends;
 mod moderation;
 mod outbox;
 
@@ -13,10 +16,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use easyim_core::recall;
 use easyim_core::{
-    AccountStore, Conflict, Conversation, Entity, FriendRequest, FriendStore, Group, GroupCaps,
-    GroupId, GroupStore, HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage,
-    Profile, ReadAt, ReadOutcome, Receipt, RequestStatus, Result, StorageError, StoreOutcome,
-    StoredMessage, User, UserId,
+    Conflict, Conversation, Entity, FriendRequest, Group, GroupCaps, GroupId, GroupStore,
+    HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage, Profile, ReadAt,
+    ReadOutcome, Receipt, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 
@@ -143,191 +145,6 @@ impl Tables {
         for row in doomed {
             self.inbox.remove(&row);
         }
-    }
-}
-
-#[async_trait]
-impl AccountStore for TableStorage {
-    async fn create_user(&self, user: User) -> Result<User> {
-        let mut db = self.db();
-        if db.users.values().any(|u| u.account == user.account) {
-            return Err(StorageError::Conflict(Conflict::Account));
-        }
-        if db.users.contains_key(&user.id) {
-            return Err(StorageError::Conflict(Conflict::User));
-        }
-        db.users.insert(user.id, user.clone());
-        if self.events.wants(easyim_core::EventKind::UserRegistered) {
-            let at = easyim_core::now_ms() as i64;
-            let event = easyim_core::user_registered(user.id, &user.account, &user.nickname, at);
-            db.outbox.insert(event);
-        }
-        Ok(user)
-    }
-
-    async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(self.db().users.get(&id).cloned())
-    }
-
-    async fn user_by_account(&self, account: &str) -> Result<Option<User>> {
-        Ok(self
-            .db()
-            .users
-            .values()
-            .find(|u| u.account == account)
-            .cloned())
-    }
-
-    async fn set_user_secret(&self, id: UserId, secret: &str) -> Result<()> {
-        let mut db = self.db();
-        let user = db
-            .users
-            .get_mut(&id)
-            .ok_or(StorageError::NotFound(Entity::User))?;
-        user.secret = secret.to_owned();
-        db.refresh.retain(|(u, _), _| *u != id);
-        Ok(())
-    }
-
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> Result<()> {
-        let mut db = self.db();
-        let user = db
-            .users
-            .get_mut(&id)
-            .ok_or(StorageError::NotFound(Entity::User))?;
-        user.password_hash = password_hash.to_owned();
-        Ok(())
-    }
-
-    async fn advance_refresh(&self, user: UserId, family: u64, generation: u64) -> Result<bool> {
-        let mut db = self.db();
-        let at = db.refresh.entry((user, family)).or_insert(0);
-        let current = *at == generation;
-        if current {
-            *at += 1;
-        }
-        Ok(current)
-    }
-
-    async fn search_users(&self, query: &str, limit: usize) -> Result<Vec<Profile>> {
-        let db = self.db();
-        let found = db.users.values().filter(|u| u.account.contains(query));
-        Ok(found.take(limit).map(User::profile).collect())
-    }
-
-    async fn server_secret(&self, candidate: &str) -> Result<String> {
-        let mut db = self.db();
-        Ok(db
-            .server_secret
-            .get_or_insert_with(|| candidate.to_owned())
-            .clone())
-    }
-
-    async fn ping(&self) -> Result<()> {
-        Ok(())
-    }
-}
-
-#[async_trait]
-impl FriendStore for TableStorage {
-    async fn create_friend_request(
-        &self,
-        id: u64,
-        from: UserId,
-        to: UserId,
-        msg: &str,
-    ) -> Result<FriendRequest> {
-        let mut db = self.db();
-        if !db.users.contains_key(&to) {
-            return Err(StorageError::NotFound(Entity::User));
-        }
-        if db.friends.contains(&(from, to)) {
-            return Err(StorageError::Conflict(Conflict::AlreadyFriends));
-        }
-        let open =
-            |r: &&FriendRequest| r.from == from && r.to == to && r.status == RequestStatus::Open;
-        if let Some(r) = db.requests.iter().find(open) {
-            return Ok(r.clone());
-        }
-        if db.requests.iter().any(|r| r.id == id) {
-            return Err(StorageError::Conflict(Conflict::Request));
-        }
-        let req = FriendRequest {
-            id,
-            from,
-            to,
-            msg: msg.to_owned(),
-            status: RequestStatus::Open,
-        };
-        db.requests.push(req.clone());
-        Ok(req)
-    }
-
-    async fn friend_requests(&self, to: UserId, page: Page) -> Result<Vec<FriendRequest>> {
-        let db = self.db();
-        // Rows in insertion order: the page is what was inserted before the named request.
-        let end = match page.after {
-            None => db.requests.len(),
-            Some(after) => db.requests.iter().position(|r| r.id == after).unwrap_or(0),
-        };
-        let found = db.requests[..end].iter().rev().filter(|r| r.to == to);
-        Ok(found.take(page.limit).cloned().collect())
-    }
-
-    async fn answer_friend_request(
-        &self,
-        id: u64,
-        to: UserId,
-        accept: bool,
-    ) -> Result<FriendRequest> {
-        let mut db = self.db();
-        let req = db
-            .requests
-            .iter_mut()
-            .find(|r| r.id == id && r.to == to)
-            .ok_or(StorageError::NotFound(Entity::Request))?;
-        if req.status != RequestStatus::Open {
-            return Err(StorageError::Conflict(Conflict::AlreadyAnswered));
-        }
-        req.status = if accept {
-            RequestStatus::Accepted
-        } else {
-            RequestStatus::Refused
-        };
-        let req = req.clone();
-        if accept {
-            db.friends.insert((req.from, req.to));
-            db.friends.insert((req.to, req.from));
-        }
-        Ok(req)
-    }
-
-    async fn friends(&self, user: UserId, page: Page) -> Result<Vec<Profile>> {
-        let db = self.db();
-        let from = page.after.map_or(0, |a| a.saturating_add(1));
-        let ids = db
-            .friends
-            .range((user, from)..=(user, UserId::MAX))
-            .map(|&(_, f)| f)
-            .filter(|&f| page.after.is_none_or(|a| f > a))
-            .take(page.limit);
-        Ok(db.profiles(ids))
-    }
-
-    async fn friend_count(&self, user: UserId) -> Result<u64> {
-        let db = self.db();
-        Ok(db.friends.range((user, 0)..=(user, UserId::MAX)).count() as u64)
-    }
-
-    async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
-        let mut db = self.db();
-        if !db.friends.remove(&(user, friend)) {
-            return Err(StorageError::NotFound(Entity::Friend));
-        }
-        db.friends.remove(&(friend, user));
-        db.remarks.remove(&(user, friend));
-        db.remarks.remove(&(friend, user));
-        Ok(())
     }
 }
 
