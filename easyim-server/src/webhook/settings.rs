@@ -60,27 +60,30 @@ fn millis(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
     }
 }
 
+/// The `http://` URL of setting `key` (`raw` its value), or `None` when it is empty.
+fn http_url(key: &'static str, raw: &str) -> Result<Option<Uri>, ConfigError> {
+    let s = raw.trim();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    let uri: Uri = s
+        .parse()
+        .map_err(|e| invalid(key, s, format!("not a URL ({e})")))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(invalid(
+            key,
+            s,
+            "expected http://host[:port]/path (https is not supported yet: put a \
+             TLS-terminating proxy in front of the receiver)",
+        ));
+    }
+    Ok(Some(uri))
+}
+
 impl WebhookSettings {
     /// Checks the settings; `get` reads a key's value (its default if unset).
     pub(crate) fn parse(get: impl Fn(&'static str) -> String) -> Result<Self, ConfigError> {
-        let raw = get("WEBHOOK_URL");
-        let url = match raw.trim() {
-            "" => None,
-            s => {
-                let uri: Uri = s
-                    .parse()
-                    .map_err(|e| invalid("WEBHOOK_URL", s, format!("not a URL ({e})")))?;
-                if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                    return Err(invalid(
-                        "WEBHOOK_URL",
-                        s,
-                        "expected http://host[:port]/path (https is not supported yet: \
-                         put a TLS-terminating proxy in front of the receiver)",
-                    ));
-                }
-                Some(uri)
-            }
-        };
+        let url = http_url("WEBHOOK_URL", &get("WEBHOOK_URL"))?;
         let secret = get("WEBHOOK_SECRET").trim().to_owned();
         if url.is_some() && secret.chars().count() < MIN_SECRET {
             return Err(invalid(
@@ -275,23 +278,7 @@ pub struct BeforeSendSettings {
 impl BeforeSendSettings {
     /// Checks the settings; `get` reads a key's value (its default if unset).
     pub(crate) fn parse(get: impl Fn(&'static str) -> String) -> Result<Self, ConfigError> {
-        let raw = get("BEFORE_SEND_URL");
-        let url = match raw.trim() {
-            "" => None,
-            s => {
-                let uri: Uri = s
-                    .parse()
-                    .map_err(|e| invalid("BEFORE_SEND_URL", s, format!("not a URL ({e})")))?;
-                if uri.scheme_str() != Some("http") || uri.host().is_none() {
-                    return Err(invalid(
-                        "BEFORE_SEND_URL",
-                        s,
-                        "expected http://host[:port]/path",
-                    ));
-                }
-                Some(uri)
-            }
-        };
+        let url = http_url("BEFORE_SEND_URL", &get("BEFORE_SEND_URL"))?;
         let timeout = millis("BEFORE_SEND_TIMEOUT_MS", &get("BEFORE_SEND_TIMEOUT_MS"))?;
         let on_error = match get("BEFORE_SEND_ON_ERROR").trim() {
             "allow" => OnError::Allow,
