@@ -288,7 +288,10 @@ impl MessageStore for MemoryStorage {
         {
             own.own = message.conv_seq;
         }
-        if self.events.wants(crate::events::EventKind::MessageCreated) {
+        if self
+            .events
+            .wants(crate::events::EventKind::of_message(message.msg_type))
+        {
             st.outbox
                 .push(crate::events::message_created(&message, &recipients));
         }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use easyim_proto::{ChatType, MsgStatus};
+use easyim_proto::{ChatType, MsgStatus, MsgType};
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
@@ -361,5 +361,61 @@ async fn user_online_and_offline_follow_the_first_and_last_connection() {
         assert_eq!(e["data"]["user_id"], a.id.as_str());
         assert_eq!(e["data"]["node_id"], 1);
     }
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn recall_and_edit_are_their_own_events_naming_their_target() {
+    let rx = Receiver::start().await;
+    let mut s = settings(&rx.url());
+    s.push((
+        "WEBHOOK_EVENTS",
+        "message.created,message.edited,message.recalled".to_owned(),
+    ));
+    let srv = start(&pairs(&s)).await;
+    let a = srv.user("amend_a").await;
+    let b = srv.user("amend_b").await;
+    let mut c = Client::login(srv.im, Kind::Lines, &a).await;
+    c.send(&text(&a, &b.id, ChatType::Single, "orig-1", 1, "helo"))
+        .await;
+    let mut edit = text(&a, &b.id, ChatType::Single, "edit-1", 2, "hello");
+    edit.msg_type = MsgType::Edit as i32;
+    edit.ref_id = "orig-1".into();
+    c.send(&edit).await;
+    let mut recall = text(&a, &b.id, ChatType::Single, "recall-1", 3, "");
+    recall.msg_type = MsgType::Recall as i32;
+    recall.ref_id = "orig-1".into();
+    c.send(&recall).await;
+    for id in ["orig-1", "edit-1", "recall-1"] {
+        let ack = c.recv().await;
+        assert_eq!((ack.id.as_str(), ack.status), (id, MsgStatus::Sent as i32));
+    }
+    let events = rx
+        .wait_for("the three events", |e| {
+            !of_type(e, "message.recalled").is_empty()
+        })
+        .await;
+    let kinds: Vec<(&str, &str, &str)> = events
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("message."))
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap(),
+                e["data"]["message"]["id"].as_str().unwrap(),
+                e["data"]["message"]["ref_id"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("message.created", "orig-1", ""),
+            ("message.edited", "edit-1", "orig-1"),
+            ("message.recalled", "recall-1", "orig-1"),
+        ],
+        "in conversation order, each naming its target"
+    );
+    let edited = of_type(&events, "message.edited")[0];
+    assert_eq!(edited["data"]["message"]["content"], "hello");
     srv.shutdown().await;
 }

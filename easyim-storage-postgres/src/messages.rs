@@ -78,16 +78,17 @@ const AMEND_SQL: &str = "
         content = CASE WHEN $3 = 6 THEN '' ELSE $4 END,
         edited_at = CASE WHEN $3 = 7 THEN $5 ELSE edited_at END
     WHERE conv = $1 AND msg_id = $2 AND ($3 = 6 OR ($3 = 7 AND NOT recalled))";
-/// [`STORE_SQL`] that also writes each stored message's `message.created` event in the same
-/// statement (so the same transaction), its data built as `easyim_core::message_created`
-/// builds it.
+/// [`STORE_SQL`] that also writes each stored message's event in the same statement (so the
+/// same transaction): `message.recalled` for a RECALL, `message.edited` for an EDIT,
+/// `message.created` for any other, if its kind is in $10; its data built as
+/// `easyim_core::message_created` builds it.
 const STORE_WITH_EVENTS_SQL: &str = "
     WITH s AS (
         SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
         FROM easyim_store_messages($1, $2, $3, $4, $5, $6, $7, $8, $9)
     ), e AS (
         INSERT INTO outbox (kind, key, data, created_ms)
-        SELECT 'message.created', x.c,
+        SELECT x.kind, x.c,
                jsonb_build_object(
                    'conversation', x.c,
                    'message', jsonb_build_object(
@@ -102,8 +103,11 @@ const STORE_WITH_EVENTS_SQL: &str = "
           FROM s
           JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::bool[],
                       $6::int[], $7::text[], $8::bigint[], $9::text[])
-               WITH ORDINALITY AS x (id, c, f, t, g, mt, ct, ts, r, i) ON x.i = s.o_idx
-         WHERE s.o_outcome = 0
+               WITH ORDINALITY AS x0 (id, c, f, t, g, mt, ct, ts, r, i) ON x0.i = s.o_idx
+          CROSS JOIN LATERAL (SELECT x0.*, CASE x0.mt WHEN 6 THEN 'message.recalled'
+                                                      WHEN 7 THEN 'message.edited'
+                                                      ELSE 'message.created' END AS kind) x
+         WHERE s.o_outcome = 0 AND x.kind = ANY($10::text[])
          ORDER BY s.o_idx
     )
     SELECT o_idx, o_outcome, o_conv_seq, o_msg_type, o_content, o_ts, o_recipients
@@ -322,14 +326,14 @@ impl MessageStore for PgStorage {
     }
 }
 
-/// Stores `msgs` with one call of `easyim_store_messages` (references included; with
-/// `created`, each stored message's `message.created` event too), then applies each RECALL or
+/// Stores `msgs` with one call of `easyim_store_messages` (references included; each stored
+/// message's event too when its kind is in `kinds`), then applies each RECALL or
 /// EDIT stored to its target: one transaction, one row per message in order (deadlocks and
 /// serialization failures retried whole). A batch without RECALL or EDIT is one round trip.
 pub(crate) async fn store_rows(
     pool: &Pool,
     msgs: &[NewMessage],
-    created: bool,
+    kinds: &[&str],
 ) -> Result<Vec<Row>, DbError> {
     let n = msgs.len();
     let mut ids = Vec::with_capacity(n);
@@ -352,13 +356,16 @@ pub(crate) async fn store_rows(
         ts.push(m.timestamp);
         refs.push(m.ref_id.as_str());
     }
-    let params: [&(dyn ToSql + Sync); 9] = [
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![
         &ids, &convs, &from, &to, &group, &msg_type, &content, &ts, &refs,
     ];
+    if !kinds.is_empty() {
+        params.push(&kinds);
+    }
     let amends = msgs.iter().any(|m| is_amend(m.msg_type));
     retrying(|| async {
         let mut client = pool.get().await?;
-        let sql = if created {
+        let sql = if !kinds.is_empty() {
             STORE_WITH_EVENTS_SQL
         } else {
             STORE_SQL

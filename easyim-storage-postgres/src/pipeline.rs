@@ -94,14 +94,29 @@ async fn dispatch(
             n += job.msgs.len();
             jobs.push(job);
         }
-        let created = events.wants(EventKind::MessageCreated);
-        tokio::spawn(commit(pool.clone(), jobs, n, created, permit));
+        let kinds: Vec<&'static str> = [
+            EventKind::MessageCreated,
+            EventKind::MessageRecalled,
+            EventKind::MessageEdited,
+        ]
+        .into_iter()
+        .filter(|k| events.wants(*k))
+        .map(EventKind::as_str)
+        .collect();
+        tokio::spawn(commit(pool.clone(), jobs, n, kinds, permit));
     }
 }
 
-/// Stores `jobs` (`n` messages in all) in one transaction, with their `message.created`
-/// events if `created`, and answers each.
-async fn commit(pool: Pool, jobs: Vec<Job>, n: usize, created: bool, _slot: OwnedSemaphorePermit) {
+/// Stores `jobs` (`n` messages in all) in one transaction, with the events of `kinds`
+/// (`message.created`, `.recalled`, `.edited`: those the webhooks want) of the messages
+/// stored, and answers each.
+async fn commit(
+    pool: Pool,
+    jobs: Vec<Job>,
+    n: usize,
+    kinds: Vec<&'static str>,
+    _slot: OwnedSemaphorePermit,
+) {
     let mut all = Vec::with_capacity(n);
     let mut sizes = Vec::with_capacity(jobs.len());
     let mut replies = Vec::with_capacity(jobs.len());
@@ -111,7 +126,7 @@ async fn commit(pool: Pool, jobs: Vec<Job>, n: usize, created: bool, _slot: Owne
         replies.push(job.reply);
     }
     tracing::trace!(batches = sizes.len(), messages = n, "PostgreSQL: storing");
-    match store_rows(&pool, &all, created).await {
+    match store_rows(&pool, &all, &kinds).await {
         Ok(rows) if rows.len() == n => {
             let mut outcomes = all.into_iter().zip(&rows).map(|(m, r)| store_outcome(m, r));
             for (size, reply) in sizes.into_iter().zip(replies) {

@@ -176,26 +176,37 @@ impl MessageStore for SqliteStorage {
         }
         // One job, no savepoint: each message is atomic on its own (see `store_one`), and if
         // one fails the call fails with those before it stored, as the contract allows. With
-        // `message.created` events on, each message is two INSERTs (its row, its event): the
-        // job then runs in a savepoint, so that a failure keeps neither half.
-        let created = self.events.wants(easyim_core::EventKind::MessageCreated);
-        self.write_with(created, move |c, cache| {
+        // `message.created` (or `.recalled`, `.edited`) events on, each message is two INSERTs
+        // (its row, its event): the job then runs in a savepoint, so that a failure keeps
+        // neither half.
+        use easyim_core::EventKind;
+        let wanted = [
+            EventKind::MessageCreated,
+            EventKind::MessageRecalled,
+            EventKind::MessageEdited,
+        ]
+        .map(|k| self.events.wants(k));
+        let wants = move |k: EventKind| match k {
+            EventKind::MessageRecalled => wanted[1],
+            EventKind::MessageEdited => wanted[2],
+            _ => wanted[0],
+        };
+        self.write_with(wanted.contains(&true), move |c, cache| {
             msgs.into_iter()
                 .map(|m| {
                     let out = match Amend::of(m.msg_type) {
                         Some(_) => store_amend(c, cache, m)?,
                         None => store_one(c, cache, m)?,
                     };
-                    if let (
-                        true,
-                        StoreOutcome::Stored {
-                            message,
-                            recipients,
-                        },
-                    ) = (created, &out)
+                    if let StoreOutcome::Stored {
+                        message,
+                        recipients,
+                    } = &out
                     {
-                        let event = easyim_core::message_created(message, recipients);
-                        crate::outbox::insert_event(c, &event)?;
+                        if wants(EventKind::of_message(message.msg_type)) {
+                            let event = easyim_core::message_created(message, recipients);
+                            crate::outbox::insert_event(c, &event)?;
+                        }
                     }
                     Ok(out)
                 })

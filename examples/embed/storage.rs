@@ -315,7 +315,10 @@ impl MessageStore for TableStorage {
             .map(|&u| (u, order));
         let rows: Vec<_> = inbox_rows.collect();
         db.inbox.extend(rows);
-        if self.events.wants(easyim_core::EventKind::MessageCreated) {
+        if self
+            .events
+            .wants(easyim_core::EventKind::of_message(message.msg_type))
+        {
             let event = easyim_core::message_created(&message, &recipients);
             db.outbox.insert(event);
         }

@@ -16,17 +16,33 @@ pub enum EventKind {
     UserOnline,
     /// A user's last connection on a node went (`user.offline`).
     UserOffline,
+    /// A RECALL was stored and took back the message it names (`message.recalled`).
+    MessageRecalled,
+    /// An EDIT was stored and changed the message it names (`message.edited`).
+    MessageEdited,
 }
 
 impl EventKind {
     /// Every kind, in a fixed order (its bit in an [`crate::EventFilter`] is its index).
-    pub const ALL: [EventKind; 5] = [
+    pub const ALL: [EventKind; 7] = [
         EventKind::MessageCreated,
         EventKind::UserRegistered,
         EventKind::MessageOffline,
         EventKind::UserOnline,
         EventKind::UserOffline,
+        EventKind::MessageRecalled,
+        EventKind::MessageEdited,
     ];
+
+    /// The kind of the event a stored message of `msg_type` is reported by: RECALL and EDIT
+    /// have their own, every other message is `message.created`.
+    pub fn of_message(msg_type: i32) -> EventKind {
+        match msg_type {
+            6 => EventKind::MessageRecalled,
+            7 => EventKind::MessageEdited,
+            _ => EventKind::MessageCreated,
+        }
+    }
 
     /// The name on the wire and in `WEBHOOK_EVENTS`.
     pub fn as_str(self) -> &'static str {
@@ -36,6 +52,8 @@ impl EventKind {
             EventKind::MessageOffline => "message.offline",
             EventKind::UserOnline => "user.online",
             EventKind::UserOffline => "user.offline",
+            EventKind::MessageRecalled => "message.recalled",
+            EventKind::MessageEdited => "message.edited",
         }
     }
 
@@ -53,7 +71,7 @@ impl fmt::Display for EventKind {
 
 /// A name that is no [`EventKind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event kind {0:?} (known: message.created, message.offline, user.registered, user.online, user.offline)")]
+#[error("unknown event kind {0:?} (known: message.created, message.recalled, message.edited, message.offline, user.registered, user.online, user.offline)")]
 pub struct UnknownEventKind(pub String);
 
 impl FromStr for EventKind {

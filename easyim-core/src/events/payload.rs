@@ -30,7 +30,7 @@ pub fn message_created(message: &StoredMessage, recipients: &[UserId]) -> NewEve
         "recipients": recipients.iter().map(u64::to_string).collect::<Vec<_>>(),
     });
     NewEvent {
-        kind: EventKind::MessageCreated,
+        kind: EventKind::of_message(message.msg_type),
         key: conv,
         data: data.to_string(),
         created_ms: message.timestamp,

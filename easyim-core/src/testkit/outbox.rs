@@ -105,6 +105,37 @@ where
         vec![EventKind::UserRegistered],
         "message.created left out of the filter is not written"
     );
+    ok(
+        st.ack_events(&left.iter().map(|e| e.id).collect::<Vec<_>>())
+            .await,
+        "ack",
+    );
+    // A RECALL and an EDIT are reported by their own kinds, each only if selected.
+    st.event_filter()
+        .set(&[EventKind::MessageRecalled, EventKind::MessageEdited]);
+    store(st, direct("m5", 1, 2)).await;
+    let mut edit = direct("e5", 1, 2);
+    edit.msg_type = 7;
+    edit.ref_id = "m5".to_owned();
+    let (e5, r5) = store(st, edit).await;
+    let mut recall = direct("r5", 1, 2);
+    recall.msg_type = 6;
+    recall.content = String::new();
+    recall.ref_id = "m5".to_owned();
+    let (x5, rx5) = store(st, recall).await;
+    let amends = claim_all(st, T0).await;
+    assert_eq!(
+        amends.iter().map(|e| e.kind).collect::<Vec<_>>(),
+        vec![EventKind::MessageEdited, EventKind::MessageRecalled],
+        "message.edited and message.recalled, not message.created: {amends:?}"
+    );
+    for (e, (m, r)) in amends.iter().zip([(&e5, &r5), (&x5, &rx5)]) {
+        assert_eq!(
+            normalized(&e.data),
+            normalized(&message_created(m, r).data),
+            "the data of message.created, with ref_id naming the target"
+        );
+    }
 }
 
 /// Claiming: in id order, leased (not claimed again until the lease ends or a retry frees
