@@ -200,6 +200,39 @@ impl Engine {
             .store(who == DirectMessages::Friends, Ordering::Relaxed);
     }
 
+    /// Stores `new` outside any connection (a group event, a message of the server API) and,
+    /// if it is new, delivers it in its conversation's order to its recipients' connections
+    /// and to `also`'s (its sender's other devices), on every node. The outcome as storage
+    /// gave it.
+    pub(crate) async fn store_and_deliver(
+        &self,
+        new: NewMessage,
+        also: Option<UserId>,
+    ) -> Result<StoreOutcome, StorageError> {
+        let node = &self.node;
+        let ticket = node.sequencer.begin(new.conversation(), &node.router);
+        let outcome = node.storage.store_message(new).await?;
+        if let StoreOutcome::Stored {
+            message,
+            recipients,
+        } = &outcome
+        {
+            let mut users = recipients.clone();
+            users.extend(also);
+            ticket.finish(
+                message.conv_seq,
+                Delivery {
+                    users,
+                    frame: Arc::new(Encoded::new(message.to_msg())),
+                    except: None,
+                    ack: None,
+                    local: true,
+                },
+            );
+        }
+        Ok(outcome)
+    }
+
     /// Stores a group event (a NOTIFY message of `group` from `actor`, `content` its JSON)
     /// and delivers it to the members, through the same sequencer and delivery path as a chat
     /// message: it gets the next `conv_seq`, is pending for offline members, and reaches every
@@ -222,26 +255,8 @@ impl Engine {
             timestamp: now_ms() as i64,
             ref_id: String::new(),
         };
-        let ticket = node.sequencer.begin(new.conversation(), &node.router);
-        match node.storage.store_message(new).await? {
-            StoreOutcome::Stored {
-                message,
-                mut recipients,
-            } => {
-                recipients.push(actor);
-                let frame = Arc::new(Encoded::new(message.to_msg()));
-                ticket.finish(
-                    message.conv_seq,
-                    Delivery {
-                        users: recipients,
-                        frame,
-                        except: None,
-                        ack: None,
-                        local: true,
-                    },
-                );
-                Ok(message)
-            }
+        match self.store_and_deliver(new, Some(actor)).await? {
+            StoreOutcome::Stored { message, .. } => Ok(message),
             StoreOutcome::NoGroup => Err(ImError::NotFound(Entity::Group)),
             StoreOutcome::NotMember => Err(ImError::Forbidden("not a member of the group")),
             _ => Err(ImError::Storage(StorageError::unavailable_msg(

@@ -1,15 +1,13 @@
 //! Messages sent by the server API: as any user, or as the system.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use easyim_proto::{ChatType, Encoded, MsgType};
+use easyim_proto::{ChatType, MsgType};
 
 use super::Admin;
 use crate::error::{Entity, ImError};
 use crate::ids::now_ms;
 use crate::limits::MAX_IDS_PER_CALL;
-use crate::sequencer::Delivery;
 use crate::types::{GroupId, NewMessage, StoreOutcome, StoredMessage, UserId};
 
 /// The user id of the system: the sender of a message the backend sends "as the system". No
@@ -180,31 +178,12 @@ impl Admin {
         new: NewMessage,
         from: Sender,
     ) -> Result<SendOutcome, ImError> {
-        let node = self.engine.node();
-        let ticket = node.sequencer.begin(new.conversation(), &node.router);
-        let outcome = node.storage.store_message(new).await?;
-        Ok(match outcome {
-            StoreOutcome::Stored {
-                message,
-                mut recipients,
-            } => {
-                if let Sender::User(user) = from {
-                    // The sender's own connections get it too, as with multi-device sync.
-                    recipients.push(user);
-                }
-                let frame = Arc::new(Encoded::new(message.to_msg()));
-                ticket.finish(
-                    message.conv_seq,
-                    Delivery {
-                        users: recipients,
-                        frame,
-                        except: None,
-                        ack: None,
-                        local: true,
-                    },
-                );
-                SendOutcome::Stored(message)
-            }
+        let also = match from {
+            Sender::User(user) => Some(user),
+            Sender::System => None,
+        };
+        Ok(match self.engine.store_and_deliver(new, also).await? {
+            StoreOutcome::Stored { message, .. } => SendOutcome::Stored(message),
             StoreOutcome::Duplicate(m) => SendOutcome::Duplicate(m),
             StoreOutcome::NoUser => SendOutcome::NoUser,
             StoreOutcome::NoGroup => SendOutcome::NoGroup,
