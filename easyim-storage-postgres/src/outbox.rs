@@ -1,4 +1,4 @@
-//! [`OutboxStore`] for [`PgStorage`]: the `outbox` table (migration 8).
+//! [`OutboxStore`] for [`PgStorage`]: the `outbox` table (migration 9).
 //!
 //! Several nodes share it. A claim is one short transaction that takes a transaction-level
 //! advisory lock first, so claims run one after the other and each sees the leases the one

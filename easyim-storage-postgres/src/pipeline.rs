@@ -8,7 +8,7 @@
 //! [`Pipeline::in_flight`] transactions run at once, and the batches that arrive meanwhile
 //! queue and go together in the next free one, up to [`MAX_MESSAGES`] messages. An idle node
 //! stores a lone batch at once; a busy one stores ever larger ones. Each transaction is one
-//! call of `easyim_store_messages` (migrations/v6_store_batch.sql), which stores a batch
+//! call of `easyim_store_messages` (migrations/v8_store_batch.sql), which stores a batch
 //! exactly as its messages one after the other; a failure fails every batch in it and stores
 //! none of them.
 

@@ -436,13 +436,14 @@ CREATE TABLE refresh_families (
     // 5: group administration (roles, settings, mutes, join positions), blocks, join requests
     // and friend remarks.
     include_str!("migrations/v5_groups.sql"),
-    // 6: messages stored set-based, a fixed number of statements per batch.
-    include_str!("migrations/v6_store_batch.sql"),
+    // 6: a message's reference (reply, recall, edit), its recalled/edited state, and the
+    // messages each user deleted from their own view.
+    include_str!("migrations/v6_recall.sql"),
     // 7: push devices (the server API's change).
     include_str!("migrations/v7_admin.sql"),
-    // 8: a message's reference (reply, recall, edit), its recalled/edited state, and the
-    // messages each user deleted from their own view; the batch store takes the references.
-    include_str!("migrations/v8_recall.sql"),
+    // 8: messages stored set-based, a fixed number of statements per batch, with their
+    // references.
+    include_str!("migrations/v8_store_batch.sql"),
     // 9: the webhook outbox.
     include_str!("migrations/v9_outbox.sql"),
 ];

@@ -1,5 +1,6 @@
--- Version 6: a batch of messages is stored set-based. The same arguments, answer and
--- guarantees as before, in a fixed number of statements per batch whatever its size (the
+-- Version 8: a batch of messages is stored set-based, with each message's reference
+-- (`p_ref`, '' for none: migration 6's `ref_id`). The same answer and guarantees as
+-- before, in a fixed number of statements per batch whatever its size (the
 -- version before ran four or five statements per message, which bounded a node on PostgreSQL
 -- at a fifth of its SQLite throughput). The node's commit pipeline (pipeline.rs) gathers the
 -- batches of many connections into one call.
@@ -9,9 +10,11 @@
 -- another sender in the conversation. A batch is stored exactly as its messages one after
 -- the other: a repeated id within the batch is a duplicate of (or taken by) its first
 -- occurrence.
-CREATE OR REPLACE FUNCTION easyim_store_messages(p_ids text[], p_convs text[], p_from bigint[],
+DROP FUNCTION easyim_store_messages(text[], text[], bigint[], bigint[], boolean[], int[], text[],
+                                    bigint[]);
+CREATE FUNCTION easyim_store_messages(p_ids text[], p_convs text[], p_from bigint[],
                                       p_to bigint[], p_group boolean[], p_msg_type int[],
-                                      p_content text[], p_ts bigint[])
+                                      p_content text[], p_ts bigint[], p_ref text[])
 RETURNS TABLE (o_idx int, o_outcome int, o_conv_seq bigint, o_msg_type int, o_content text,
                o_ts bigint, o_recipients bigint[])
 LANGUAGE plpgsql AS $fn$
@@ -82,10 +85,12 @@ BEGIN
     -- 4. The new messages, one multi-row insert in batch order (so `gseq` follows `conv_seq`
     --    within each conversation), and each conversation's new last_seq.
     INSERT INTO messages (conv, conv_seq, msg_id, from_user, to_id, chat_type, msg_type,
-                          content, ts)
-        SELECT x.c, x.s, x.id, x.f, x.t, CASE WHEN x.g THEN 1 ELSE 0 END, x.mt, x.ct, x.ts
+                          content, ts, ref_id)
+        SELECT x.c, x.s, x.id, x.f, x.t, CASE WHEN x.g THEN 1 ELSE 0 END, x.mt, x.ct, x.ts,
+               x.r
           FROM unnest(p_convs, v_seq, p_ids, p_from, p_to, p_group, p_msg_type, p_content,
-                      p_ts, v_out) WITH ORDINALITY AS x (c, s, id, f, t, g, mt, ct, ts, o, i)
+                      p_ts, v_out, p_ref)
+               WITH ORDINALITY AS x (c, s, id, f, t, g, mt, ct, ts, o, r, i)
          WHERE x.o = 0
          ORDER BY x.i;
     UPDATE convs SET last_seq = n.s
