@@ -10,6 +10,7 @@ use futures::StreamExt as _;
 use tokio::sync::mpsc::{self, error::TrySendError};
 use tracing::{debug, info, warn};
 
+use crate::batch::{self, BatchWriter};
 use crate::error::Error;
 use crate::stats::BusStats;
 use crate::wire::{self, Kind, Origin};
@@ -156,8 +157,11 @@ impl Bus for NatsBus {
     }
 }
 
-/// Hands the queue to NATS, in order. While NATS is away the client's own buffer fills, this
-/// loop waits in `publish`, and the queue in front of it fills: that is when events drop.
+/// Hands the queue to NATS, in order: whatever has queued up since the last publish goes
+/// as one batch (up to [`batch::MAX_EVENTS`] events or [`batch::MAX_BYTES`]), so a busy node
+/// publishes far fewer NATS messages than events and an idle one still publishes each event
+/// at once. While NATS is away the client's own buffer fills, this loop waits in `publish`,
+/// and the queue in front of it fills: that is when events drop.
 async fn publish_loop(
     client: Client,
     mut rx: mpsc::Receiver<BusEvent>,
@@ -165,28 +169,37 @@ async fn publish_loop(
     origin: Origin,
     stats: Arc<BusStats>,
 ) {
-    let deliver = Subject::from(format!("{prefix}.{}", Kind::Deliver.token()));
-    let revoke = Subject::from(format!("{prefix}.{}", Kind::Revoke.token()));
-    let presence = Subject::from(format!("{prefix}.{}", Kind::Presence.token()));
-    while let Some(event) = rx.recv().await {
-        let (kind, payload) = wire::encode(&event, origin);
-        let subject = match kind {
-            Kind::Deliver => deliver.clone(),
-            Kind::Revoke => revoke.clone(),
-            Kind::Presence => presence.clone(),
-        };
-        match client.publish(subject, payload).await {
-            Ok(()) => {
-                stats.published.fetch_add(1, Relaxed);
+    let subject = Subject::from(format!("{prefix}.{}", batch::SUBJECT));
+    let mut queued = Vec::with_capacity(batch::MAX_EVENTS);
+    let mut writer = BatchWriter::new(origin);
+    while rx.recv_many(&mut queued, batch::MAX_EVENTS).await > 0 {
+        for event in queued.drain(..) {
+            writer.push(&event, origin);
+            if writer.full() {
+                send(&client, &subject, &mut writer, &stats).await;
             }
-            Err(e) => {
-                // Too large for the server's max_payload (a huge group), or the client closed.
-                stats.publish_failed.fetch_add(1, Relaxed);
-                warn!(error = %e, subject = kind.token(), "could not publish a bus event");
-            }
+        }
+        if writer.len() > 0 {
+            send(&client, &subject, &mut writer, &stats).await;
         }
     }
     debug!("bus closed; publisher done");
+}
+
+/// Publishes the batch in `writer` and empties it.
+async fn send(client: &Client, subject: &Subject, writer: &mut BatchWriter, stats: &BusStats) {
+    let events = writer.len() as u64;
+    match client.publish(subject.clone(), writer.take()).await {
+        Ok(()) => {
+            stats.published.fetch_add(events, Relaxed);
+            stats.batches.fetch_add(1, Relaxed);
+        }
+        Err(e) => {
+            // Too large for the server's max_payload (one huge delivery), or the client closed.
+            stats.publish_failed.fetch_add(events, Relaxed);
+            warn!(error = %e, events, "could not publish a batch of bus events");
+        }
+    }
 }
 
 impl NatsSubscriber {
@@ -218,6 +231,10 @@ impl NatsSubscriber {
 
     fn handle(&self, engine: &Engine, message: &async_nats::Message) {
         let token = message.subject.rsplit('.').next().unwrap_or_default();
+        if token == batch::SUBJECT {
+            return self.handle_batch(engine, message);
+        }
+        // The single-event subjects: what nodes of earlier versions publish.
         let Some(kind) = Kind::from_token(token) else {
             // A subject of a later version of the bus: not for us.
             return;
@@ -234,6 +251,28 @@ impl NatsSubscriber {
             Err(e) => {
                 self.stats.malformed.fetch_add(1, Relaxed);
                 warn!(error = %e, subject = %message.subject, "unreadable bus event; ignored");
+            }
+        }
+    }
+
+    /// Applies a batch's events in order; a batch that does not read is ignored whole.
+    fn handle_batch(&self, engine: &Engine, message: &async_nats::Message) {
+        match batch::decode(&message.payload) {
+            Ok((origin, events)) if origin.instance == self.origin.instance => {
+                self.stats
+                    .ignored_own
+                    .fetch_add(events.len() as u64, Relaxed);
+            }
+            Ok((origin, events)) => {
+                self.stats.received.fetch_add(events.len() as u64, Relaxed);
+                debug!(from_node = origin.node, events = events.len(), "bus batch");
+                for event in events {
+                    engine.apply(event);
+                }
+            }
+            Err(e) => {
+                self.stats.malformed.fetch_add(1, Relaxed);
+                warn!(error = %e, subject = %message.subject, "unreadable bus batch; ignored");
             }
         }
     }

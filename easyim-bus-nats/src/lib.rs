@@ -16,7 +16,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Subjects (with the default prefix `easyim.v1`), every node subscribed to both:
+//! Subjects (with the default prefix `easyim.v1`), every node subscribed to all:
+//! - `easyim.v1.batch`: what a node publishes: the events that queued up since its last
+//!   publish, many to one NATS message, deliveries in binary with the frame's protobuf
+//!   encoding (`batch`).
+//!
+//! and, read for nodes of earlier versions, which published one JSON event per message:
 //! - `easyim.v1.deliver`: queue a frame to every connection of some users
 //!   ([`BusEvent::Deliver`](easyim_core::BusEvent::Deliver)).
 //! - `easyim.v1.revoke`: close every connection of a user with `E_AUTH_REVOKED`
@@ -24,10 +29,13 @@
 //!
 //! Modules:
 //! - `bus`: [`NatsBus`] (the publishing side, never blocks) and [`NatsSubscriber`].
-//! - `wire`: the JSON payloads of the subjects.
+//! - `batch`: the batch payload.
+//! - `wire`: the JSON payloads of the single-event subjects (also the bodies of a batch's
+//!   revoke and presence entries).
 //! - `stats`: [`BusStats`], counters in the Prometheus text format.
 //! - `error`: [`Error`].
 
+mod batch;
 mod bus;
 mod error;
 mod stats;

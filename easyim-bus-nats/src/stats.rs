@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 #[derive(Debug, Default)]
 pub struct BusStats {
     pub(crate) published: AtomicU64,
+    pub(crate) batches: AtomicU64,
     pub(crate) dropped: AtomicU64,
     pub(crate) publish_failed: AtomicU64,
     pub(crate) received: AtomicU64,
@@ -18,6 +19,11 @@ impl BusStats {
     /// Events handed to NATS.
     pub fn published(&self) -> u64 {
         self.published.load(Relaxed)
+    }
+
+    /// NATS messages the published events went in (one batch each).
+    pub fn batches(&self) -> u64 {
+        self.batches.load(Relaxed)
     }
 
     /// Events dropped because the outgoing queue was full (NATS slow or away). Their
@@ -33,11 +39,16 @@ impl BusStats {
 
     /// Appends the counters in the Prometheus text exposition format.
     pub fn render(&self, out: &mut String) {
-        let counters: [(&str, &str, &AtomicU64); 6] = [
+        let counters: [(&str, &str, &AtomicU64); 7] = [
             (
                 "easyim_bus_published_total",
                 "Events handed to NATS.",
                 &self.published,
+            ),
+            (
+                "easyim_bus_batches_total",
+                "NATS messages the events were published in (a batch each).",
+                &self.batches,
             ),
             (
                 "easyim_bus_dropped_total",

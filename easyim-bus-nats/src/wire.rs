@@ -1,4 +1,6 @@
-//! The payloads of the bus subjects: compact JSON, one object per event.
+//! The payloads of the single-event bus subjects: compact JSON, one object per event. A node
+//! publishes batches (`batch.rs`) and reads these from nodes of earlier versions; a batch's
+//! revoke and presence entries carry these same payloads.
 //!
 //! `deliver`: `{"node":1,"from":<instance>,"users":[..],"key":{"conv":{"group":7},"seq":42},"msg":{..}}`
 //! (`key` absent for receipts and notices; `msg` in the JSON form of protocol.md section 1).
@@ -11,9 +13,11 @@
 //! Readers ignore fields they do not know, so a field can be added without a new subject
 //! version; a change of meaning takes a new prefix (`easyim.v2`).
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use easyim_core::{BusEvent, Conversation, UserId};
-use easyim_proto::Msg;
+use easyim_proto::{Encoded, Msg};
 use serde::{Deserialize, Serialize};
 
 /// Which subject an event goes to.
@@ -25,15 +29,7 @@ pub(crate) enum Kind {
 }
 
 impl Kind {
-    /// The last token of the subject.
-    pub(crate) fn token(self) -> &'static str {
-        match self {
-            Kind::Deliver => "deliver",
-            Kind::Revoke => "revoke",
-            Kind::Presence => "presence",
-        }
-    }
-
+    /// The kind of a subject's last token.
     pub(crate) fn from_token(token: &str) -> Option<Kind> {
         match token {
             "deliver" => Some(Kind::Deliver),
@@ -67,12 +63,22 @@ struct KeyWire {
     seq: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
+struct DeliverOut<'a> {
+    node: u16,
+    from: u64,
+    users: &'a [UserId],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<KeyWire>,
+    msg: &'a Msg,
+}
+
+#[derive(Deserialize)]
 struct DeliverWire {
     node: u16,
     from: u64,
     users: Vec<UserId>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     key: Option<KeyWire>,
     msg: Msg,
 }
@@ -113,12 +119,12 @@ struct PresenceWire {
 /// The subject kind and payload of `event`.
 pub(crate) fn encode(event: &BusEvent, origin: Origin) -> (Kind, Bytes) {
     let (kind, json) = match event {
-        BusEvent::Deliver { users, msg, key } => (
+        BusEvent::Deliver { users, frame, key } => (
             Kind::Deliver,
-            serde_json::to_vec(&DeliverWire {
+            serde_json::to_vec(&DeliverOut {
                 node: origin.node,
                 from: origin.instance,
-                users: users.clone(),
+                users,
                 key: key.map(|(conv, seq)| KeyWire {
                     conv: match conv {
                         Conversation::Direct { low, high } => ConvWire::Direct([low, high]),
@@ -126,7 +132,7 @@ pub(crate) fn encode(event: &BusEvent, origin: Origin) -> (Kind, Bytes) {
                     },
                     seq,
                 }),
-                msg: msg.clone(),
+                msg: frame.msg(),
             }),
         ),
         BusEvent::Revoke { user } => (
@@ -200,7 +206,7 @@ pub(crate) fn decode(kind: Kind, payload: &[u8]) -> serde_json::Result<(Origin, 
                 },
                 BusEvent::Deliver {
                     users: w.users,
-                    msg: w.msg,
+                    frame: Arc::new(Encoded::new(w.msg)),
                     key,
                 },
             )
@@ -278,17 +284,17 @@ mod tests {
         };
         round_trip(BusEvent::Deliver {
             users: vec![1, 2, u64::MAX],
-            msg: msg.clone(),
+            frame: Arc::new(Encoded::new(msg.clone())),
             key: Some((Conversation::Group(7), 42)),
         });
         round_trip(BusEvent::Deliver {
             users: vec![5],
-            msg: msg.clone(),
+            frame: Arc::new(Encoded::new(msg.clone())),
             key: Some((Conversation::direct(9, 4), 1)),
         });
         round_trip(BusEvent::Deliver {
             users: vec![],
-            msg,
+            frame: Arc::new(Encoded::new(msg)),
             key: None,
         });
         round_trip(BusEvent::Revoke { user: 77 });
@@ -313,7 +319,7 @@ mod tests {
         let (kind, bytes) = encode(
             &BusEvent::Deliver {
                 users: vec![1],
-                msg: Msg::default(),
+                frame: Arc::new(Encoded::new(Msg::default())),
                 key: Some((Conversation::direct(2, 1), 5)),
             },
             ORIGIN,

@@ -38,6 +38,7 @@ fn nats_url() -> Option<String> {
 /// Two nodes sharing one storage and one bus prefix.
 struct Pair {
     storage: Arc<MemoryStorage>,
+    prefix: String,
     a: Node,
     b: Node,
 }
@@ -79,7 +80,12 @@ impl Pair {
         let storage = Arc::new(MemoryStorage::default());
         let a = node(&url, &prefix, 1, storage.clone()).await;
         let b = node(&url, &prefix, 2, storage.clone()).await;
-        let pair = Pair { storage, a, b };
+        let pair = Pair {
+            storage,
+            prefix,
+            a,
+            b,
+        };
         pair.wait_until_subscribed().await;
         Some(pair)
     }
@@ -340,4 +346,44 @@ async fn a_revoke_closes_connections_on_the_other_node() {
         ..Msg::default()
     });
     assert_eq!(bob_b.recv_real().await.content, "SUCCESS");
+}
+
+/// Nodes of earlier versions published one JSON event per NATS message on `deliver` and
+/// `revoke`: a node of this version still applies them, so a cluster can be upgraded a node at
+/// a time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_earlier_nodes_single_json_events_are_applied() {
+    let Some(p) = Pair::new().await else { return };
+    let url = nats_url().unwrap();
+    let bob = p.user().await;
+    let mut bob_b = login(&p.b.engine, bob).await;
+    let before = p.b.stats.received();
+    let old = async_nats::connect(url.as_str()).await.unwrap();
+    let prefix = p.prefix.clone();
+    let deliver = serde_json::json!({
+        "node": 9,
+        "from": 12345,
+        "users": [bob],
+        "msg": {"msg_type": 5, "to_user_id": bob.to_string(), "content": "from an old node"},
+    });
+    old.publish(format!("{prefix}.deliver"), deliver.to_string().into())
+        .await
+        .unwrap();
+    old.flush().await.unwrap();
+    let m = bob_b.recv_real().await;
+    assert_eq!(m.content, "from an old node", "{m:?}");
+    old.publish(
+        format!("{prefix}.revoke"),
+        format!(r#"{{"node":9,"from":12345,"user":{bob}}}"#).into(),
+    )
+    .await
+    .unwrap();
+    old.flush().await.unwrap();
+    assert!(bob_b
+        .recv_real()
+        .await
+        .content
+        .starts_with("E_AUTH_REVOKED"));
+    bob_b.expect_closed().await;
+    assert!(p.b.stats.received() >= before + 2);
 }

@@ -5,22 +5,22 @@
 //! event from the bus applies it with [`crate::Engine::apply`]. The default, [`LocalBus`], has
 //! no other nodes.
 
-use easyim_proto::Msg;
+use std::sync::Arc;
+
+use easyim_proto::Encoded;
 
 use crate::types::{Conversation, UserId};
 
 /// Something another node must do for the connections it holds.
-// Nearly every event is a `Deliver`: boxing its frame to shrink the rare `Revoke` would cost
-// an allocation per delivery.
-#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum BusEvent {
     /// Queue `msg` to every connection of `users` (a delivery, a receipt, a notice).
     Deliver {
         /// The users to deliver to.
         users: Vec<UserId>,
-        /// The frame.
-        msg: Msg,
+        /// The frame, shared with this node's own connections: a bus encodes it from here (the
+        /// protobuf form, once, whichever asks first), never copying the message.
+        frame: Arc<Encoded>,
         /// The conversation and `conv_seq` of a chat message, used to drop a repeat that a
         /// connection already got in its login replay.
         key: Option<(Conversation, u64)>,

@@ -69,7 +69,7 @@ impl Router {
         if publish && self.bus.has_peers() {
             self.bus.publish(BusEvent::Deliver {
                 users,
-                msg: frame.msg().clone(),
+                frame: frame.clone(),
                 key,
             });
         }

@@ -269,8 +269,7 @@ impl Engine {
     pub fn apply(&self, event: BusEvent) {
         let node = &self.node;
         match event {
-            BusEvent::Deliver { users, msg, key } => {
-                let frame = Arc::new(Encoded::new(msg));
+            BusEvent::Deliver { users, frame, key } => {
                 match key {
                     // A chat message waits for its turn in its conversation.
                     Some((conv, seq)) => {

@@ -29,6 +29,16 @@ impl Encoded {
         }
     }
 
+    /// Wraps a message whose protobuf form (`protobuf`, as [`Encoded::payload`] gives it) is
+    /// already at hand, as when it arrives from another node: it is not encoded again.
+    pub fn with_protobuf(msg: Msg, protobuf: Bytes) -> Self {
+        Encoded {
+            msg,
+            protobuf: OnceLock::from(protobuf),
+            json: OnceLock::new(),
+        }
+    }
+
     /// The message itself.
     pub fn msg(&self) -> &Msg {
         &self.msg
@@ -45,6 +55,13 @@ impl Encoded {
                 Bytes::from(serde_json::to_vec(&self.msg).unwrap_or_default())
             }),
         }
+    }
+}
+
+/// Two frames are equal when their messages are (the encodings follow from the message).
+impl PartialEq for Encoded {
+    fn eq(&self, other: &Self) -> bool {
+        self.msg == other.msg
     }
 }
 
