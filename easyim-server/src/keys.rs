@@ -99,6 +99,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "",
         "Comma-separated event kinds to deliver (message.created, message.offline, user.registered, user.online, user.offline); empty: all",
     ),
+    (
+        "WEBHOOK_CA",
+        "",
+        "PEM file of the certificate authorities trusted for https:// webhook and before-send receivers (empty: the system's)",
+    ),
     ("WEBHOOK_RETRY_MIN_MS", "1000", "Delay before the first retry of a failed delivery, doubled at each failure (with jitter)"),
     ("WEBHOOK_RETRY_MAX_MS", "300000", "Longest delay between two tries of a delivery"),
     ("WEBHOOK_TIMEOUT_MS", "10000", "How long one webhook POST may take before it counts as failed"),

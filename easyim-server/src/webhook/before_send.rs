@@ -67,7 +67,12 @@ impl HttpBeforeSend {
 
     fn take(&self) -> Client {
         let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        idle.unwrap_or_else(|| Client::new(self.settings.url.clone().unwrap_or_default()))
+        idle.unwrap_or_else(|| {
+            Client::new(
+                self.settings.url.clone().unwrap_or_default(),
+                self.settings.tls.clone(),
+            )
+        })
     }
 
     fn give_back(&self, c: Client) {

@@ -1,11 +1,18 @@
-//! One HTTP/1.1 POST to the receiver, on a connection kept between deliveries.
+//! One HTTP/1.1 POST to the receiver, on a connection kept between deliveries: plain TCP for
+//! an `http://` URL, TLS (rustls) for `https://`.
+
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper::{header, Request, Uri};
 use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use rustls::ClientConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
 
 /// Why a POST did not get a 2xx.
 #[derive(Debug, thiserror::Error)]
@@ -21,30 +28,42 @@ pub(crate) enum PostError {
 /// The receiver's address and the open connection to it, if any.
 pub(crate) struct Client {
     url: Uri,
+    tls: Option<TlsConnector>,
     conn: Option<SendRequest<Full<Bytes>>>,
 }
 
 impl Client {
-    pub(crate) fn new(url: Uri) -> Self {
-        Client { url, conn: None }
+    /// A client of `url`; `tls` for an `https://` one (the authorities it trusts).
+    pub(crate) fn new(url: Uri, tls: Option<Arc<ClientConfig>>) -> Self {
+        Client {
+            url,
+            tls: tls.map(TlsConnector::from),
+            conn: None,
+        }
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, PostError> {
-        let host = self.url.host().unwrap_or("localhost");
-        let port = self.url.port_u16().unwrap_or(80);
-        let stream = TcpStream::connect((host.trim_matches(['[', ']']), port))
+        let host = self
+            .url
+            .host()
+            .unwrap_or("localhost")
+            .trim_matches(['[', ']']);
+        let default_port = if self.tls.is_some() { 443 } else { 80 };
+        let port = self.url.port_u16().unwrap_or(default_port);
+        let stream = TcpStream::connect((host, port))
             .await
             .map_err(|e| PostError::Transport(format!("cannot connect: {e}")))?;
         let _ = stream.set_nodelay(true);
-        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        let Some(tls) = &self.tls else {
+            return handshake(stream).await;
+        };
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| PostError::Transport(format!("not a server name: {e}")))?;
+        let stream = tls
+            .connect(name, stream)
             .await
-            .map_err(|e| PostError::Transport(format!("handshake: {e}")))?;
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "webhook connection closed");
-            }
-        });
-        Ok(send)
+            .map_err(|e| PostError::Transport(format!("TLS: {e}")))?;
+        handshake(stream).await
     }
 
     /// POSTs `body` with `headers`; the answer's body on a 2xx. The caller bounds the time
@@ -110,4 +129,20 @@ impl Client {
     ) -> Result<(), PostError> {
         self.post_read(body, headers).await.map(|_| ())
     }
+}
+
+/// HTTP/1.1 over `stream`; the connection is driven by a task of its own.
+async fn handshake<S>(stream: S) -> Result<SendRequest<Full<Bytes>>, PostError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| PostError::Transport(format!("handshake: {e}")))?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "webhook connection closed");
+        }
+    });
+    Ok(send)
 }

@@ -71,7 +71,7 @@ pub(crate) async fn run(
     let Some(url) = settings.url.clone() else {
         return;
     };
-    let mut client = Client::new(url);
+    let mut client = Client::new(url, settings.tls.clone());
     // A claim outlives the POST's timeout with a margin: no other node takes it meanwhile.
     let lease_ms = (settings.timeout.as_millis() as i64).saturating_mul(2) + 5_000;
     let mut last_stats = tokio::time::Instant::now() - STATS_EVERY;

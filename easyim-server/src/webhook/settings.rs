@@ -1,9 +1,11 @@
 //! [`WebhookSettings`]: the `WEBHOOK_*` settings, checked.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use easyim_core::EventKind;
 use hyper::Uri;
+use rustls::ClientConfig;
 
 use crate::config::ConfigError;
 
@@ -15,8 +17,10 @@ const MIN_SECRET: usize = 16;
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct WebhookSettings {
-    /// `WEBHOOK_URL` (`http://host:port/path`).
+    /// `WEBHOOK_URL` (`http://` or `https://host:port/path`).
     pub url: Option<Uri>,
+    /// For an `https://` URL: the trusted authorities (`WEBHOOK_CA` or the system's).
+    pub(crate) tls: Option<Arc<ClientConfig>>,
     /// `WEBHOOK_SECRET`.
     pub secret: String,
     /// `WEBHOOK_EVENTS`: the kinds delivered (empty setting: all).
@@ -35,6 +39,7 @@ impl std::fmt::Debug for WebhookSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookSettings")
             .field("url", &self.url)
+            .field("tls", &self.tls.is_some())
             .field("secret", &"(hidden)")
             .field("events", &self.events)
             .field("retry_min", &self.retry_min)
@@ -60,7 +65,8 @@ fn millis(key: &'static str, value: &str) -> Result<Duration, ConfigError> {
     }
 }
 
-/// The `http://` URL of setting `key` (`raw` its value), or `None` when it is empty.
+/// The `http://` or `https://` URL of setting `key` (`raw` its value), or `None` when it is
+/// empty.
 fn http_url(key: &'static str, raw: &str) -> Result<Option<Uri>, ConfigError> {
     let s = raw.trim();
     if s.is_empty() {
@@ -69,21 +75,29 @@ fn http_url(key: &'static str, raw: &str) -> Result<Option<Uri>, ConfigError> {
     let uri: Uri = s
         .parse()
         .map_err(|e| invalid(key, s, format!("not a URL ({e})")))?;
-    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
         return Err(invalid(
             key,
             s,
-            "expected http://host[:port]/path (https is not supported yet: put a \
-             TLS-terminating proxy in front of the receiver)",
+            "expected http://host[:port]/path or https://host[:port]/path",
         ));
     }
     Ok(Some(uri))
+}
+
+/// The TLS configuration `url` needs: `Some` for `https://` (`ca` is `WEBHOOK_CA`).
+fn tls_for(url: Option<&Uri>, ca: &str) -> Result<Option<Arc<ClientConfig>>, ConfigError> {
+    match url {
+        Some(u) if u.scheme_str() == Some("https") => super::https::client_config(ca).map(Some),
+        _ => Ok(None),
+    }
 }
 
 impl WebhookSettings {
     /// Checks the settings; `get` reads a key's value (its default if unset).
     pub(crate) fn parse(get: impl Fn(&'static str) -> String) -> Result<Self, ConfigError> {
         let url = http_url("WEBHOOK_URL", &get("WEBHOOK_URL"))?;
+        let tls = tls_for(url.as_ref(), &get("WEBHOOK_CA"))?;
         let secret = get("WEBHOOK_SECRET").trim().to_owned();
         if url.is_some() && secret.chars().count() < MIN_SECRET {
             return Err(invalid(
@@ -122,6 +136,7 @@ impl WebhookSettings {
         };
         Ok(WebhookSettings {
             url,
+            tls,
             secret,
             events,
             retry_min,
@@ -197,9 +212,20 @@ mod tests {
         );
         assert_eq!(bad_key(with("WEBHOOK_BATCH", "0")), "WEBHOOK_BATCH");
         assert_eq!(
-            bad_key(parse(&[("WEBHOOK_URL", "https://x/h"), on[1]])),
+            bad_key(parse(&[("WEBHOOK_URL", "ftp://x/h"), on[1]])),
             "WEBHOOK_URL"
         );
+        // https takes the authorities of WEBHOOK_CA, which must be readable.
+        let https = [
+            ("WEBHOOK_URL", "https://x/h"),
+            on[1],
+            ("WEBHOOK_CA", "/nonexistent/ca.pem"),
+        ];
+        assert_eq!(bad_key(parse(&https)), "WEBHOOK_CA");
+        assert!(parse(&[("WEBHOOK_URL", "http://x/h"), on[1]])
+            .unwrap()
+            .tls
+            .is_none());
         assert_eq!(
             bad_key(parse(&[("WEBHOOK_URL", "not a url")])),
             "WEBHOOK_URL"
@@ -267,8 +293,10 @@ pub enum OnError {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct BeforeSendSettings {
-    /// `BEFORE_SEND_URL` (`http://host:port/path`).
+    /// `BEFORE_SEND_URL` (`http://` or `https://host:port/path`).
     pub url: Option<Uri>,
+    /// For an `https://` URL: the trusted authorities (`WEBHOOK_CA` or the system's).
+    pub(crate) tls: Option<Arc<ClientConfig>>,
     /// `BEFORE_SEND_TIMEOUT_MS` (default 500).
     pub timeout: Duration,
     /// `BEFORE_SEND_ON_ERROR` (default `allow`).
@@ -279,6 +307,7 @@ impl BeforeSendSettings {
     /// Checks the settings; `get` reads a key's value (its default if unset).
     pub(crate) fn parse(get: impl Fn(&'static str) -> String) -> Result<Self, ConfigError> {
         let url = http_url("BEFORE_SEND_URL", &get("BEFORE_SEND_URL"))?;
+        let tls = tls_for(url.as_ref(), &get("WEBHOOK_CA"))?;
         let timeout = millis("BEFORE_SEND_TIMEOUT_MS", &get("BEFORE_SEND_TIMEOUT_MS"))?;
         let on_error = match get("BEFORE_SEND_ON_ERROR").trim() {
             "allow" => OnError::Allow,
@@ -293,6 +322,7 @@ impl BeforeSendSettings {
         };
         Ok(BeforeSendSettings {
             url,
+            tls,
             timeout,
             on_error,
         })

@@ -37,6 +37,7 @@ pub struct Receiver {
     pub addr: SocketAddr,
     inner: Arc<Inner>,
     task: tokio::task::JoinHandle<()>,
+    scheme: &'static str,
 }
 
 impl Drop for Receiver {
@@ -81,18 +82,73 @@ impl Receiver {
     fn on(listener: TcpListener) -> Receiver {
         let addr = listener.local_addr().unwrap();
         let inner = Arc::new(Inner::default());
-        let app = Router::new()
-            .route("/hook", post(hook))
-            .with_state(inner.clone());
+        let app = Self::app(&inner);
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Receiver { addr, inner, task }
+        Receiver {
+            addr,
+            inner,
+            task,
+            scheme: "http",
+        }
     }
 
-    /// `http://<addr>/hook`.
+    /// Listens over TLS, with `ca`'s certificate (for `localhost` and 127.0.0.1), on a fresh
+    /// port of 127.0.0.1.
+    pub async fn start_tls(ca: &super::TestCa) -> Receiver {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let chain = vec![CertificateDer::from_pem_file(&ca.cert_file).unwrap()];
+        let key = PrivateKeyDer::from_pem_file(&ca.key_file).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .unwrap();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let inner = Arc::new(Inner::default());
+        let app = Self::app(&inner);
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    // A client that does not trust the certificate ends here.
+                    let Ok(tls) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    let service = hyper_util::service::TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        Receiver {
+            addr,
+            inner,
+            task,
+            scheme: "https",
+        }
+    }
+
+    fn app(inner: &Arc<Inner>) -> Router {
+        Router::new()
+            .route("/hook", post(hook))
+            .with_state(inner.clone())
+    }
+
+    /// `http://<addr>/hook`, or `https://` for a receiver over TLS.
     pub fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
+        format!("{}://{}/hook", self.scheme, self.addr)
     }
 
     /// While down, every POST is answered 503 and not recorded.
