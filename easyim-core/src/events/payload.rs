@@ -2,6 +2,7 @@
 //! functions (PostgreSQL builds the same document in SQL; the storage kit compares them).
 
 use easyim_proto::ChatType;
+use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use super::{EventKind, NewEvent};
@@ -9,31 +10,76 @@ use crate::types::{StoredMessage, UserId};
 
 /// `message.created`: `message` as stored, its `conversation` key and its `recipients` (every
 /// member but the sender for a group), ids as decimal strings. Keyed by the conversation.
+///
+/// Written by the storage inside the transaction that stores the message (on SQLite, on its
+/// one writer thread), so it is serialized straight from borrowed fields, without building a
+/// JSON tree first.
 pub fn message_created(message: &StoredMessage, recipients: &[UserId]) -> NewEvent {
     let conv = message.conversation().key();
-    let data = json!({
-        "conversation": conv,
-        "message": {
-            "id": message.id,
-            "conv_seq": message.conv_seq,
-            "from_user_id": message.from.to_string(),
-            "to_id": message.to.to_string(),
-            "chat_type": match message.chat_type {
+    let data = Created {
+        conversation: &conv,
+        message: CreatedMessage {
+            id: &message.id,
+            conv_seq: message.conv_seq,
+            from_user_id: Decimal(message.from),
+            to_id: Decimal(message.to),
+            chat_type: match message.chat_type {
                 ChatType::Single => "single",
                 ChatType::Group => "group",
             },
-            "msg_type": message.msg_type,
-            "content": message.content,
-            "timestamp": message.timestamp,
-            "ref_id": message.ref_id,
+            msg_type: message.msg_type,
+            content: &message.content,
+            timestamp: message.timestamp,
+            ref_id: &message.ref_id,
         },
-        "recipients": recipients.iter().map(u64::to_string).collect::<Vec<_>>(),
-    });
+        recipients: Decimals(recipients),
+    };
     NewEvent {
         kind: EventKind::of_message(message.msg_type),
+        // Strings, numbers and ids: serializing cannot fail.
+        data: serde_json::to_string(&data).unwrap_or_default(),
         key: conv,
-        data: data.to_string(),
         created_ms: message.timestamp,
+    }
+}
+
+/// The `data` of `message.created`.
+#[derive(Serialize)]
+struct Created<'a> {
+    conversation: &'a str,
+    message: CreatedMessage<'a>,
+    recipients: Decimals<'a>,
+}
+
+/// The `message` of `message.created`.
+#[derive(Serialize)]
+struct CreatedMessage<'a> {
+    id: &'a str,
+    conv_seq: u64,
+    from_user_id: Decimal,
+    to_id: Decimal,
+    chat_type: &'static str,
+    msg_type: i32,
+    content: &'a str,
+    timestamp: i64,
+    ref_id: &'a str,
+}
+
+/// An id written as a decimal string, as everywhere in the API.
+struct Decimal(u64);
+
+impl Serialize for Decimal {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// Ids written as a list of decimal strings.
+struct Decimals<'a>(&'a [UserId]);
+
+impl Serialize for Decimals<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|&id| Decimal(id)))
     }
 }
 
@@ -50,5 +96,47 @@ pub fn user_registered(user: UserId, account: &str, nickname: &str, at_ms: i64) 
         key: format!("u:{user}"),
         data: data.to_string(),
         created_ms: at_ms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn message_created_is_the_documented_document() {
+        let m = StoredMessage {
+            id: "m-\"1\"".into(),
+            conv_seq: 7,
+            from: 10,
+            to: u64::MAX,
+            chat_type: ChatType::Group,
+            msg_type: 0,
+            content: "héllo\n".into(),
+            timestamp: 1_700_000_000_000,
+            ref_id: String::new(),
+            recalled: false,
+            edited_at: 0,
+        };
+        let e = message_created(&m, &[3, 4]);
+        let got: serde_json::Value = serde_json::from_str(&e.data).unwrap();
+        let want = json!({
+            "conversation": format!("g:{}", u64::MAX),
+            "message": {
+                "id": "m-\"1\"",
+                "conv_seq": 7,
+                "from_user_id": "10",
+                "to_id": u64::MAX.to_string(),
+                "chat_type": "group",
+                "msg_type": 0,
+                "content": "héllo\n",
+                "timestamp": 1_700_000_000_000i64,
+                "ref_id": "",
+            },
+            "recipients": ["3", "4"],
+        });
+        assert_eq!(got, want);
+        assert_eq!(e.key, format!("g:{}", u64::MAX));
+        assert_eq!(e.kind, EventKind::MessageCreated);
     }
 }
