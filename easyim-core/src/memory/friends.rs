@@ -4,6 +4,8 @@ use async_trait::async_trait;
 
 use super::MemoryStorage;
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::events::{friend_answered, friend_removed, friend_requested, EventKind};
+use crate::ids::now_ms;
 use crate::storage::FriendStore;
 use crate::types::{FriendRequest, Page, Profile, RequestStatus, UserId};
 
@@ -43,6 +45,9 @@ impl FriendStore for MemoryStorage {
         let at = st.requests.len();
         st.requests.push(req.clone());
         st.request_index.insert(id, at);
+        if self.events.wants(EventKind::FriendRequested) {
+            st.outbox.push(friend_requested(&req, now_ms() as i64));
+        }
         Ok(req)
     }
 
@@ -87,6 +92,11 @@ impl FriendStore for MemoryStorage {
             st.friends.insert((req.from, req.to));
             st.friends.insert((req.to, req.from));
         }
+        if let Some(event) = friend_answered(&req, now_ms() as i64) {
+            if self.events.wants(event.kind) {
+                st.outbox.push(event);
+            }
+        }
         Ok(req)
     }
 
@@ -118,6 +128,10 @@ impl FriendStore for MemoryStorage {
         st.friends.remove(&(friend, user));
         st.remarks.remove(&(user, friend));
         st.remarks.remove(&(friend, user));
+        if self.events.wants(EventKind::FriendRemoved) {
+            st.outbox
+                .push(friend_removed(user, friend, now_ms() as i64));
+        }
         Ok(())
     }
 }
