@@ -131,8 +131,10 @@ impl FriendStore for SqliteStorage {
                 add.execute([id(found.from), id(found.to)])?;
                 add.execute([id(found.to), id(found.from)])?;
             }
-            if let Some(event) = friend_answered(&found, now_ms() as i64).filter(|_| report) {
-                insert_event(c, &event)?;
+            if report {
+                if let Some(event) = friend_answered(&found, now_ms() as i64) {
+                    insert_event(c, &event)?;
+                }
             }
             Ok(found)
         })

@@ -110,10 +110,18 @@ impl Groups {
         }
         self.announce(group, me, Event::new("member_kicked", me, &targets))
             .await;
+        let report = self
+            .outbox
+            .event_filter()
+            .wants(crate::events::EventKind::GroupMemberKicked);
         for &user in &targets {
             // One webhook event per removal, written with it: a member gone meanwhile was not
             // kicked.
-            let events = self.reported(group, &Event::new("member_kicked", me, &[user]));
+            let events = if report {
+                self.reported(group, &Event::new("member_kicked", me, &[user]))
+            } else {
+                Vec::new()
+            };
             match self.store.remove_member(group, user, &events).await {
                 // Gone already (it left meanwhile): what was asked holds.
                 Err(crate::StorageError::NotFound(Entity::Member)) => {}

@@ -92,10 +92,13 @@ impl FriendStore for MemoryStorage {
             st.friends.insert((req.from, req.to));
             st.friends.insert((req.to, req.from));
         }
-        if let Some(event) = friend_answered(&req, now_ms() as i64) {
-            if self.events.wants(event.kind) {
-                st.outbox.push(event);
-            }
+        let kind = if accept {
+            EventKind::FriendAccepted
+        } else {
+            EventKind::FriendRefused
+        };
+        if self.events.wants(kind) {
+            st.outbox.extend(friend_answered(&req, now_ms() as i64));
         }
         Ok(req)
     }

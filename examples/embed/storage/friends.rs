@@ -82,8 +82,13 @@ impl FriendStore for TableStorage {
             db.friends.insert((req.from, req.to));
             db.friends.insert((req.to, req.from));
         }
-        if let Some(event) = friend_answered(&req, now_ms() as i64) {
-            if self.events.wants(event.kind) {
+        let kind = if accept {
+            EventKind::FriendAccepted
+        } else {
+            EventKind::FriendRefused
+        };
+        if self.events.wants(kind) {
+            if let Some(event) = friend_answered(&req, now_ms() as i64) {
                 db.outbox.insert(event);
             }
         }
