@@ -55,7 +55,12 @@ impl Im {
             Some(storage.clone()),
         );
         engine.set_engine_events(storage.clone());
-        let groups = Groups::new(storage.clone(), storage.clone(), engine.clone());
+        let groups = Groups::new(
+            storage.clone(),
+            storage.clone(),
+            storage.clone(),
+            engine.clone(),
+        );
         Im {
             admin: Admin::new(storage.clone(), auth.clone(), engine.clone()),
             devices: Devices::new(storage.clone()),

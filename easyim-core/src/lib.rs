@@ -94,8 +94,9 @@ pub use devices::{Devices, MAX_DEVICES, MAX_DEVICE_TOKEN, MAX_PLATFORM};
 pub use engine::Engine;
 pub use error::{AuthError, Backend, Conflict, Entity, ImError, Result, StorageError};
 pub use events::{
-    message_created, message_offline, user_presence, user_registered, EventFilter, EventKind,
-    NewEvent, OutboxEvent, OutboxStats, UnknownEventKind,
+    friend_answered, friend_key, friend_removed, friend_requested, message_created,
+    message_offline, user_presence, user_registered, EventFilter, EventKind, NewEvent, OutboxEvent,
+    OutboxStats, UnknownEventKind,
 };
 pub use friends::{Friends, MAX_REMARK, MAX_REQUEST_MSG, SEARCH_LIMIT};
 pub use groups::{

@@ -97,7 +97,7 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     (
         "WEBHOOK_EVENTS",
         "",
-        "Comma-separated event kinds to deliver (message.created, message.offline, user.registered, user.online, user.offline); empty: all",
+        "Comma-separated event kinds to deliver (message.*, user.*, friend.*, group.*, or full names such as message.created, friend.accepted, group.member_joined; docs/webhooks.md lists them); empty: all",
     ),
     (
         "WEBHOOK_CA",

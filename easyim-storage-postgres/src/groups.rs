@@ -1,9 +1,11 @@
 //! [`GroupStore`] for [`PgStorage`]: groups and their members.
 
 use async_trait::async_trait;
-use easyim_core::{Conversation, Group, GroupCaps, GroupId, GroupStore, Page, Profile, UserId};
+use easyim_core::{
+    Conversation, Group, GroupCaps, GroupId, GroupStore, NewEvent, Page, Profile, UserId,
+};
 
-use crate::error::Result;
+use crate::error::{DbError, Result};
 use crate::rows::{group_row, id, profile_row, rows, to_i64};
 use crate::PgStorage;
 
@@ -16,13 +18,15 @@ impl GroupStore for PgStorage {
         owner: UserId,
         members: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<Group> {
         let members: Vec<i64> = members.iter().map(|&m| id(m)).collect();
         let conv = Conversation::Group(group).key();
         let (max_members, max_groups) =
             (to_i64(caps.max_members), to_i64(caps.max_groups_per_user));
-        let row = self
-            .query_one(
+        // The function raises unless it created the group: a row is a group made.
+        let rows = self
+            .query_with_events(
                 "SELECT easyim_create_group($1, $2, $3, $4, $5, $6, $7)",
                 &[
                     &id(group),
@@ -33,8 +37,15 @@ impl GroupStore for PgStorage {
                     &max_members,
                     &max_groups,
                 ],
+                events,
+                |rows| !rows.is_empty(),
             )
             .await?;
+        let row = rows.first().ok_or_else(|| {
+            DbError::Storage(easyim_core::StorageError::unavailable_msg(
+                "PostgreSQL returned no row where one was expected",
+            ))
+        })?;
         Ok(Group {
             id: group,
             name: name.to_owned(),
@@ -48,24 +59,29 @@ impl GroupStore for PgStorage {
         group: GroupId,
         users: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<()> {
         let users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
         let conv = Conversation::Group(group).key();
         let (max_members, max_groups) =
             (to_i64(caps.max_members), to_i64(caps.max_groups_per_user));
-        self.query(
+        self.query_with_events(
             "SELECT easyim_add_members($1, $2, $3, $4, $5)",
             &[&id(group), &conv, &users, &max_members, &max_groups],
+            events,
+            |rows| !rows.is_empty(),
         )
         .await?;
         Ok(())
     }
 
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+    async fn remove_member(&self, group: GroupId, user: UserId, events: &[NewEvent]) -> Result<()> {
         let conv = Conversation::Group(group).key();
-        self.query(
+        self.query_with_events(
             "SELECT easyim_remove_member($1, $2, $3)",
             &[&id(group), &conv, &id(user)],
+            events,
+            |rows| !rows.is_empty(),
         )
         .await?;
         Ok(())

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use easyim_core::{
     Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible,
-    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile,
-    Relation, RequestStatus, Role, StorageError, UserId,
+    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, NewEvent, Page,
+    Profile, Relation, RequestStatus, Role, StorageError, UserId,
 };
 
 use crate::error::{DbError, Result};
@@ -70,9 +70,14 @@ impl ModerationStore for PgStorage {
         }))
     }
 
-    async fn update_group(&self, group: GroupId, u: &GroupUpdate) -> Result<()> {
+    async fn update_group(
+        &self,
+        group: GroupId,
+        u: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let n = self
-            .execute(
+            .query_with_events(
                 "UPDATE chat_groups SET
                     name = coalesce($2, name),
                     avatar = coalesce($3, avatar),
@@ -81,7 +86,7 @@ impl ModerationStore for PgStorage {
                     invite_policy = coalesce($6, invite_policy),
                     history_visible = coalesce($7, history_visible),
                     mute_all = coalesce($8, mute_all)
-                 WHERE id = $1",
+                 WHERE id = $1 RETURNING 1",
                 &[
                     &id(group),
                     &u.name,
@@ -92,8 +97,11 @@ impl ModerationStore for PgStorage {
                     &u.history_visible.map(|p| code(p.code())),
                     &u.mute_all,
                 ],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n == 0 {
             return Err(StorageError::NotFound(Entity::Group));
         }
@@ -118,49 +126,72 @@ impl ModerationStore for PgStorage {
         }))
     }
 
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let role = if role == Role::Admin {
             Role::Admin
         } else {
             Role::Member
         };
         let n = self
-            .execute(
+            .query_with_events(
                 "UPDATE members SET role = $3 WHERE group_id = $1 AND user_id = $2
-                 AND user_id <> (SELECT owner FROM chat_groups WHERE id = $1)",
+                 AND user_id <> (SELECT owner FROM chat_groups WHERE id = $1) RETURNING 1",
                 &[&id(group), &id(user), &code(role.code())],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n == 0 {
             self.missing_member(group).await?;
         }
         Ok(())
     }
 
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let n = self
-            .execute(
-                "UPDATE members SET muted_until = $3 WHERE group_id = $1 AND user_id = $2",
+            .query_with_events(
+                "UPDATE members SET muted_until = $3 WHERE group_id = $1 AND user_id = $2
+                 RETURNING 1",
                 &[&id(group), &id(user), &until.max(0)],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n == 0 {
             self.missing_member(group).await?;
         }
         Ok(())
     }
 
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+    async fn transfer_owner(&self, group: GroupId, to: UserId, events: &[NewEvent]) -> Result<()> {
         // One statement: the new owner's admin role goes (the owner's role is the group's),
         // and the group changes hands only if `to` is a member.
         let n = self
-            .execute(
+            .query_with_events(
                 "WITH m AS (UPDATE members SET role = 0 WHERE group_id = $1 AND user_id = $2
                             RETURNING user_id)
-                 UPDATE chat_groups SET owner = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM m)",
+                 UPDATE chat_groups SET owner = $2 WHERE id = $1 AND EXISTS (SELECT 1 FROM m)
+                 RETURNING 1",
                 &[&id(group), &id(to)],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n == 0 {
             self.missing_member(group).await?;
         }
@@ -263,11 +294,13 @@ impl ModerationStore for PgStorage {
         request: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> Result<JoinRequest> {
         // One statement: insert unless an open one exists (the partial unique index settles a
-        // race between nodes), then read the open one, whichever it is.
+        // race between nodes), then read the open one, whichever it is. The events go with a
+        // request made by this call (its id is `request`), not with an open one returned.
         let row = self
-            .query_opt(
+            .query_with_events(
                 "WITH ins AS (
                      INSERT INTO join_requests (id, group_id, user_id, status)
                      SELECT $1, $2, $3, 0 WHERE EXISTS (SELECT 1 FROM chat_groups WHERE id = $2)
@@ -280,8 +313,15 @@ impl ModerationStore for PgStorage {
                  WHERE group_id = $2 AND user_id = $3 AND status = 0
                  LIMIT 1",
                 &[&id(request), &id(group), &id(user)],
+                events,
+                |rows| {
+                    rows.first()
+                        .is_some_and(|r| r.get::<_, i64>(0) == id(request))
+                },
             )
-            .await?;
+            .await?
+            .into_iter()
+            .next();
         if let Some(r) = row {
             return Ok(join_request_row(&r));
         }
@@ -330,14 +370,22 @@ impl ModerationStore for PgStorage {
         Ok(rows(found, join_request_row))
     }
 
-    async fn answer_join_request(&self, request: u64, accept: bool) -> Result<()> {
+    async fn answer_join_request(
+        &self,
+        request: u64,
+        accept: bool,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let status: i32 = if accept { 1 } else { 2 };
         let n = self
-            .execute(
-                "UPDATE join_requests SET status = $2 WHERE id = $1 AND status = 0",
+            .query_with_events(
+                "UPDATE join_requests SET status = $2 WHERE id = $1 AND status = 0 RETURNING 1",
                 &[&id(request), &status],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n > 0 {
             return Ok(());
         }
@@ -352,19 +400,22 @@ impl ModerationStore for PgStorage {
         })
     }
 
-    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> Result<()> {
         // One statement, so one transaction; the foreign keys are checked at its end, when
         // the members are gone too.
         let conv = Conversation::Group(group).key();
         let n = self
-            .execute(
+            .query_with_events(
                 "WITH m AS (DELETE FROM members WHERE group_id = $1),
                       c AS (DELETE FROM cursors WHERE conv = $2),
                       j AS (DELETE FROM join_requests WHERE group_id = $1)
-                 DELETE FROM chat_groups WHERE id = $1",
+                 DELETE FROM chat_groups WHERE id = $1 RETURNING 1",
                 &[&id(group), &conv],
+                events,
+                |rows| !rows.is_empty(),
             )
-            .await?;
+            .await?
+            .len();
         if n == 0 {
             return Err(StorageError::NotFound(Entity::Group));
         }

@@ -5,15 +5,94 @@
 //! before it committed: no event is claimed by two nodes at once, and a key's later events
 //! are not claimed while an earlier one is leased elsewhere. A node that dies holding a lease
 //! lets it run out; its events are then claimed again (delivery is at least once).
+//!
+//! A change that reports events ([`PgStorage::query_reporting`]) runs its statement and the
+//! insert of its events in one transaction.
 
 use async_trait::async_trait;
 use easyim_core::{
     EventFilter, EventKind, NewEvent, OutboxEvent, OutboxStats, OutboxStore, StorageError,
 };
 
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
 use crate::error::{DbError, Result};
 use crate::rows::to_i64;
 use crate::PgStorage;
+
+/// Inserts the events of `$1`..`$4` (kinds, keys, data, times) in the order given.
+const APPEND_SQL: &str = "
+    INSERT INTO outbox (kind, key, data, created_ms)
+    SELECT k, y, d, t FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
+        WITH ORDINALITY AS e (k, y, d, t, i)
+    ORDER BY i";
+
+/// The columns of `events` as the parameters of [`APPEND_SQL`].
+type Columns<'a> = (Vec<&'a str>, Vec<&'a str>, Vec<&'a str>, Vec<i64>);
+
+fn columns(events: &[NewEvent]) -> Columns<'_> {
+    (
+        events.iter().map(|e| e.kind.as_str()).collect(),
+        events.iter().map(|e| e.key.as_str()).collect(),
+        events.iter().map(|e| e.data.as_str()).collect(),
+        events.iter().map(|e| e.created_ms).collect(),
+    )
+}
+
+impl PgStorage {
+    /// Runs the change `sql` and, if `report` is given, inserts the events it makes of the
+    /// change's rows (none when the rows say nothing changed), in one transaction, retried on
+    /// deadlocks and serialization failures. Without `report`, one statement as
+    /// [`PgStorage::query`]: webhooks off cost nothing more.
+    pub(crate) async fn query_reporting<F>(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        report: Option<F>,
+    ) -> Result<Vec<Row>, DbError>
+    where
+        F: Fn(&[Row]) -> Vec<NewEvent> + Send + Sync,
+    {
+        let Some(report) = report else {
+            return self.query(sql, params).await;
+        };
+        crate::retrying(|| async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let stmt = tx.prepare_cached(sql).await?;
+            let rows = tx.query(&stmt, params).await?;
+            let events = report(&rows);
+            if !events.is_empty() {
+                let (kinds, keys, data, at) = columns(&events);
+                let append = tx.prepare_cached(APPEND_SQL).await?;
+                tx.execute(&append, &[&kinds, &keys, &data, &at]).await?;
+            }
+            tx.commit().await?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    /// [`PgStorage::query_reporting`] of a change to a group that the groups service built
+    /// `events` for: written if `made` says the rows are those of a change made.
+    pub(crate) async fn query_with_events(
+        &self,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        events: &[NewEvent],
+        made: impl Fn(&[Row]) -> bool + Send + Sync,
+    ) -> Result<Vec<Row>, DbError> {
+        let report = (!events.is_empty()).then_some(|rows: &[Row]| {
+            if made(rows) {
+                events.to_vec()
+            } else {
+                Vec::new()
+            }
+        });
+        self.query_reporting(sql, params, report).await
+    }
+}
 
 /// The advisory lock key that serializes claims (`"eiobox"` in ASCII).
 const CLAIM_LOCK: i64 = 0x6569_6f62_6f78;
@@ -114,18 +193,9 @@ impl OutboxStore for PgStorage {
         if events.is_empty() {
             return Ok(());
         }
-        let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
-        let keys: Vec<&str> = events.iter().map(|e| e.key.as_str()).collect();
-        let data: Vec<&str> = events.iter().map(|e| e.data.as_str()).collect();
-        let at: Vec<i64> = events.iter().map(|e| e.created_ms).collect();
-        self.execute(
-            "INSERT INTO outbox (kind, key, data, created_ms)
-             SELECT k, y, d, t FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[])
-                 WITH ORDINALITY AS e (k, y, d, t, i)
-             ORDER BY i",
-            &[&kinds, &keys, &data, &at],
-        )
-        .await?;
+        let (kinds, keys, data, at) = columns(&events);
+        self.execute(APPEND_SQL, &[&kinds, &keys, &data, &at])
+            .await?;
         Ok(())
     }
 }

@@ -2,12 +2,13 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, FriendRequest, FriendStore, Page, Profile, RequestStatus, StorageError,
-    UserId,
+    friend_answered, friend_removed, friend_requested, now_ms, Conflict, Entity, EventKind,
+    FriendRequest, FriendStore, Page, Profile, RequestStatus, StorageError, UserId,
 };
 use rusqlite::{params, OptionalExtension};
 
 use crate::error::Result;
+use crate::outbox::insert_event;
 use crate::rows::{are_friends, id, limit_i64, profile_row, request_row, to_i64, user_exists};
 use crate::SqliteStorage;
 
@@ -21,6 +22,7 @@ impl FriendStore for SqliteStorage {
         msg: &str,
     ) -> Result<FriendRequest> {
         let msg = msg.to_owned();
+        let report = self.events.wants(EventKind::FriendRequested);
         self.write(move |c| {
             let (from, to) = (id(from), id(to));
             if !user_exists(c, to)? {
@@ -57,13 +59,17 @@ impl FriendStore for SqliteStorage {
                 msg,
                 RequestStatus::Open as i64
             ])?;
-            Ok(FriendRequest {
+            let made = FriendRequest {
                 id: request,
                 from: from as u64,
                 to: to as u64,
                 msg,
                 status: RequestStatus::Open,
-            })
+            };
+            if report {
+                insert_event(c, &friend_requested(&made, now_ms() as i64))?;
+            }
+            Ok(made)
         })
         .await
     }
@@ -91,6 +97,12 @@ impl FriendStore for SqliteStorage {
         to: UserId,
         accept: bool,
     ) -> Result<FriendRequest> {
+        let kind = if accept {
+            EventKind::FriendAccepted
+        } else {
+            EventKind::FriendRefused
+        };
+        let report = self.events.wants(kind);
         self.write(move |c| {
             let found = c
                 .prepare_cached(
@@ -118,6 +130,11 @@ impl FriendStore for SqliteStorage {
                 )?;
                 add.execute([id(found.from), id(found.to)])?;
                 add.execute([id(found.to), id(found.from)])?;
+            }
+            if report {
+                if let Some(event) = friend_answered(&found, now_ms() as i64) {
+                    insert_event(c, &event)?;
+                }
             }
             Ok(found)
         })
@@ -149,6 +166,7 @@ impl FriendStore for SqliteStorage {
     }
 
     async fn remove_friend(&self, user: UserId, friend: UserId) -> Result<()> {
+        let report = self.events.wants(EventKind::FriendRemoved);
         self.write(move |c| {
             let n = c
                 .prepare_cached(
@@ -158,6 +176,9 @@ impl FriendStore for SqliteStorage {
                 .execute([id(user), id(friend)])?;
             if n == 0 {
                 return Err(StorageError::NotFound(Entity::Friend).into());
+            }
+            if report {
+                insert_event(c, &friend_removed(user, friend, now_ms() as i64))?;
             }
             Ok(())
         })

@@ -2,13 +2,14 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Conversation, Entity, Group, GroupCaps, GroupId, GroupStore, Page, Profile,
+    Conflict, Conversation, Entity, Group, GroupCaps, GroupId, GroupStore, NewEvent, Page, Profile,
     StorageError, UserId,
 };
 use rusqlite::{params, Connection};
 
 use crate::cache::Cache;
 use crate::error::{DbError, Result};
+use crate::outbox::insert_events;
 use crate::rows::{
     group_by_id, group_exists, group_row, id, is_member, limit_i64, profile_row, to_i64,
 };
@@ -78,8 +79,10 @@ impl GroupStore for SqliteStorage {
         owner: UserId,
         members: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<Group> {
         let name = name.to_owned();
+        let events = events.to_vec();
         let mut all = vec![id(owner)];
         all.extend(members.iter().map(|&m| id(m)));
         all.sort_unstable();
@@ -97,6 +100,7 @@ impl GroupStore for SqliteStorage {
             c.prepare_cached("INSERT INTO chat_groups (id, name, owner) VALUES (?1, ?2, ?3)")?
                 .execute(params![id(group), name, id(owner)])?;
             join_group(c, cache, id(group), &all)?;
+            insert_events(c, &events)?;
             Ok(Group {
                 id: group,
                 name,
@@ -112,7 +116,9 @@ impl GroupStore for SqliteStorage {
         group: GroupId,
         users: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<()> {
+        let events = events.to_vec();
         let mut users: Vec<i64> = users.iter().map(|&u| id(u)).collect();
         users.sort_unstable();
         users.dedup();
@@ -127,12 +133,13 @@ impl GroupStore for SqliteStorage {
             }
             check_caps(c, id(group), &users, caps)?;
             join_group(c, cache, id(group), &users)?;
-            Ok(())
+            Ok(insert_events(c, &events)?)
         })
         .await
     }
 
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+    async fn remove_member(&self, group: GroupId, user: UserId, events: &[NewEvent]) -> Result<()> {
+        let events = events.to_vec();
         self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
                 return Err(StorageError::NotFound(Entity::Group).into());
@@ -149,7 +156,7 @@ impl GroupStore for SqliteStorage {
                 c.prepare_cached("DELETE FROM cursors WHERE user_id = ?1 AND conv = ?2")?
                     .execute([id(user), conv.id])?;
             }
-            Ok(())
+            Ok(insert_events(c, &events)?)
         })
         .await
     }

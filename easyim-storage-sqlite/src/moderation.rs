@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use easyim_core::{
     Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, HistoryVisible,
-    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, Page, Profile,
-    Relation, RequestStatus, Role, StorageError, UserId,
+    InvitePolicy, JoinPolicy, JoinRequest, Member, MemberState, ModerationStore, NewEvent, Page,
+    Profile, Relation, RequestStatus, Role, StorageError, UserId,
 };
 use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::{DbError, Result};
+use crate::outbox::insert_events;
 use crate::rows::{are_friends, group_exists, id, limit_i64, profile_row, to_i64, user_exists};
 use crate::SqliteStorage;
 
@@ -67,8 +68,14 @@ impl ModerationStore for SqliteStorage {
         .await
     }
 
-    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()> {
+    async fn update_group(
+        &self,
+        group: GroupId,
+        update: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let u = update.clone();
+        let events = events.to_vec();
         self.write(move |c| {
             let n = c
                 .prepare_cached(
@@ -95,6 +102,7 @@ impl ModerationStore for SqliteStorage {
             if n == 0 {
                 return Err(StorageError::NotFound(Entity::Group).into());
             }
+            insert_events(c, &events)?;
             Ok(())
         })
         .await
@@ -124,7 +132,14 @@ impl ModerationStore for SqliteStorage {
         .await
     }
 
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        let events = events.to_vec();
         let code = if role == Role::Admin {
             Role::Admin.code()
         } else {
@@ -137,24 +152,34 @@ impl ModerationStore for SqliteStorage {
                      AND user_id <> (SELECT owner FROM chat_groups WHERE id = ?1)",
                 )?
                 .execute(params![id(group), id(user), code])?;
-            member_changed(c, id(group), n)
+            member_changed(c, id(group), n)?;
+            Ok(insert_events(c, &events)?)
         })
         .await
     }
 
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> Result<()> {
+        let events = events.to_vec();
         self.write(move |c| {
             let n = c
                 .prepare_cached(
                     "UPDATE members SET muted_until = ?3 WHERE group_id = ?1 AND user_id = ?2",
                 )?
                 .execute(params![id(group), id(user), until.max(0)])?;
-            member_changed(c, id(group), n)
+            member_changed(c, id(group), n)?;
+            Ok(insert_events(c, &events)?)
         })
         .await
     }
 
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+    async fn transfer_owner(&self, group: GroupId, to: UserId, events: &[NewEvent]) -> Result<()> {
+        let events = events.to_vec();
         self.write(move |c| {
             // The new owner's row loses its admin role: the owner's role is the group's.
             let n = c
@@ -163,7 +188,7 @@ impl ModerationStore for SqliteStorage {
             member_changed(c, id(group), n)?;
             c.prepare_cached("UPDATE chat_groups SET owner = ?2 WHERE id = ?1")?
                 .execute([id(group), id(to)])?;
-            Ok(())
+            Ok(insert_events(c, &events)?)
         })
         .await
     }
@@ -262,7 +287,9 @@ impl ModerationStore for SqliteStorage {
         request: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> Result<JoinRequest> {
+        let events = events.to_vec();
         self.write(move |c| {
             if !group_exists(c, id(group))? {
                 return Err(StorageError::NotFound(Entity::Group).into());
@@ -286,6 +313,7 @@ impl ModerationStore for SqliteStorage {
             if n == 0 {
                 return Err(StorageError::Conflict(Conflict::Request).into());
             }
+            insert_events(c, &events)?;
             Ok(JoinRequest {
                 id: request,
                 group,
@@ -321,8 +349,14 @@ impl ModerationStore for SqliteStorage {
         .await
     }
 
-    async fn answer_join_request(&self, request: u64, accept: bool) -> Result<()> {
+    async fn answer_join_request(
+        &self,
+        request: u64,
+        accept: bool,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let status = if accept { 1 } else { 2 };
+        let events = events.to_vec();
         self.write(move |c| {
             let n = c
                 .prepare_cached(
@@ -330,7 +364,7 @@ impl ModerationStore for SqliteStorage {
                 )?
                 .execute([id(request), status])?;
             if n > 0 {
-                return Ok(());
+                return Ok(insert_events(c, &events)?);
             }
             let exists: bool = c
                 .prepare_cached("SELECT EXISTS (SELECT 1 FROM join_requests WHERE id = ?1)")?
@@ -345,7 +379,8 @@ impl ModerationStore for SqliteStorage {
         .await
     }
 
-    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> Result<()> {
+        let events = events.to_vec();
         self.write_with(true, move |c, cache| {
             if !group_exists(c, id(group))? {
                 return Err(StorageError::NotFound(Entity::Group).into());
@@ -362,7 +397,7 @@ impl ModerationStore for SqliteStorage {
             ] {
                 c.prepare_cached(sql)?.execute([id(group)])?;
             }
-            Ok(())
+            Ok(insert_events(c, &events)?)
         })
         .await
     }

@@ -38,6 +38,14 @@ pub(crate) fn insert_event(c: &Connection, event: &NewEvent) -> rusqlite::Result
     Ok(())
 }
 
+/// Inserts `events` in order (inside the caller's transaction).
+pub(crate) fn insert_events(c: &Connection, events: &[NewEvent]) -> rusqlite::Result<()> {
+    for event in events {
+        insert_event(c, event)?;
+    }
+    Ok(())
+}
+
 fn event_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, String, String, String, i64, i64)> {
     Ok((
         r.get(0)?,

@@ -17,8 +17,8 @@ use async_trait::async_trait;
 use easyim_core::recall;
 use easyim_core::{
     Conflict, Conversation, Entity, FriendRequest, Group, GroupCaps, GroupId, GroupStore,
-    HistoryItem, HistoryPage, MessageStore, NewMessage, Page, PendingMessage, Profile, ReadAt,
-    ReadOutcome, Receipt, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
+    HistoryItem, HistoryPage, MessageStore, NewEvent, NewMessage, Page, PendingMessage, Profile,
+    ReadAt, ReadOutcome, Receipt, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
 };
 use easyim_proto::{ChatType, MsgStatus};
 
@@ -157,6 +157,7 @@ impl GroupStore for TableStorage {
         owner: UserId,
         members: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<Group> {
         let mut db = self.db();
         if db.groups.contains_key(&id) {
@@ -174,6 +175,7 @@ impl GroupStore for TableStorage {
             db.join_conversation(u, Conversation::Group(id));
         }
         db.members.extend(all.into_iter().map(|u| (id, u)));
+        db.outbox.insert_all(events);
         Ok(db.group_row(id).expect("inserted above"))
     }
 
@@ -182,6 +184,7 @@ impl GroupStore for TableStorage {
         group: GroupId,
         users: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<()> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
@@ -207,10 +210,11 @@ impl GroupStore for TableStorage {
             db.member_rows.insert((group, u), (false, 0, joined));
         }
         db.members.extend(new.into_iter().map(|u| (group, u)));
+        db.outbox.insert_all(events);
         Ok(())
     }
 
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+    async fn remove_member(&self, group: GroupId, user: UserId, events: &[NewEvent]) -> Result<()> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
             return Err(StorageError::NotFound(Entity::Group));
@@ -224,6 +228,7 @@ impl GroupStore for TableStorage {
         // A later rejoin starts afresh; an old receipt must not hide its new messages' status.
         db.receipts.remove(&(user, conv));
         db.conversations.remove(&(user, conv));
+        db.outbox.insert_all(events);
         Ok(())
     }
 

@@ -20,7 +20,9 @@ pub(crate) use engine::EngineEvents;
 pub use engine::{message_offline, user_presence};
 pub use filter::EventFilter;
 pub use kind::{EventKind, UnknownEventKind};
-pub use payload::{message_created, user_registered};
+pub use payload::{
+    friend_answered, friend_key, friend_removed, friend_requested, message_created, user_registered,
+};
 
 /// An event to write into the outbox.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! and what members see of it (its info, the members with their roles).
 //!
 //! Admins act on members; only the owner acts on admins. Each change is stored as a group
-//! event after it is committed (a removal before it, so that the removed member gets it).
+//! event after it is committed (a removal before it, so that the removed member gets it), and
+//! its webhook event is written with it.
 
 use tracing::instrument;
 
@@ -109,8 +110,19 @@ impl Groups {
         }
         self.announce(group, me, Event::new("member_kicked", me, &targets))
             .await;
+        let report = self
+            .outbox
+            .event_filter()
+            .wants(crate::events::EventKind::GroupMemberKicked);
         for &user in &targets {
-            match self.store.remove_member(group, user).await {
+            // One webhook event per removal, written with it: a member gone meanwhile was not
+            // kicked.
+            let events = if report {
+                self.reported(group, &Event::new("member_kicked", me, &[user]))
+            } else {
+                Vec::new()
+            };
+            match self.store.remove_member(group, user, &events).await {
                 // Gone already (it left meanwhile): what was asked holds.
                 Err(crate::StorageError::NotFound(Entity::Member)) => {}
                 other => other?,
@@ -141,7 +153,6 @@ impl Groups {
         } else {
             now_ms() as i64 + seconds as i64 * 1000
         };
-        self.moderation.set_muted_until(group, user, until).await?;
         let event = if seconds == 0 {
             Event::new("member_unmuted", me, &[user])
         } else {
@@ -149,6 +160,10 @@ impl Groups {
                 .with("seconds", seconds)
                 .with("until", until)
         };
+        let events = self.reported(group, &event);
+        self.moderation
+            .set_muted_until(group, user, until, &events)
+            .await?;
         self.announce(group, me, event).await;
         Ok(())
     }
@@ -163,13 +178,20 @@ impl Groups {
             mute_all: Some(muted),
             ..GroupUpdate::default()
         };
-        self.moderation.update_group(group, &update).await?;
-        let event = if muted {
-            "group_muted"
-        } else {
-            "group_unmuted"
-        };
-        self.announce(group, me, Event::new(event, me, &[])).await;
+        let event = Event::new(
+            if muted {
+                "group_muted"
+            } else {
+                "group_unmuted"
+            },
+            me,
+            &[],
+        );
+        let events = self.reported(group, &event);
+        self.moderation
+            .update_group(group, &update, &events)
+            .await?;
+        self.announce(group, me, event).await;
         Ok(())
     }
 
@@ -192,8 +214,9 @@ impl Groups {
         if user == me {
             return Err(ImError::Forbidden("the owner's role changes by transfer"));
         }
-        self.moderation.set_role(group, user, role).await?;
         let event = Event::new("role_changed", me, &[user]).with("role", role.as_str());
+        let events = self.reported(group, &event);
+        self.moderation.set_role(group, user, role, &events).await?;
         self.announce(group, me, event).await;
         Ok(())
     }
@@ -205,9 +228,10 @@ impl Groups {
         if user == me {
             return Ok(());
         }
-        self.moderation.transfer_owner(group, user).await?;
-        self.announce(group, me, Event::new("owner_changed", me, &[user]))
-            .await;
+        let event = Event::new("owner_changed", me, &[user]);
+        let events = self.reported(group, &event);
+        self.moderation.transfer_owner(group, user, &events).await?;
+        self.announce(group, me, event).await;
         Ok(())
     }
 
@@ -216,9 +240,10 @@ impl Groups {
     /// unless `me` is the owner.
     pub async fn dismiss(&self, me: UserId, group: GroupId) -> Result<(), ImError> {
         self.require_owner(group, me).await?;
-        self.announce(group, me, Event::new("group_dismissed", me, &[]))
-            .await;
-        Ok(self.moderation.dismiss_group(group).await?)
+        let event = Event::new("group_dismissed", me, &[]);
+        let events = self.reported(group, &event);
+        self.announce(group, me, event).await;
+        Ok(self.moderation.dismiss_group(group, &events).await?)
     }
 
     /// Changes the group's name, avatar, notice and policies (the fields of `update` that are
@@ -241,8 +266,12 @@ impl Groups {
         if !self.standing(group, me).await?.role.is_admin() {
             return Err(ImError::Forbidden("only the owner and admins may do this"));
         }
-        self.moderation.update_group(group, &update).await?;
-        self.announce(group, me, updated_event(me, &update)).await;
+        let event = updated_event(me, &update);
+        let events = self.reported(group, &event);
+        self.moderation
+            .update_group(group, &update, &events)
+            .await?;
+        self.announce(group, me, event).await;
         Ok(())
     }
 

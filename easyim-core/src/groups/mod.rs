@@ -1,6 +1,9 @@
 //! [`Groups`]: creating groups, membership and its rules. `admin` holds the owner's and the
 //! admins' actions (kick, mute, roles, settings), `requests` the join requests of groups that
 //! take members on approval, `events` the events a change stores in the group's conversation.
+//!
+//! Each change also hands storage the webhook event reporting it (`group.*`, when wanted),
+//! which storage writes in the transaction of the change.
 
 mod admin;
 mod events;
@@ -12,9 +15,10 @@ use tracing::{instrument, warn};
 
 use crate::engine::Engine;
 use crate::error::{Conflict, Entity, ImError, StorageError};
+use crate::events::NewEvent;
 use crate::limits::{check_ids, checked_limit, Limits, MAX_LIST_LIMIT};
 use crate::roles::{GroupUpdate, InvitePolicy, JoinPolicy, MemberState, Role};
-use crate::storage::{GroupStore, ModerationStore};
+use crate::storage::{GroupStore, ModerationStore, OutboxStore};
 use crate::types::{Group, GroupId, Page, Paged, Profile, UserId};
 use events::Event;
 
@@ -33,6 +37,7 @@ pub const MAX_GROUP_NAME: usize = 128;
 pub struct Groups {
     store: Arc<dyn GroupStore>,
     moderation: Arc<dyn ModerationStore>,
+    outbox: Arc<dyn OutboxStore>,
     engine: Engine,
     limits: Limits,
 }
@@ -49,11 +54,13 @@ impl Groups {
     pub(crate) fn new(
         store: Arc<dyn GroupStore>,
         moderation: Arc<dyn ModerationStore>,
+        outbox: Arc<dyn OutboxStore>,
         engine: Engine,
     ) -> Self {
         Groups {
             store,
             moderation,
+            outbox,
             engine,
             limits: Limits::default(),
         }
@@ -101,9 +108,13 @@ impl Groups {
         check_ids("member_ids", members)?;
         let id = self.engine.next_id();
         let caps = self.limits.group_caps();
+        let mut others: Vec<UserId> = members.iter().copied().filter(|&m| m != me).collect();
+        others.sort_unstable();
+        others.dedup();
+        let created = Event::new("group_created", me, &others).with("name", name);
         let group = self
             .store
-            .create_group_within(id, name, me, members, caps)
+            .create_group_within(id, name, me, members, caps, &self.reported(id, &created))
             .await
             .map_err(over_limit)?;
         let settings = GroupUpdate {
@@ -113,7 +124,7 @@ impl Groups {
         // A second step: until it commits the group has the defaults, of which the join
         // policy (invitation only) is the strictest, so nobody gets in who should not.
         if !settings.is_empty() {
-            self.moderation.update_group(id, &settings).await?;
+            self.moderation.update_group(id, &settings, &[]).await?;
         }
         Ok(group)
     }
@@ -146,11 +157,6 @@ impl Groups {
             .into_iter()
             .map(|m| m.user)
             .collect();
-        let caps = self.limits.group_caps();
-        self.store
-            .add_members_within(group, users, caps)
-            .await
-            .map_err(over_limit)?;
         let mut added: Vec<UserId> = users
             .iter()
             .copied()
@@ -158,9 +164,19 @@ impl Groups {
             .collect();
         added.sort_unstable();
         added.dedup();
+        let joined = Event::new("member_joined", me, &added);
+        let events = if added.is_empty() {
+            Vec::new()
+        } else {
+            self.reported(group, &joined)
+        };
+        let caps = self.limits.group_caps();
+        self.store
+            .add_members_within(group, users, caps, &events)
+            .await
+            .map_err(over_limit)?;
         if !added.is_empty() {
-            self.announce(group, me, Event::new("member_joined", me, &added))
-                .await;
+            self.announce(group, me, joined).await;
         }
         Ok(())
     }
@@ -193,12 +209,12 @@ impl Groups {
     /// `actor`.
     async fn add_member(&self, actor: UserId, group: GroupId, user: UserId) -> Result<(), ImError> {
         let caps = self.limits.group_caps();
+        let joined = Event::new("member_joined", actor, &[user]);
         self.store
-            .add_members_within(group, &[user], caps)
+            .add_members_within(group, &[user], caps, &self.reported(group, &joined))
             .await
             .map_err(over_limit)?;
-        self.announce(group, actor, Event::new("member_joined", actor, &[user]))
-            .await;
+        self.announce(group, actor, joined).await;
         Ok(())
     }
 
@@ -217,9 +233,10 @@ impl Groups {
         }
         // The event is stored while `me` is still a member, so that it is among its
         // recipients; nothing stored after the removal reaches it.
-        self.announce(group, me, Event::new("member_left", me, &[me]))
-            .await;
-        Ok(self.store.remove_member(group, me).await?)
+        let left = Event::new("member_left", me, &[me]);
+        let events = self.reported(group, &left);
+        self.announce(group, me, left).await;
+        Ok(self.store.remove_member(group, me, &events).await?)
     }
 
     /// A page of the groups `me` belongs to, by id ascending. `Invalid` for a limit out of 1
@@ -270,6 +287,12 @@ impl Groups {
             .group(group)
             .await?
             .ok_or(ImError::NotFound(Entity::Group))
+    }
+
+    /// The webhook event of `event` in `group` for storage to write with the change: one if
+    /// its kind is wanted, else none (one atomic load).
+    fn reported(&self, group: GroupId, event: &Event<'_>) -> Vec<NewEvent> {
+        event.outbox(group, self.outbox.event_filter())
     }
 
     /// Stores `event` in the group's conversation. The change it tells of is committed

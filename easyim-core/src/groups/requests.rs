@@ -2,7 +2,7 @@
 
 use easyim_proto::frames;
 
-use super::Groups;
+use super::{Event, Groups};
 use crate::error::{Entity, ImError};
 use crate::limits::{checked_limit, MAX_LIST_LIMIT};
 use crate::roles::JoinRequest;
@@ -25,7 +25,12 @@ impl Groups {
             return Ok(Joined::Member);
         }
         let id = self.engine.next_id();
-        let request = self.moderation.create_join_request(id, group, me).await?;
+        let event = Event::new("join_requested", me, &[]).with("request_id", id.to_string());
+        let events = self.reported(group, &event);
+        let request = self
+            .moderation
+            .create_join_request(id, group, me, &events)
+            .await?;
         if request.id == id {
             let admins = self.moderation.group_admins(group).await?;
             for admin in admins {
@@ -86,7 +91,15 @@ impl Groups {
         if accept && !self.store.is_member(request.group, request.user).await? {
             self.add_member(me, request.group, request.user).await?;
         }
-        match self.moderation.answer_join_request(id, accept).await {
+        let event = Event::new("join_answered", me, &[request.user])
+            .with("request_id", id.to_string())
+            .with("accepted", accept);
+        let events = self.reported(request.group, &event);
+        match self
+            .moderation
+            .answer_join_request(id, accept, &events)
+            .await
+        {
             // Another admin answered meanwhile; the user is in (or out) as asked either way.
             Err(crate::StorageError::Conflict(_)) if accept => Ok(()),
             other => Ok(other?),

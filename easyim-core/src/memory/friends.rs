@@ -4,6 +4,8 @@ use async_trait::async_trait;
 
 use super::MemoryStorage;
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::events::{friend_answered, friend_removed, friend_requested, EventKind};
+use crate::ids::now_ms;
 use crate::storage::FriendStore;
 use crate::types::{FriendRequest, Page, Profile, RequestStatus, UserId};
 
@@ -43,6 +45,9 @@ impl FriendStore for MemoryStorage {
         let at = st.requests.len();
         st.requests.push(req.clone());
         st.request_index.insert(id, at);
+        if self.events.wants(EventKind::FriendRequested) {
+            st.outbox.push(friend_requested(&req, now_ms() as i64));
+        }
         Ok(req)
     }
 
@@ -87,6 +92,14 @@ impl FriendStore for MemoryStorage {
             st.friends.insert((req.from, req.to));
             st.friends.insert((req.to, req.from));
         }
+        let kind = if accept {
+            EventKind::FriendAccepted
+        } else {
+            EventKind::FriendRefused
+        };
+        if self.events.wants(kind) {
+            st.outbox.extend(friend_answered(&req, now_ms() as i64));
+        }
         Ok(req)
     }
 
@@ -118,6 +131,10 @@ impl FriendStore for MemoryStorage {
         st.friends.remove(&(friend, user));
         st.remarks.remove(&(user, friend));
         st.remarks.remove(&(friend, user));
+        if self.events.wants(EventKind::FriendRemoved) {
+            st.outbox
+                .push(friend_removed(user, friend, now_ms() as i64));
+        }
         Ok(())
     }
 }

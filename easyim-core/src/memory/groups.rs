@@ -6,6 +6,7 @@ use async_trait::async_trait;
 
 use super::{GroupState, MemoryStorage};
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::events::NewEvent;
 use crate::storage::GroupStore;
 use crate::types::{Conversation, Group, GroupCaps, GroupId, Page, Profile, UserId};
 
@@ -18,6 +19,7 @@ impl GroupStore for MemoryStorage {
         owner: UserId,
         members: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<Group> {
         let mut st = self.lock();
         if st.groups.contains_key(&id) {
@@ -46,6 +48,7 @@ impl GroupStore for MemoryStorage {
         };
         let record = st.group_record(id, &g);
         st.groups.insert(id, g);
+        st.outbox.push_all(events);
         Ok(record)
     }
 
@@ -54,6 +57,7 @@ impl GroupStore for MemoryStorage {
         group: GroupId,
         users: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> Result<()> {
         let mut st = self.lock();
         let Some(g) = st.groups.get(&group) else {
@@ -80,10 +84,11 @@ impl GroupStore for MemoryStorage {
             st.memberships.insert((u, group));
             st.ensure_cursor(u, conv, last);
         }
+        st.outbox.push_all(events);
         Ok(())
     }
 
-    async fn remove_member(&self, group: GroupId, user: UserId) -> Result<()> {
+    async fn remove_member(&self, group: GroupId, user: UserId, events: &[NewEvent]) -> Result<()> {
         let mut st = self.lock();
         let g = st
             .groups
@@ -97,6 +102,7 @@ impl GroupStore for MemoryStorage {
         // Without its cursor nothing of the group is pending for it any more, and a later
         // rejoin starts a fresh cursor at the then newest message.
         st.drop_cursor(user, Conversation::Group(group));
+        st.outbox.push_all(events);
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 
 use super::{GroupState, MemoryStorage, State};
 use crate::error::{Conflict, Entity, Result, StorageError};
+use crate::events::NewEvent;
 use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::ModerationStore;
@@ -35,7 +36,12 @@ impl ModerationStore for MemoryStorage {
         Ok(self.lock().groups.get(&group).map(|g| g.settings.clone()))
     }
 
-    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()> {
+    async fn update_group(
+        &self,
+        group: GroupId,
+        update: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut st = self.lock();
         let g = st.group_mut(group)?;
         let s = &mut g.settings;
@@ -52,6 +58,7 @@ impl ModerationStore for MemoryStorage {
         s.invite_policy = update.invite_policy.unwrap_or(s.invite_policy);
         s.history_visible = update.history_visible.unwrap_or(s.history_visible);
         s.mute_all = update.mute_all.unwrap_or(s.mute_all);
+        st.outbox.push_all(events);
         Ok(())
     }
 
@@ -70,7 +77,13 @@ impl ModerationStore for MemoryStorage {
             }))
     }
 
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut st = self.lock();
         let g = st.group_mut(group)?;
         if !g.members.contains(&user) || g.owner == user {
@@ -80,10 +93,17 @@ impl ModerationStore for MemoryStorage {
             Role::Admin => g.admins.insert(user),
             _ => g.admins.remove(&user),
         };
+        st.outbox.push_all(events);
         Ok(())
     }
 
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut st = self.lock();
         let g = st.group_mut(group)?;
         if !g.members.contains(&user) {
@@ -94,10 +114,11 @@ impl ModerationStore for MemoryStorage {
         } else {
             g.muted.remove(&user);
         }
+        st.outbox.push_all(events);
         Ok(())
     }
 
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+    async fn transfer_owner(&self, group: GroupId, to: UserId, events: &[NewEvent]) -> Result<()> {
         let mut st = self.lock();
         let g = st.group_mut(group)?;
         if !g.members.contains(&to) {
@@ -105,6 +126,7 @@ impl ModerationStore for MemoryStorage {
         }
         g.admins.remove(&to);
         g.owner = to;
+        st.outbox.push_all(events);
         Ok(())
     }
 
@@ -171,6 +193,7 @@ impl ModerationStore for MemoryStorage {
         id: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> Result<JoinRequest> {
         let mut st = self.lock();
         if !st.groups.contains_key(&group) {
@@ -193,6 +216,7 @@ impl ModerationStore for MemoryStorage {
             status: RequestStatus::Open,
         };
         st.join_requests.insert(id, request.clone());
+        st.outbox.push_all(events);
         Ok(request)
     }
 
@@ -212,7 +236,7 @@ impl ModerationStore for MemoryStorage {
             .collect())
     }
 
-    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()> {
+    async fn answer_join_request(&self, id: u64, accept: bool, events: &[NewEvent]) -> Result<()> {
         let mut st = self.lock();
         let r = st
             .join_requests
@@ -226,10 +250,11 @@ impl ModerationStore for MemoryStorage {
         } else {
             RequestStatus::Refused
         };
+        st.outbox.push_all(events);
         Ok(())
     }
 
-    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> Result<()> {
         let mut st = self.lock();
         let g = st
             .groups
@@ -240,6 +265,7 @@ impl ModerationStore for MemoryStorage {
             st.drop_cursor(u, Conversation::Group(group));
         }
         st.join_requests.retain(|_, r| r.group != group);
+        st.outbox.push_all(events);
         Ok(())
     }
 

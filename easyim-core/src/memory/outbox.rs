@@ -47,6 +47,20 @@ impl Events {
             },
         );
     }
+
+    /// Appends `events` in order (a change's events, under the lock of the change).
+    pub(super) fn extend(&mut self, events: impl IntoIterator<Item = NewEvent>) {
+        for e in events {
+            self.push(e);
+        }
+    }
+
+    /// [`Events::extend`] with borrowed events.
+    pub(super) fn push_all(&mut self, events: &[NewEvent]) {
+        for e in events {
+            self.push(e.clone());
+        }
+    }
 }
 
 #[async_trait]

@@ -9,11 +9,19 @@ use crate::types::{FriendRequest, Page, Profile, UserId};
 ///
 /// The lists are read a page at a time ([`Page`]), each page in one query (keyset pagination:
 /// an indexed range read from the page's key, never an offset).
+///
+/// The changes write the webhook events that report them, in the same transaction and only
+/// if the change is made, for the kinds [`crate::OutboxStore::event_filter`] selects (each
+/// change knows who acted: the asker, the answerer, the remover): a new request its
+/// `friend.requested` ([`crate::friend_requested`]), an answer its `friend.accepted` or
+/// `friend.refused` ([`crate::friend_answered`]), a removal its `friend.removed`
+/// ([`crate::friend_removed`]).
 #[async_trait]
 pub trait FriendStore: Send + Sync + 'static {
     /// Records a friend request with id `id` from `from` to `to`. `NotFound("user")` if `to`
     /// does not exist; `Conflict("friend")` if they are friends already. If an open request
-    /// from `from` to `to` exists, it is returned unchanged instead (idempotent).
+    /// from `from` to `to` exists, it is returned unchanged instead (idempotent, and no event
+    /// is written).
     async fn create_friend_request(
         &self,
         id: u64,

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use crate::error::Result;
+use crate::events::NewEvent;
 use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::types::{GroupId, Page, Profile, UserId};
@@ -15,6 +16,11 @@ use crate::types::{GroupId, Page, Profile, UserId};
 /// The owner is the group's `owner` ([`crate::Group::owner`]); the other members are admins or
 /// members. A member's row goes with its membership: removing a member forgets its role and
 /// mute, and a rejoin starts as a member, unmuted, at the then newest message.
+///
+/// The changes to a group take the webhook `events` that report them (built by the groups
+/// service, which knows who acted; empty when none is wanted) and write them into the outbox
+/// in the same transaction as the change, only if the change is made: on any error (or when
+/// an existing open join request is returned), nothing.
 #[async_trait]
 pub trait ModerationStore: Send + Sync + 'static {
     /// The group's settings, if it exists. A group nobody changed has
@@ -22,7 +28,12 @@ pub trait ModerationStore: Send + Sync + 'static {
     async fn group_settings(&self, group: GroupId) -> Result<Option<GroupSettings>>;
 
     /// Applies every `Some` field of `update` in one step (the name too). `NotFound("group")`.
-    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> Result<()>;
+    async fn update_group(
+        &self,
+        group: GroupId,
+        update: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> Result<()>;
 
     /// The standing of `user` in `group`, or `None` if the group does not exist or `user` is
     /// not a member. `joined_seq` is the group's last `conv_seq` at the moment the member was
@@ -32,15 +43,27 @@ pub trait ModerationStore: Send + Sync + 'static {
     /// Makes a member an admin or a member again (`role` is never [`Role::Owner`]: the owner
     /// changes with [`ModerationStore::transfer_owner`]). `NotFound("group")`,
     /// `NotFound("member")` (the owner counts as not found here: its role is not set this way).
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()>;
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> Result<()>;
 
     /// Mutes a member until `until` (milliseconds since the Unix epoch; 0 lifts it).
     /// `NotFound("group")`, `NotFound("member")`.
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()>;
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> Result<()>;
 
     /// Makes member `to` the owner, and the previous owner an ordinary member, in one step.
     /// `NotFound("group")`, `NotFound("member")` if `to` is not a member.
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()>;
+    async fn transfer_owner(&self, group: GroupId, to: UserId, events: &[NewEvent]) -> Result<()>;
 
     /// The role and mute of those of `users` who are members of `group` (others are left
     /// out), in the order of `users`. For showing a page of members.
@@ -73,6 +96,7 @@ pub trait ModerationStore: Send + Sync + 'static {
         id: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> Result<JoinRequest>;
 
     /// The request, whatever its state.
@@ -85,12 +109,12 @@ pub trait ModerationStore: Send + Sync + 'static {
     /// Closes an open request as accepted or refused (making the member is the groups
     /// service's step, before this one). `NotFound("request")`, `Conflict(AlreadyAnswered)`
     /// if it was answered already (by another admin, say).
-    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()>;
+    async fn answer_join_request(&self, id: u64, accept: bool, events: &[NewEvent]) -> Result<()>;
 
     /// Deletes `group`: its members (and so their pending messages of it), roles, settings and
     /// join requests. Its stored messages stay (no member can read them any more).
     /// `NotFound("group")`.
-    async fn dismiss_group(&self, group: GroupId) -> Result<()>;
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> Result<()>;
 
     /// Sets `user`'s remark on its friend `friend` (empty clears it). `NotFound("friend")` if
     /// they are not friends. The remark goes with the friendship.

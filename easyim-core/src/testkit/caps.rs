@@ -29,7 +29,8 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
 
     let three = caps(3, u64::MAX);
     expect_err(
-        s.create_group_within(100, "g", 1, &[2, 3, 4], three).await,
+        s.create_group_within(100, "g", 1, &[2, 3, 4], three, &[])
+            .await,
         full.clone(),
         "create_group_within: 4 members, at most 3",
     );
@@ -39,13 +40,13 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
         "a group refused as too big must not exist"
     );
     let g = ok(
-        s.create_group_within(100, "g", 1, &[2, 3, 3, 1], three)
+        s.create_group_within(100, "g", 1, &[2, 3, 3, 1], three, &[])
             .await,
         "create_group_within: 3 members (duplicates once), at most 3",
     );
     assert_eq!(g.member_count, 3, "member_count at the cap");
     expect_err(
-        s.add_members_within(100, &[4], three).await,
+        s.add_members_within(100, &[4], three, &[]).await,
         full.clone(),
         "add_members_within past max_members",
     );
@@ -54,18 +55,18 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
         "a refused add_members_within adds nobody"
     );
     ok(
-        s.add_members_within(100, &[2, 3], three).await,
+        s.add_members_within(100, &[2, 3], three, &[]).await,
         "add_members_within of current members: they count for nothing",
     );
     let four = caps(4, u64::MAX);
     expect_err(
-        s.add_members_within(100, &[4, 5], four).await,
+        s.add_members_within(100, &[4, 5], four, &[]).await,
         full.clone(),
         "add_members_within of 2 into 1 free place",
     );
     assert!(!member(100, 4).await, "all or nothing: 4 must not be added");
     ok(
-        s.add_members_within(100, &[4, 4], four).await,
+        s.add_members_within(100, &[4, 4], four, &[]).await,
         "add_members_within: a duplicate counts once",
     );
     assert_eq!(
@@ -74,7 +75,7 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
         "member_count after filling the group"
     );
     expect_err(
-        s.add_members_within(999, &[5], four).await,
+        s.add_members_within(999, &[5], four, &[]).await,
         StorageError::NotFound(Entity::Group),
         "add_members_within of an unknown group",
     );
@@ -82,20 +83,20 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
     // 5 is in groups 200 and 201: at the cap of 2.
     let two = caps(u64::MAX, 2);
     ok(
-        s.create_group_within(200, "g", 5, &[], two).await,
+        s.create_group_within(200, "g", 5, &[], two, &[]).await,
         "first group of 5",
     );
     ok(
-        s.create_group_within(201, "g", 6, &[5], two).await,
+        s.create_group_within(201, "g", 6, &[5], two, &[]).await,
         "second group of 5",
     );
     expect_err(
-        s.create_group_within(202, "g", 5, &[], two).await,
+        s.create_group_within(202, "g", 5, &[], two, &[]).await,
         too_many.clone(),
         "creating a third group",
     );
     expect_err(
-        s.create_group_within(203, "g", 7, &[5], two).await,
+        s.create_group_within(203, "g", 7, &[5], two, &[]).await,
         too_many.clone(),
         "being made a member of a third group",
     );
@@ -105,18 +106,18 @@ pub async fn check_group_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) 
         "a group refused for a member must not exist"
     );
     expect_err(
-        s.add_members_within(100, &[5], caps(10, 2)).await,
+        s.add_members_within(100, &[5], caps(10, 2), &[]).await,
         too_many.clone(),
         "joining a third group",
     );
     assert!(!member(100, 5).await, "a refused join adds nobody");
     ok(
-        s.add_members_within(200, &[5], two).await,
+        s.add_members_within(200, &[5], two, &[]).await,
         "re-adding 5 where it is a member",
     );
-    ok(s.remove_member(200, 5).await, "remove_member");
+    ok(s.remove_member(200, 5, &[]).await, "remove_member");
     ok(
-        s.add_members_within(100, &[5], caps(10, 2)).await,
+        s.add_members_within(100, &[5], caps(10, 2), &[]).await,
         "joining after leaving one",
     );
     let of_5 = ok(s.groups_of(5, Page::first(10)).await, "groups_of");
@@ -136,7 +137,7 @@ pub async fn check_concurrent_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc
     let room = caps(5, u64::MAX);
     let joins = joiners
         .iter()
-        .map(|&u| async move { s.add_members_within(100, &[u], room).await });
+        .map(|&u| async move { s.add_members_within(100, &[u], room, &[]).await });
     let results = join_all(joins).await;
     let joined = results.iter().filter(|r| r.is_ok()).count();
     for r in &results {
@@ -158,7 +159,7 @@ pub async fn check_concurrent_caps<S: AccountStore + GroupStore + ?Sized>(s: Arc
     let three = caps(u64::MAX, 3);
     let joins = groups
         .iter()
-        .map(|&g| async move { s.add_members_within(g, &[2], three).await });
+        .map(|&g| async move { s.add_members_within(g, &[2], three, &[]).await });
     let joined = join_all(joins).await.iter().filter(|r| r.is_ok()).count();
     assert_eq!(joined, 3, "concurrent joins of one user, at most 3 groups");
     let of_2 = ok(s.groups_of(2, Page::first(100)).await, "groups_of");

@@ -214,7 +214,7 @@ pub async fn check_conversation_counts<S: ConversationChecked + ?Sized>(s: Arc<S
     );
 
     // Leaving and settings of a conversation that is not the user's.
-    ok(s.remove_member(g, d).await, "remove_member");
+    ok(s.remove_member(g, d, &[]).await, "remove_member");
     assert!(list(s, d).await.0.is_empty(), "a group left is not listed");
     let none = ok(
         s.set_conversation_settings(

@@ -4,6 +4,7 @@
 mod moderation;
 
 use crate::error::StorageError;
+use crate::events::NewEvent;
 use crate::read::{ReadAt, ReadOutcome};
 use crate::storage::{
     AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
@@ -191,10 +192,11 @@ impl<S: GroupStore> GroupStore for FailingStorage<S> {
         owner: UserId,
         members: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> crate::Result<Group> {
         self.check()?;
         self.inner
-            .create_group_within(id, name, owner, members, caps)
+            .create_group_within(id, name, owner, members, caps, events)
             .await
     }
 
@@ -203,14 +205,22 @@ impl<S: GroupStore> GroupStore for FailingStorage<S> {
         group: GroupId,
         users: &[UserId],
         caps: GroupCaps,
+        events: &[NewEvent],
     ) -> crate::Result<()> {
         self.check()?;
-        self.inner.add_members_within(group, users, caps).await
+        self.inner
+            .add_members_within(group, users, caps, events)
+            .await
     }
 
-    async fn remove_member(&self, group: GroupId, user: UserId) -> crate::Result<()> {
+    async fn remove_member(
+        &self,
+        group: GroupId,
+        user: UserId,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.remove_member(group, user).await
+        self.inner.remove_member(group, user, events).await
     }
 
     async fn group(&self, id: GroupId) -> crate::Result<Option<Group>> {

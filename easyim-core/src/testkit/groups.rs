@@ -115,7 +115,7 @@ pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
         "group_members after add_members"
     );
 
-    ok(s.remove_member(100, c).await, "remove_member");
+    ok(s.remove_member(100, c, &[]).await, "remove_member");
     assert_eq!(
         count(100).await,
         Some(3),
@@ -131,12 +131,12 @@ pub async fn check_groups<S: AccountStore + GroupStore + ?Sized>(s: Arc<S>) {
         "groups_of(c) after leaving"
     );
     expect_err(
-        s.remove_member(100, c).await,
+        s.remove_member(100, c, &[]).await,
         StorageError::NotFound(Entity::Member),
         "removing a non-member",
     );
     expect_err(
-        s.remove_member(999, a).await,
+        s.remove_member(999, a, &[]).await,
         StorageError::NotFound(Entity::Group),
         "removing from an unknown group",
     );

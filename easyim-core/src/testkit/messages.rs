@@ -85,7 +85,7 @@ pub async fn check_store_rejections<S: AccountStore + GroupStore + MessageStore 
         m.conv_seq, 1,
         "first group message after refusals: conv_seq"
     );
-    ok(s.remove_member(g, c).await, "remove_member");
+    ok(s.remove_member(g, c, &[]).await, "remove_member");
     let got = outcome(s, group_msg("c1", c, g)).await;
     assert_eq!(
         got,

@@ -15,7 +15,7 @@
 //! | [`run_conversation_store`] | [`ConversationStore`] and [`MessageStore::record_read`] | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the counts come from messages) |
 //! | [`run_moderation_store`] | [`ModerationStore`] | [`AccountStore`], [`FriendStore`], [`GroupStore`] and [`MessageStore`] |
 //! | [`run_device_store`]    | [`DeviceStore`]     | [`AccountStore`] (to make users) |
-//! | [`run_outbox_store`]    | [`OutboxStore`]     | [`AccountStore`], [`GroupStore`], [`MessageStore`] (the events they write) |
+//! | [`run_outbox_store`]    | [`OutboxStore`]     | [`AccountStore`], [`FriendStore`], [`GroupStore`], [`ModerationStore`], [`MessageStore`] (the events they write) |
 //!
 //! Each check is also a public `check_*` function, to run one alone while fixing it.
 //!
@@ -44,6 +44,7 @@ mod accounts;
 mod amend;
 mod batches;
 mod caps;
+mod change_events;
 mod client;
 mod conversations;
 mod devices;
@@ -75,6 +76,7 @@ pub use accounts::{
 pub use amend::check_amend;
 pub use batches::check_store_batches;
 pub use caps::{check_concurrent_caps, check_group_caps};
+pub use change_events::{check_outbox_friend_events, check_outbox_group_events};
 pub use client::{login_frame, Client, ClientError};
 pub use conversations::{
     check_conversation_counts, check_conversation_pages, check_conversation_settings,
@@ -124,11 +126,20 @@ fn device_checks<S: AccountStore + DeviceStore + ?Sized>() -> Checks<S> {
     vec![("devices", |s| check_devices(s).boxed())]
 }
 
-fn outbox_checks<S: AccountStore + GroupStore + MessageStore + OutboxStore + ?Sized>() -> Checks<S>
+fn outbox_checks<S>() -> Checks<S>
+where
+    S: AccountStore + FriendStore + GroupStore + ModerationStore + MessageStore + OutboxStore,
+    S: ?Sized,
 {
     vec![
         ("outbox_writes", |s| check_outbox_writes(s).boxed()),
         ("outbox_claims", |s| check_outbox_claims(s).boxed()),
+        ("outbox_friend_events", |s| {
+            check_outbox_friend_events(s).boxed()
+        }),
+        ("outbox_group_events", |s| {
+            check_outbox_group_events(s).boxed()
+        }),
     ]
 }
 
@@ -280,11 +291,12 @@ where
 }
 
 /// Runs the [`OutboxStore`] checks like [`run_account_store`]. The storage must also be an
-/// [`AccountStore`], a [`GroupStore`] and a [`MessageStore`]: the checks write the events
-/// those report.
+/// [`AccountStore`], a [`FriendStore`], a [`GroupStore`], a [`ModerationStore`] and a
+/// [`MessageStore`]: the checks write the events those report.
 pub async fn run_outbox_store<S, F, Fut>(make: F)
 where
-    S: AccountStore + GroupStore + MessageStore + OutboxStore + ?Sized,
+    S: AccountStore + FriendStore + GroupStore + ModerationStore + MessageStore + OutboxStore,
+    S: ?Sized,
     F: Fn() -> Fut,
     Fut: Future<Output = Arc<S>>,
 {

@@ -41,7 +41,7 @@ where
         mute_all: Some(true),
         ..GroupUpdate::default()
     };
-    ok(s.update_group(100, &update).await, "update_group");
+    ok(s.update_group(100, &update, &[]).await, "update_group");
     let want = GroupSettings {
         avatar: String::new(),
         notice: "be kind".into(),
@@ -62,7 +62,7 @@ where
         invite_policy: Some(InvitePolicy::Admins),
         ..GroupUpdate::default()
     };
-    ok(s.update_group(100, &only_avatar).await, "update_group");
+    ok(s.update_group(100, &only_avatar, &[]).await, "update_group");
     assert_eq!(
         ok(s.group_settings(100).await, "group_settings"),
         Some(GroupSettings {
@@ -73,7 +73,7 @@ where
         "an update leaves the fields it does not give"
     );
     expect_err(
-        s.update_group(999, &only_avatar).await,
+        s.update_group(999, &only_avatar, &[]).await,
         StorageError::NotFound(Entity::Group),
         "update_group(unknown group)",
     );
@@ -105,36 +105,39 @@ where
         "no standing in an unknown group"
     );
 
-    ok(s.set_role(100, b, Role::Admin).await, "set_role");
+    ok(s.set_role(100, b, Role::Admin, &[]).await, "set_role");
     assert_eq!(role(b).await, Some(Role::Admin), "set_role(admin)");
     expect_err(
-        s.set_role(100, d, Role::Admin).await,
+        s.set_role(100, d, Role::Admin, &[]).await,
         StorageError::NotFound(Entity::Member),
         "set_role(non-member)",
     );
     expect_err(
-        s.set_role(100, a, Role::Member).await,
+        s.set_role(100, a, Role::Member, &[]).await,
         StorageError::NotFound(Entity::Member),
         "set_role(the owner)",
     );
     expect_err(
-        s.set_role(999, b, Role::Admin).await,
+        s.set_role(999, b, Role::Admin, &[]).await,
         StorageError::NotFound(Entity::Group),
         "set_role(unknown group)",
     );
 
-    ok(s.set_muted_until(100, c, 5_000).await, "set_muted_until");
+    ok(
+        s.set_muted_until(100, c, 5_000, &[]).await,
+        "set_muted_until",
+    );
     let m = state(s, 100, c).await.expect("c is a member");
     assert_eq!(m.muted_until, 5_000, "set_muted_until");
     assert!(!m.may_speak(4_999), "muted before the end");
     assert!(m.may_speak(5_000), "free at the end");
     expect_err(
-        s.set_muted_until(100, d, 1).await,
+        s.set_muted_until(100, d, 1, &[]).await,
         StorageError::NotFound(Entity::Member),
         "set_muted_until(non-member)",
     );
     expect_err(
-        s.set_muted_until(999, c, 1).await,
+        s.set_muted_until(999, c, 1, &[]).await,
         StorageError::NotFound(Entity::Group),
         "set_muted_until(unknown group)",
     );
@@ -162,7 +165,7 @@ where
         "member_roles: members only, in the order asked"
     );
 
-    ok(s.transfer_owner(100, b).await, "transfer_owner");
+    ok(s.transfer_owner(100, b, &[]).await, "transfer_owner");
     assert_eq!(role(b).await, Some(Role::Owner), "the new owner");
     assert_eq!(
         role(a).await,
@@ -175,20 +178,20 @@ where
         "group().owner follows the transfer"
     );
     expect_err(
-        s.transfer_owner(100, d).await,
+        s.transfer_owner(100, d, &[]).await,
         StorageError::NotFound(Entity::Member),
         "transfer_owner(non-member)",
     );
     expect_err(
-        s.transfer_owner(999, a).await,
+        s.transfer_owner(999, a, &[]).await,
         StorageError::NotFound(Entity::Group),
         "transfer_owner(unknown group)",
     );
 
     // A removal forgets the role and the mute: a rejoin starts afresh.
-    ok(s.set_role(100, a, Role::Admin).await, "set_role");
-    ok(s.remove_member(100, c).await, "remove_member");
-    ok(s.remove_member(100, a).await, "remove_member");
+    ok(s.set_role(100, a, Role::Admin, &[]).await, "set_role");
+    ok(s.remove_member(100, c, &[]).await, "remove_member");
+    ok(s.remove_member(100, a, &[]).await, "remove_member");
     ok(s.add_members(100, &[a, c]).await, "add_members");
     assert_eq!(
         role(a).await,
@@ -220,7 +223,7 @@ where
     assert_eq!(joined(b).await, Some(0), "a founder's join position");
     assert_eq!(joined(c).await, Some(3), "a later member's join position");
     stored(s, group_msg("m3", a, 100)).await;
-    ok(s.remove_member(100, c).await, "remove_member");
+    ok(s.remove_member(100, c, &[]).await, "remove_member");
     ok(s.add_members(100, &[c]).await, "add_members");
     assert_eq!(joined(c).await, Some(4), "a rejoin moves the join position");
     ok(
@@ -230,6 +233,7 @@ where
                 mute_all: Some(true),
                 ..GroupUpdate::default()
             },
+            &[],
         )
         .await,
         "update_group",
@@ -257,7 +261,7 @@ where
     let mut admins = ok(s.group_admins(100).await, "group_admins");
     admins.sort_unstable();
     assert_eq!(admins, vec![a], "the owner alone");
-    ok(s.set_role(100, b, Role::Admin).await, "set_role");
+    ok(s.set_role(100, b, Role::Admin, &[]).await, "set_role");
     let mut admins = ok(s.group_admins(100).await, "group_admins");
     admins.sort_unstable();
     assert_eq!(admins, vec![a, b], "owner and admin");
@@ -267,7 +271,7 @@ where
     );
 
     let r = ok(
-        s.create_join_request(10, 100, c).await,
+        s.create_join_request(10, 100, c, &[]).await,
         "create_join_request",
     );
     assert_eq!(
@@ -276,25 +280,25 @@ where
         "a new request"
     );
     let again = ok(
-        s.create_join_request(11, 100, c).await,
+        s.create_join_request(11, 100, c, &[]).await,
         "create_join_request",
     );
     assert_eq!(again.id, 10, "one open request per user and group");
     ok(
-        s.create_join_request(12, 100, d).await,
+        s.create_join_request(12, 100, d, &[]).await,
         "create_join_request",
     );
     ok(
-        s.create_join_request(13, 200, c).await,
+        s.create_join_request(13, 200, c, &[]).await,
         "create_join_request",
     );
     expect_err(
-        s.create_join_request(12, 200, d).await,
+        s.create_join_request(12, 200, d, &[]).await,
         StorageError::Conflict(crate::error::Conflict::Request),
         "create_join_request(a taken id)",
     );
     expect_err(
-        s.create_join_request(14, 999, c).await,
+        s.create_join_request(14, 999, c, &[]).await,
         StorageError::NotFound(Entity::Group),
         "create_join_request(unknown group)",
     );
@@ -311,14 +315,17 @@ where
     );
     assert_eq!(ids(Page::new(Some(10), 10)).await, vec![12], "after 10");
 
-    ok(s.answer_join_request(10, true).await, "answer_join_request");
+    ok(
+        s.answer_join_request(10, true, &[]).await,
+        "answer_join_request",
+    );
     expect_err(
-        s.answer_join_request(10, false).await,
+        s.answer_join_request(10, false, &[]).await,
         StorageError::Conflict(crate::error::Conflict::AlreadyAnswered),
         "answer_join_request twice",
     );
     expect_err(
-        s.answer_join_request(99, true).await,
+        s.answer_join_request(99, true, &[]).await,
         StorageError::NotFound(Entity::Request),
         "answer_join_request(unknown)",
     );
@@ -338,11 +345,11 @@ where
         "answered requests are not listed"
     );
     ok(
-        s.answer_join_request(12, false).await,
+        s.answer_join_request(12, false, &[]).await,
         "answer_join_request",
     );
     let fresh = ok(
-        s.create_join_request(15, 100, d).await,
+        s.create_join_request(15, 100, d, &[]).await,
         "create_join_request",
     );
     assert_eq!(fresh.id, 15, "a refused user may ask again");
@@ -362,10 +369,10 @@ where
     stored(s, group_msg("m1", a, 100)).await;
     stored(s, group_msg("o1", a, 200)).await;
     ok(
-        s.create_join_request(10, 100, 3).await,
+        s.create_join_request(10, 100, 3, &[]).await,
         "create_join_request",
     );
-    ok(s.dismiss_group(100).await, "dismiss_group");
+    ok(s.dismiss_group(100, &[]).await, "dismiss_group");
     assert_eq!(
         ok(s.group(100).await, "group"),
         None,
@@ -401,7 +408,7 @@ where
         "nothing of the dismissed group is pending"
     );
     expect_err(
-        s.dismiss_group(100).await,
+        s.dismiss_group(100, &[]).await,
         StorageError::NotFound(Entity::Group),
         "dismiss_group twice",
     );

@@ -87,7 +87,7 @@ pub async fn check_pending_membership<S: AccountStore + GroupStore + MessageStor
     let (_, r) = store(s, group_msg("g3", a, g)).await;
     assert_eq!(r, vec![b, c], "recipients of g3 (after c joined)");
     assert_eq!(pending_ids(s, c).await, ids(&["g3"]), "pending(c) after g3");
-    ok(s.remove_member(g, c).await, "remove_member");
+    ok(s.remove_member(g, c, &[]).await, "remove_member");
     assert_eq!(
         pending_ids(s, c).await,
         Vec::<String>::new(),

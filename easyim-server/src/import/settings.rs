@@ -28,7 +28,7 @@ pub(super) async fn group(
         ..GroupUpdate::default()
     };
     if !update.is_empty() {
-        store.update_group(id, &update).await?;
+        store.update_group(id, &update, &[]).await?;
     }
     Ok(())
 }
@@ -50,7 +50,7 @@ pub(super) async fn member(
             ));
         } else {
             store
-                .set_muted_until(id, user, now_ms() as i64 + IMPORTED_MUTE_MS)
+                .set_muted_until(id, user, now_ms() as i64 + IMPORTED_MUTE_MS, &[])
                 .await?;
         }
     }

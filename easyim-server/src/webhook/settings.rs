@@ -109,11 +109,12 @@ impl WebhookSettings {
         let list = get("WEBHOOK_EVENTS");
         let mut events = Vec::new();
         for name in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-            let kind = name
-                .parse::<EventKind>()
+            let kinds = EventKind::select(name)
                 .map_err(|e| invalid("WEBHOOK_EVENTS", &list, e.to_string()))?;
-            if !events.contains(&kind) {
-                events.push(kind);
+            for kind in kinds {
+                if !events.contains(&kind) {
+                    events.push(kind);
+                }
             }
         }
         if events.is_empty() {
@@ -198,6 +199,14 @@ mod tests {
             bad_key(with("WEBHOOK_EVENTS", "user.nope")),
             "WEBHOOK_EVENTS"
         );
+        let families = with("WEBHOOK_EVENTS", "friend.*, group.*,friend.accepted")
+            .unwrap()
+            .events;
+        assert_eq!(families.len(), 18, "each kind once: {families:?}");
+        assert!(families
+            .iter()
+            .all(|k| k.family() == "friend" || k.family() == "group"));
+        assert_eq!(bad_key(with("WEBHOOK_EVENTS", "chat.*")), "WEBHOOK_EVENTS");
         assert_eq!(
             bad_key(with("WEBHOOK_RETRY_MIN_MS", "0")),
             "WEBHOOK_RETRY_MIN_MS"

@@ -11,7 +11,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
+use sha2::Sha256;
 use tokio::net::TcpListener;
 
 use super::WAIT;
@@ -23,6 +25,29 @@ pub struct Delivery {
     pub signature: String,
     pub body: Vec<u8>,
     pub json: Value,
+}
+
+impl Delivery {
+    /// Checks the signature with an HMAC of `secret` computed here, independently of the
+    /// server.
+    pub fn assert_signed(&self, secret: &str) {
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{}.", self.timestamp).as_bytes());
+        mac.update(&self.body);
+        let hex: String = mac
+            .finalize()
+            .into_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(
+            self.signature,
+            format!("sha256={hex}"),
+            "signature of {self:?}"
+        );
+        let ts: i64 = self.timestamp.parse().expect("a timestamp in ms");
+        assert!(ts > 1_600_000_000_000);
+    }
 }
 
 #[derive(Default)]

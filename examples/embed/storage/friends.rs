@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use easyim_core::{
-    Conflict, Entity, FriendRequest, FriendStore, Page, Profile, RequestStatus, Result,
-    StorageError, UserId,
+    friend_answered, friend_removed, friend_requested, now_ms, Conflict, Entity, EventKind,
+    FriendRequest, FriendStore, Page, Profile, RequestStatus, Result, StorageError, UserId,
 };
 
 use super::TableStorage;
@@ -40,6 +40,9 @@ impl FriendStore for TableStorage {
             status: RequestStatus::Open,
         };
         db.requests.push(req.clone());
+        if self.events.wants(EventKind::FriendRequested) {
+            db.outbox.insert(friend_requested(&req, now_ms() as i64));
+        }
         Ok(req)
     }
 
@@ -79,6 +82,16 @@ impl FriendStore for TableStorage {
             db.friends.insert((req.from, req.to));
             db.friends.insert((req.to, req.from));
         }
+        let kind = if accept {
+            EventKind::FriendAccepted
+        } else {
+            EventKind::FriendRefused
+        };
+        if self.events.wants(kind) {
+            if let Some(event) = friend_answered(&req, now_ms() as i64) {
+                db.outbox.insert(event);
+            }
+        }
         Ok(req)
     }
 
@@ -107,6 +120,10 @@ impl FriendStore for TableStorage {
         db.friends.remove(&(friend, user));
         db.remarks.remove(&(user, friend));
         db.remarks.remove(&(friend, user));
+        if self.events.wants(EventKind::FriendRemoved) {
+            db.outbox
+                .insert(friend_removed(user, friend, now_ms() as i64));
+        }
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use easyim_core::{
     Conflict, Conversation, Entity, GroupId, GroupSettings, GroupUpdate, JoinRequest, Member,
-    MemberState, ModerationStore, Page, Profile, Relation, RequestStatus, Result, Role,
+    MemberState, ModerationStore, NewEvent, Page, Profile, Relation, RequestStatus, Result, Role,
     StorageError, UserId,
 };
 
@@ -59,7 +59,12 @@ impl ModerationStore for TableStorage {
             .then(|| db.settings.get(&group).cloned().unwrap_or_default()))
     }
 
-    async fn update_group(&self, group: GroupId, u: &GroupUpdate) -> Result<()> {
+    async fn update_group(
+        &self,
+        group: GroupId,
+        u: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut db = self.db();
         let Some((name, _)) = db.groups.get_mut(&group) else {
             return Err(StorageError::NotFound(Entity::Group));
@@ -78,6 +83,7 @@ impl ModerationStore for TableStorage {
         s.invite_policy = u.invite_policy.unwrap_or(s.invite_policy);
         s.history_visible = u.history_visible.unwrap_or(s.history_visible);
         s.mute_all = u.mute_all.unwrap_or(s.mute_all);
+        db.outbox.insert_all(events);
         Ok(())
     }
 
@@ -97,7 +103,13 @@ impl ModerationStore for TableStorage {
         }))
     }
 
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> Result<()> {
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut db = self.db();
         db.check_member(group, user)?;
         if db
@@ -108,23 +120,32 @@ impl ModerationStore for TableStorage {
             return Err(StorageError::NotFound(Entity::Member));
         }
         db.row(group, user).0 = role == Role::Admin;
+        db.outbox.insert_all(events);
         Ok(())
     }
 
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> Result<()> {
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> Result<()> {
         let mut db = self.db();
         db.check_member(group, user)?;
         db.row(group, user).1 = until.max(0);
+        db.outbox.insert_all(events);
         Ok(())
     }
 
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> Result<()> {
+    async fn transfer_owner(&self, group: GroupId, to: UserId, events: &[NewEvent]) -> Result<()> {
         let mut db = self.db();
         db.check_member(group, to)?;
         db.row(group, to).0 = false;
         if let Some((_, owner)) = db.groups.get_mut(&group) {
             *owner = to;
         }
+        db.outbox.insert_all(events);
         Ok(())
     }
 
@@ -184,6 +205,7 @@ impl ModerationStore for TableStorage {
         id: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> Result<JoinRequest> {
         let mut db = self.db();
         if !db.groups.contains_key(&group) {
@@ -206,6 +228,7 @@ impl ModerationStore for TableStorage {
             status: RequestStatus::Open,
         };
         db.join_requests.insert(id, request.clone());
+        db.outbox.insert_all(events);
         Ok(request)
     }
 
@@ -225,7 +248,7 @@ impl ModerationStore for TableStorage {
             .collect())
     }
 
-    async fn answer_join_request(&self, id: u64, accept: bool) -> Result<()> {
+    async fn answer_join_request(&self, id: u64, accept: bool, events: &[NewEvent]) -> Result<()> {
         let mut db = self.db();
         let r = db
             .join_requests
@@ -239,10 +262,11 @@ impl ModerationStore for TableStorage {
         } else {
             RequestStatus::Refused
         };
+        db.outbox.insert_all(events);
         Ok(())
     }
 
-    async fn dismiss_group(&self, group: GroupId) -> Result<()> {
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> Result<()> {
         let mut db = self.db();
         if db.groups.remove(&group).is_none() {
             return Err(StorageError::NotFound(Entity::Group));
@@ -257,6 +281,7 @@ impl ModerationStore for TableStorage {
         }
         db.settings.remove(&group);
         db.join_requests.retain(|_, r| r.group != group);
+        db.outbox.insert_all(events);
         Ok(())
     }
 

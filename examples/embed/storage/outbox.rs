@@ -29,6 +29,13 @@ impl OutboxTable {
         };
         self.rows.insert(self.last_id, (event, 0, 0));
     }
+
+    /// Inserts a change's `events` in order, in the step of the change.
+    pub(super) fn insert_all(&mut self, events: &[NewEvent]) {
+        for e in events {
+            self.insert(e.clone());
+        }
+    }
 }
 
 #[async_trait]

@@ -1,6 +1,7 @@
 //! [`ModerationStore`] for [`FailingStorage`]: every call fails while all calls do.
 
 use super::FailingStorage;
+use crate::events::NewEvent;
 use crate::relation::Relation;
 use crate::roles::{GroupSettings, GroupUpdate, JoinRequest, Member, MemberState, Role};
 use crate::storage::ModerationStore;
@@ -13,9 +14,14 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
         self.inner.group_settings(group).await
     }
 
-    async fn update_group(&self, group: GroupId, update: &GroupUpdate) -> crate::Result<()> {
+    async fn update_group(
+        &self,
+        group: GroupId,
+        update: &GroupUpdate,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.update_group(group, update).await
+        self.inner.update_group(group, update, events).await
     }
 
     async fn member_state(
@@ -27,19 +33,36 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
         self.inner.member_state(group, user).await
     }
 
-    async fn set_role(&self, group: GroupId, user: UserId, role: Role) -> crate::Result<()> {
+    async fn set_role(
+        &self,
+        group: GroupId,
+        user: UserId,
+        role: Role,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.set_role(group, user, role).await
+        self.inner.set_role(group, user, role, events).await
     }
 
-    async fn set_muted_until(&self, group: GroupId, user: UserId, until: i64) -> crate::Result<()> {
+    async fn set_muted_until(
+        &self,
+        group: GroupId,
+        user: UserId,
+        until: i64,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.set_muted_until(group, user, until).await
+        self.inner.set_muted_until(group, user, until, events).await
     }
 
-    async fn transfer_owner(&self, group: GroupId, to: UserId) -> crate::Result<()> {
+    async fn transfer_owner(
+        &self,
+        group: GroupId,
+        to: UserId,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.transfer_owner(group, to).await
+        self.inner.transfer_owner(group, to, events).await
     }
 
     async fn member_roles(&self, group: GroupId, users: &[UserId]) -> crate::Result<Vec<Member>> {
@@ -77,9 +100,12 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
         id: u64,
         group: GroupId,
         user: UserId,
+        events: &[NewEvent],
     ) -> crate::Result<JoinRequest> {
         self.check()?;
-        self.inner.create_join_request(id, group, user).await
+        self.inner
+            .create_join_request(id, group, user, events)
+            .await
     }
 
     async fn join_request(&self, id: u64) -> crate::Result<Option<JoinRequest>> {
@@ -92,14 +118,19 @@ impl<S: ModerationStore> ModerationStore for FailingStorage<S> {
         self.inner.join_requests(group, page).await
     }
 
-    async fn answer_join_request(&self, id: u64, accept: bool) -> crate::Result<()> {
+    async fn answer_join_request(
+        &self,
+        id: u64,
+        accept: bool,
+        events: &[NewEvent],
+    ) -> crate::Result<()> {
         self.check()?;
-        self.inner.answer_join_request(id, accept).await
+        self.inner.answer_join_request(id, accept, events).await
     }
 
-    async fn dismiss_group(&self, group: GroupId) -> crate::Result<()> {
+    async fn dismiss_group(&self, group: GroupId, events: &[NewEvent]) -> crate::Result<()> {
         self.check()?;
-        self.inner.dismiss_group(group).await
+        self.inner.dismiss_group(group, events).await
     }
 
     async fn set_friend_remark(
