@@ -70,20 +70,6 @@ fn expected(tag: &str, n: u64) -> Vec<(String, u64)> {
     (1..=n).map(|i| (format!("{tag}-{i}"), i)).collect()
 }
 
-async fn metrics(api: SocketAddr) -> String {
-    let r = try_request(api, "GET", "/metrics", &[], b"").await.unwrap();
-    String::from_utf8(r.body).unwrap()
-}
-
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn events_arrive_signed_in_order_with_their_data() {
     let rx = Receiver::start().await;

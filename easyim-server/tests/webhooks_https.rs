@@ -36,15 +36,6 @@ async fn send_one(srv: &TestServer, tag: &str) {
     assert_eq!(ack.id, tag, "{ack:?}");
 }
 
-fn metric(text: &str, name: &str) -> f64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name} ")))
-        .unwrap_or_else(|| panic!("no {name} in /metrics"))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[tokio::test]
 async fn events_reach_an_https_receiver_that_webhook_ca_trusts() {
     let dir = tempfile::tempdir().unwrap();

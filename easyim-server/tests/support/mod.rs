@@ -9,7 +9,9 @@
 //! - `frames`: the messages tests send, and the checks of what comes back;
 //! - `accounts`: register, create a group, read a whole history over the API;
 //! - `admin`: the server API's token, a server that has it, calls with it;
-//! - `tls`: a test certificate, and TLS connections and requests that trust it.
+//! - `tls`: a test certificate, and TLS connections and requests that trust it;
+//! - `receiver`: a webhook receiver on a real socket (plain or TLS), and `metrics`, reading
+//!   `/metrics`.
 
 // Each test file is its own crate and uses a different part of this module.
 #![allow(dead_code, unused_imports, unreachable_pub)]
@@ -21,6 +23,7 @@ mod admin;
 mod client;
 mod frames;
 mod http;
+mod metrics;
 mod reader;
 mod receiver;
 mod server;
@@ -32,6 +35,7 @@ pub use admin::*;
 pub use client::*;
 pub use frames::*;
 pub use http::*;
+pub use metrics::*;
 pub use receiver::*;
 pub use server::*;
 pub use spawn::*;
