@@ -233,7 +233,7 @@ impl MessageStore for MemoryStorage {
                 let Some(g) = st.groups.get(&msg.to) else {
                     return Ok(StoreOutcome::NoGroup);
                 };
-                if !g.members.contains(&msg.from) {
+                if msg.from != crate::SYSTEM_USER && !g.members.contains(&msg.from) {
                     return Ok(StoreOutcome::NotMember);
                 }
                 g.members

@@ -93,7 +93,6 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
         json!({"id": "x", "from_user_id": "system", "to_user_id": bob.id}),
         json!({"id": "x", "from_user_id": "system", "to_user_id": bob.id, "content": "x", "msg_type": 4}),
         json!({"id": "x", "from_user_id": "system", "to_user_id": bob.id, "content": "x", "msg_type": 9}),
-        json!({"id": "x", "from_user_id": "system", "to_group_id": g, "content": "x"}),
         json!({"id": "x", "from_user_id": "system", "to_user_ids": (0..201).collect::<Vec<u64>>(), "content": "x"}),
     ] {
         let (status, v) = admin(srv.api, "POST", "/api/admin/message/send", &bad).await;
@@ -115,6 +114,61 @@ async fn admin_send_is_idempotent_and_reaches_live_connections() {
     )
     .await;
     assert_eq!(data["items"][0]["outcome"], "no_user");
+    srv.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_system_writes_to_a_group_it_is_no_member_of() {
+    let srv = admin_server().await;
+    let (alice, bob) = (srv.user("alice").await, srv.user("bob").await);
+    let g = create_group(srv.api, &alice, &[&bob]).await;
+    let mut ca = Client::login(srv.im, Kind::Lines, &alice).await;
+    let mut cb = Client::login(srv.im, Kind::FramedJson, &bob).await;
+    let send = json!({"id": "sys-g-1", "from_user_id": "system", "to_group_id": g, "content": "maintenance at 3"});
+    let data = admin_ok(srv.api, "POST", "/api/admin/message/send", send.clone()).await;
+    let item = &data["items"][0];
+    assert_eq!(
+        (item["outcome"].as_str(), item["chat_type"].as_i64()),
+        (Some("stored"), Some(1))
+    );
+    let seq = item["conv_seq"].as_u64().unwrap();
+    // Every member gets it, the owner too: the system is no member, so nobody is left out.
+    for c in [&mut ca, &mut cb] {
+        let m = loop {
+            let m = c.recv().await;
+            if m.id == "sys-g-1" {
+                break m;
+            }
+        };
+        assert_eq!(
+            (m.from_user_id.as_str(), m.to_user_id.as_str()),
+            ("0", g.as_str())
+        );
+        assert_eq!(m.conv_seq, seq);
+    }
+    let h = history(
+        srv.api,
+        &bob.token,
+        ChatType::Group as u8,
+        g.parse().unwrap(),
+    )
+    .await;
+    assert!(
+        h.iter()
+            .any(|m| m["id"] == "sys-g-1" && m["from_user_id"] == "0"),
+        "{h:?}"
+    );
+    // Idempotent as any send; an unknown group is named in the answer.
+    let again = admin_ok(srv.api, "POST", "/api/admin/message/send", send).await;
+    assert_eq!(again["items"][0]["outcome"], "duplicate");
+    let none = admin_ok(
+        srv.api,
+        "POST",
+        "/api/admin/message/send",
+        json!({"id": "sys-g-2", "from_user_id": "system", "to_group_id": "12345", "content": "x"}),
+    )
+    .await;
+    assert_eq!(none["items"][0]["outcome"], "no_group");
     srv.shutdown().await;
 }
 

@@ -446,6 +446,8 @@ CREATE TABLE refresh_families (
     include_str!("migrations/v8_store_batch.sql"),
     // 9: the webhook outbox.
     include_str!("migrations/v9_outbox.sql"),
+    // 10: the system (user 0) writes to any group.
+    include_str!("migrations/v10_system_groups.sql"),
 ];
 
 /// Brings the schema (and, if `schema` is given, the PostgreSQL schema itself) to the current

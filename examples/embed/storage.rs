@@ -19,6 +19,7 @@ use easyim_core::{
     Conflict, Conversation, Entity, FriendRequest, Group, GroupCaps, GroupId, GroupStore,
     HistoryItem, HistoryPage, MessageStore, NewEvent, NewMessage, Page, PendingMessage, Profile,
     ReadAt, ReadOutcome, Receipt, Result, StorageError, StoreOutcome, StoredMessage, User, UserId,
+    SYSTEM_USER,
 };
 use easyim_proto::{ChatType, MsgStatus};
 
@@ -270,7 +271,10 @@ impl MessageStore for TableStorage {
             ChatType::Group if !db.groups.contains_key(&msg.to) => {
                 return Ok(StoreOutcome::NoGroup)
             }
-            ChatType::Group if !db.members.contains(&(msg.to, msg.from)) => {
+            // The system (the server API's sender) writes to any group.
+            ChatType::Group
+                if msg.from != SYSTEM_USER && !db.members.contains(&(msg.to, msg.from)) =>
+            {
                 return Ok(StoreOutcome::NotMember)
             }
             ChatType::Group => db.member_ids(msg.to).filter(|&u| u != msg.from).collect(),

@@ -21,7 +21,7 @@ pub const MAX_ADMIN_CONTENT: usize = 64 * 1024;
 /// Who a server-API message is from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Sender {
-    /// The system ([`SYSTEM_USER`]): to users only.
+    /// The system ([`SYSTEM_USER`]): to users, or to any group (every member gets it).
     System,
     /// An existing user, as if it had sent the message itself (its other connections get it
     /// too).
@@ -45,7 +45,7 @@ pub enum Recipients {
     /// Several users: one 1:1 message to each, all with the same id (1 to
     /// [`MAX_IDS_PER_CALL`], repeats ignored).
     Users(Vec<UserId>),
-    /// A group, whose member the sender must be.
+    /// A group, whose member the sender must be (the system may write to any group).
     Group(GroupId),
 }
 
@@ -118,8 +118,8 @@ impl Admin {
     /// and delivery path as a chat message (the next `conv_seq`, pending for offline
     /// recipients, in order on every connection). Unlike a user's own message it is not held
     /// back by blocks, mutes or `DIRECT_MESSAGES`: the backend decides. `Invalid` for a
-    /// malformed message or a system message to a group, `NotFound(User)` for an unknown
-    /// sender; otherwise one [`Sent`] per conversation, in the order given.
+    /// malformed message, `NotFound(User)` for an unknown sender; otherwise one [`Sent`] per
+    /// conversation, in the order given.
     pub async fn send(&self, msg: AdminMessage) -> Result<Vec<Sent>, ImError> {
         check(&msg)?;
         let from = msg.from.id();
@@ -216,9 +216,6 @@ fn check(msg: &AdminMessage) -> Result<(), ImError> {
         ));
     }
     match &msg.to {
-        Recipients::Group(_) if msg.from == Sender::System => Err(ImError::invalid(
-            "a group message needs a member as its sender; the system writes to users",
-        )),
         Recipients::Users(list) if list.is_empty() || list.len() > MAX_IDS_PER_CALL => {
             Err(ImError::invalid(format!(
                 "`to_user_ids` must list 1 to {MAX_IDS_PER_CALL} users"

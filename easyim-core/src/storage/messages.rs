@@ -16,7 +16,8 @@ pub trait MessageStore: Send + Sync + 'static {
     /// Stores a chat message in one atomic step, or explains why not.
     ///
     /// Checks, in this order: SINGLE: the recipient user exists (`NoUser`); GROUP: the group
-    /// exists (`NoGroup`) and the sender is a member (`NotMember`). Then idempotency on
+    /// exists (`NoGroup`) and the sender is a member (`NotMember`), unless the sender is
+    /// [`crate::SYSTEM_USER`], which writes to any group (its recipients: every member). Then idempotency on
     /// (conversation, id): if the id is stored in the conversation already, by the same sender
     /// it is `Duplicate` (nothing written), by another `IdTaken`. Otherwise the message gets the
     /// next `conv_seq` of its conversation (1 for the first; gapless and unique even under

@@ -62,7 +62,7 @@ pub async fn check_conv_seq<S: AccountStore + GroupStore + MessageStore + ?Sized
 }
 
 /// `store_message` refusals: `NoUser`, `NoGroup`, `NotMember` (checked before idempotency);
-/// none of them writes or uses up a conv_seq.
+/// none of them writes or uses up a conv_seq. The system (user 0) is never `NotMember`.
 pub async fn check_store_rejections<S: AccountStore + GroupStore + MessageStore + ?Sized>(
     s: Arc<S>,
 ) {
@@ -100,6 +100,21 @@ pub async fn check_store_rejections<S: AccountStore + GroupStore + MessageStore 
         Vec::<String>::new(),
         "refused messages must not be pending"
     );
+    // The system is no member of any group, yet writes to every group: to all its members.
+    match outcome(s, group_msg("sys", crate::SYSTEM_USER, g)).await {
+        StoreOutcome::Stored {
+            message,
+            recipients,
+        } => {
+            assert_eq!(message.conv_seq, 3, "the system's group message: conv_seq");
+            assert_eq!(
+                recipients,
+                vec![a],
+                "the system's group message: every member"
+            );
+        }
+        other => panic!("a group message from the system (user 0): {other:?}"),
+    }
 }
 
 /// Idempotency: `Duplicate` returns the stored message and writes nothing; `IdTaken`; the
