@@ -2,7 +2,8 @@
 //!
 //! Each entry of [`MIGRATIONS`] brings the schema from version `i` to `i + 1`; a later version
 //! appends an entry and never edits an earlier one. [`migrate`] applies what is missing while
-//! holding a named lock (`GET_LOCK`, per database), so several nodes starting at once migrate
+//! holding a named lock (`GET_LOCK`, named after the database's MD5, as MySQL takes at most
+//! 64 characters), so several nodes starting at once migrate
 //! once, one after the other. MySQL commits each `CREATE` and `ALTER` by itself, so a version
 //! is recorded in `easyim_schema_version` only after all its statements ran, and each
 //! statement of a version can run again (`IF NOT EXISTS`) should a migration be cut short.
@@ -227,7 +228,7 @@ const LOCK_WAIT_SECS: i64 = 120;
 pub(crate) async fn migrate(conn: &mut Conn) -> Result<(), DbError> {
     let lock: Option<i64> = conn
         .exec_first(
-            "SELECT GET_LOCK(CONCAT('easyim_migrate:', DATABASE()), ?)",
+            "SELECT GET_LOCK(CONCAT('easyim_migrate_', MD5(DATABASE())), ?)",
             vals![LOCK_WAIT_SECS],
         )
         .await?;
@@ -240,7 +241,7 @@ pub(crate) async fn migrate(conn: &mut Conn) -> Result<(), DbError> {
     }
     let outcome = migrate_locked(conn).await;
     let released = conn
-        .query_drop("DO RELEASE_LOCK(CONCAT('easyim_migrate:', DATABASE()))")
+        .query_drop("DO RELEASE_LOCK(CONCAT('easyim_migrate_', MD5(DATABASE())))")
         .await;
     outcome?;
     Ok(released?)
