@@ -18,11 +18,16 @@ use crate::rows::{
 };
 use crate::{transaction, MysqlStorage};
 
+/// The messages pending for a user, in `gseq` order. `STRAIGHT_JOIN` keeps the user's cursors
+/// as the outer loop and the index is named: each cursor is then one range read of
+/// `(conv, conv_seq)` from its position. Left to itself, MariaDB reads every message of each
+/// conversation through `(conv, msg_id)` instead.
 const PENDING_SQL: &str = "
-    SELECT m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type, m.msg_type,
-           m.content, m.ts, m.ref_id, m.recalled, m.edited_at
+    SELECT STRAIGHT_JOIN m.gseq, m.msg_id, m.conv_seq, m.from_user, m.to_id, m.chat_type,
+           m.msg_type, m.content, m.ts, m.ref_id, m.recalled, m.edited_at
     FROM cursors c
-    JOIN messages m ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
+    JOIN messages m FORCE INDEX (messages_seq)
+      ON m.conv = c.conv AND m.conv_seq > c.arrived_seq
     WHERE c.user_id = ? AND m.gseq > ? AND m.from_user <> ?
     ORDER BY m.gseq
     LIMIT ?";
