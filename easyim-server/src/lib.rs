@@ -11,7 +11,8 @@
 //! - `flags`: [`go_style_args`], the original's Go-style flags read as ours.
 //! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown, and
 //!   [`open_storage`], which opens the storage `DB_DRIVER` names: [`SqliteStorage`] (the
-//!   default, from `easyim-storage-sqlite`) or `PgStorage` (from `easyim-storage-postgres`).
+//!   default, from `easyim-storage-sqlite`), `PgStorage` (from `easyim-storage-postgres`) or
+//!   `MysqlStorage` (from `easyim-storage-mysql`).
 
 mod accept;
 mod api;
