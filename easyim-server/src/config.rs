@@ -96,6 +96,9 @@ pub struct Config {
     /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USERNAME`, `DB_PASSWORD`, `DB_SCHEMA`: used when
     /// `DB_DRIVER` is `postgres`.
     pub postgres: PgSettings,
+    /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USERNAME`, `DB_PASSWORD`: used when `DB_DRIVER` is
+    /// `mysql`.
+    pub mysql: MysqlSettings,
     /// `NATS_URL`; empty for a single node.
     pub nats_url: String,
     /// `SQLITE_PATH`, or `<DB_NAME>.db`.
@@ -131,6 +134,8 @@ pub enum DbDriver {
     Sqlite,
     /// A PostgreSQL server, which several nodes may share.
     Postgres,
+    /// A MySQL or MariaDB server, which several nodes may share.
+    Mysql,
 }
 
 /// Where the PostgreSQL database is. `Debug` hides the password, so the config can be logged.
@@ -163,6 +168,38 @@ impl std::fmt::Debug for PgSettings {
                 &if self.password.is_empty() { "" } else { "***" },
             )
             .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+/// Where the MySQL or MariaDB database is. `Debug` hides the password, so the config can be
+/// logged.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MysqlSettings {
+    /// `DB_HOST`.
+    pub host: String,
+    /// `DB_PORT` (3306 if empty).
+    pub port: u16,
+    /// `DB_NAME`: the database, which must exist (easyim creates its tables in it).
+    pub dbname: String,
+    /// `DB_USERNAME`.
+    pub user: String,
+    /// `DB_PASSWORD`.
+    pub password: String,
+}
+
+impl std::fmt::Debug for MysqlSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MysqlSettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("dbname", &self.dbname)
+            .field("user", &self.user)
+            .field(
+                "password",
+                &if self.password.is_empty() { "" } else { "***" },
+            )
             .finish()
     }
 }
@@ -282,17 +319,33 @@ impl Sources {
         let db_driver = match driver.trim() {
             "sqlite3" | "sqlite" => DbDriver::Sqlite,
             "postgres" | "postgresql" | "pgsql" => DbDriver::Postgres,
+            "mysql" | "mariadb" => DbDriver::Mysql,
             _ => {
                 return Err(ConfigError::Invalid {
                     key: "DB_DRIVER",
                     value: driver,
-                    why: "expected sqlite3 or postgres".into(),
+                    why: "expected sqlite3, postgres or mysql".into(),
                 })
             }
         };
+        // An empty DB_PORT is the driver's own port.
+        let port = |default: u16| -> Result<u16, ConfigError> {
+            if self.get("DB_PORT").trim().is_empty() {
+                Ok(default)
+            } else {
+                self.parse("DB_PORT", "a port number")
+            }
+        };
+        let mysql = MysqlSettings {
+            host: self.get("DB_HOST").trim().to_owned(),
+            port: port(3306)?,
+            dbname: self.get("DB_NAME").trim().to_owned(),
+            user: self.get("DB_USERNAME").trim().to_owned(),
+            password: self.get("DB_PASSWORD"),
+        };
         let postgres = PgSettings {
             host: self.get("DB_HOST").trim().to_owned(),
-            port: self.parse("DB_PORT", "a port number")?,
+            port: port(5432)?,
             dbname: self.get("DB_NAME").trim().to_owned(),
             user: self.get("DB_USERNAME").trim().to_owned(),
             password: self.get("DB_PASSWORD"),
@@ -353,6 +406,7 @@ impl Sources {
             refresh_ttl: self.positive("REFRESH_TOKEN_TTL")?,
             db_driver,
             postgres,
+            mysql,
             nats_url: self.get("NATS_URL").trim().to_owned(),
             sqlite_path,
             local_stop_file: PathBuf::from(self.get("LOCAL_STOP_FILE").trim()),

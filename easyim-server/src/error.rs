@@ -29,6 +29,15 @@ pub enum ServerError {
         #[source]
         source: StorageError,
     },
+    /// MySQL or MariaDB could not be reached, or its tables created or migrated.
+    #[error("opening MySQL {target}")]
+    Mysql {
+        /// `user@host:port/dbname`.
+        target: String,
+        /// What the server answered.
+        #[source]
+        source: StorageError,
+    },
     /// The token signing secret could not be read from or stored in the database.
     #[error("reading the server secret")]
     Secret(#[source] StorageError),

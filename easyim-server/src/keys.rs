@@ -148,7 +148,7 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
     (
         "DB_DRIVER",
         "sqlite3",
-        "Storage: sqlite3 (one node), or postgres (DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD; several nodes, see CLUSTER.md)",
+        "Storage: sqlite3 (one node), or postgres or mysql (MySQL/MariaDB) (DB_HOST, DB_PORT, DB_NAME, DB_USERNAME, DB_PASSWORD; several nodes, see CLUSTER.md)",
     ),
     (
         "DB_NAME",
@@ -185,7 +185,11 @@ pub(crate) const KEYS: &[(&str, &str, &str)] = &[
         "127.0.0.1",
         "Database host (networked databases)",
     ),
-    ("DB_PORT", "5432", "Database port (networked databases)"),
+    (
+        "DB_PORT",
+        "",
+        "Database port (networked databases); empty: 5432 for postgres, 3306 for mysql",
+    ),
     ("DB_USERNAME", "", "Database user (networked databases)"),
     ("DB_PASSWORD", "", "Database password (networked databases)"),
     (

@@ -11,7 +11,8 @@
 //! - `flags`: [`go_style_args`], the original's Go-style flags read as ours.
 //! - `server`: [`Server`]: listeners, first-byte sniffing, graceful shutdown, and
 //!   [`open_storage`], which opens the storage `DB_DRIVER` names: [`SqliteStorage`] (the
-//!   default, from `easyim-storage-sqlite`) or `PgStorage` (from `easyim-storage-postgres`).
+//!   default, from `easyim-storage-sqlite`), `PgStorage` (from `easyim-storage-postgres`) or
+//!   `MysqlStorage` (from `easyim-storage-mysql`).
 
 mod accept;
 mod api;
@@ -30,7 +31,7 @@ mod transport;
 pub mod webhook;
 
 pub use api::{api_routes, router as api_router, ApiConfig};
-pub use config::{default_file, Config, ConfigError, DbDriver, PgSettings, Sources};
+pub use config::{default_file, Config, ConfigError, DbDriver, MysqlSettings, PgSettings, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 pub use error::{DaemonError, ImportError, ServerError};
 pub use flags::go_style_args;

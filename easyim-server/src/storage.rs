@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use easyim_core::Storage;
+use easyim_storage_mysql::{MysqlConfig, MysqlStorage};
 use easyim_storage_postgres::{PgConfig, PgStorage};
 
 use crate::config::{Config, DbDriver};
@@ -11,8 +12,24 @@ use crate::error::ServerError;
 use crate::{SqliteOptions, SqliteStorage};
 
 /// Opens the storage `DB_DRIVER` names, creating or migrating its schema: SQLite in
-/// `SQLITE_PATH`, or PostgreSQL from the `DB_*` settings.
+/// `SQLITE_PATH`, or PostgreSQL or MySQL from the `DB_*` settings.
 pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerError> {
+    if config.db_driver == DbDriver::Mysql {
+        let my = &config.mysql;
+        let mut mysql_config = MysqlConfig::default();
+        mysql_config.host = my.host.clone();
+        mysql_config.port = my.port;
+        mysql_config.dbname = my.dbname.clone();
+        mysql_config.user = my.user.clone();
+        mysql_config.password = my.password.clone();
+        let storage = MysqlStorage::connect(mysql_config)
+            .await
+            .map_err(|source| ServerError::Mysql {
+                target: format!("{}@{}:{}/{}", my.user, my.host, my.port, my.dbname),
+                source,
+            })?;
+        return Ok(Arc::new(storage));
+    }
     if config.db_driver == DbDriver::Postgres {
         let pg = &config.postgres;
         let mut pg_config = PgConfig::default();

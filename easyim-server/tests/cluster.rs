@@ -1,14 +1,17 @@
-//! Two `easyim` processes sharing one PostgreSQL (`EASYIM_TEST_PG`) and one NATS
-//! (`EASYIM_TEST_NATS`): users on different nodes talk 1:1 and in groups, a logout on one node
-//! closes connections on the other, and a node killed with SIGKILL loses no acked message.
-//! Each test runs in a fresh PostgreSQL schema (`DB_SCHEMA`). Without the two variables the
-//! tests print a loud notice and pass, unless `CI` is set: then they fail.
+//! Two `easyim` processes sharing one database and one NATS (`EASYIM_TEST_NATS`): users on
+//! different nodes talk 1:1 and in groups, a logout on one node closes connections on the
+//! other, and a node killed with SIGKILL loses no acked message. Each test runs on every
+//! database it is given: PostgreSQL (`EASYIM_TEST_PG`, a fresh schema per test, `DB_SCHEMA`)
+//! and MySQL or MariaDB (`EASYIM_TEST_MYSQL`, a fresh database per test). Without NATS and a
+//! database the tests print a loud notice and pass, unless `CI` is set: then they fail (CI
+//! sets all three).
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
 mod support;
@@ -16,43 +19,63 @@ use support::*;
 
 /// Where the shared services are.
 struct Shared {
-    pg: Vec<(&'static str, String)>,
+    /// The database's `DB_*` settings.
+    db: Vec<(&'static str, String)>,
     nats: String,
 }
 
-/// The shared services, or `None` (after a loud notice) when the test may be skipped.
-fn shared(test: &str) -> Option<Shared> {
-    let pg = std::env::var("EASYIM_TEST_PG").unwrap_or_default();
-    let nats = std::env::var("EASYIM_TEST_NATS").unwrap_or_default();
-    if pg.trim().is_empty() || nats.trim().is_empty() {
-        let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-        assert!(
-            !ci,
-            "{test}: EASYIM_TEST_PG and EASYIM_TEST_NATS must be set when CI is: the cluster \
-             tests may not be skipped (.ci/run starts PostgreSQL and nats-server)"
-        );
+/// The shared services, once per database set up in the environment; none (after a loud
+/// notice) when the test may be skipped.
+async fn shared(test: &str) -> Vec<Shared> {
+    let var = |k: &str| std::env::var(k).unwrap_or_default().trim().to_owned();
+    let (pg, mysql, nats) = (
+        var("EASYIM_TEST_PG"),
+        var("EASYIM_TEST_MYSQL"),
+        var("EASYIM_TEST_NATS"),
+    );
+    let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    assert!(
+        !ci || !(pg.is_empty() || mysql.is_empty() || nats.is_empty()),
+        "{test}: EASYIM_TEST_PG, EASYIM_TEST_MYSQL and EASYIM_TEST_NATS must be set when CI \
+         is: the cluster tests may not be skipped (.ci/run starts PostgreSQL, MariaDB and \
+         nats-server)"
+    );
+    if nats.is_empty() || (pg.is_empty() && mysql.is_empty()) {
         eprintln!(
             "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !!! {test}: SKIPPED, EASYIM_TEST_PG and/or EASYIM_TEST_NATS are not set.\n\
-             !!! Set EASYIM_TEST_PG=postgres://user:password@host:port/dbname and\n\
-             !!! EASYIM_TEST_NATS=nats://127.0.0.1:4222 to run the cluster tests.\n\
+             !!! {test}: SKIPPED, EASYIM_TEST_NATS or both of EASYIM_TEST_PG and\n\
+             !!! EASYIM_TEST_MYSQL are not set. Set EASYIM_TEST_NATS=nats://127.0.0.1:4222\n\
+             !!! and EASYIM_TEST_PG=postgres://user:password@host:port/dbname and/or\n\
+             !!! EASYIM_TEST_MYSQL=mysql://user:password@host:port/dbname to run them.\n\
              !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
         );
-        return None;
+        return Vec::new();
     }
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .subsec_nanos();
-    let mut pg = parse_pg_url(pg.trim());
-    pg.push((
-        "DB_SCHEMA",
-        format!("easyim_c_{test}_{}_{nanos}", std::process::id()),
-    ));
-    Some(Shared {
-        pg,
-        nats: nats.trim().to_owned(),
-    })
+    let fresh = format!("easyim_c_{test}_{}_{nanos}", std::process::id());
+    let mut out = Vec::new();
+    if !pg.is_empty() {
+        let mut db = parse_pg_url(&pg);
+        db.push(("DB_SCHEMA", fresh.clone()));
+        out.push(Shared {
+            db,
+            nats: nats.clone(),
+        });
+    } else {
+        eprintln!("!!! {test}: not on PostgreSQL, EASYIM_TEST_PG is not set");
+    }
+    if !mysql.is_empty() {
+        out.push(Shared {
+            db: mysql_database(&mysql, &fresh).await,
+            nats: nats.clone(),
+        });
+    } else {
+        eprintln!("!!! {test}: not on MySQL, EASYIM_TEST_MYSQL is not set");
+    }
+    out
 }
 
 /// `postgres://user:password@host:port/dbname` as the server's `DB_*` settings.
@@ -76,6 +99,31 @@ fn parse_pg_url(url: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// A new, empty database `name` on the server of `url` (`mysql://user:password@host:port/db`),
+/// as the server's `DB_*` settings.
+async fn mysql_database(url: &str, name: &str) -> Vec<(&'static str, String)> {
+    let opts = mysql_async::Opts::from_url(url).expect("EASYIM_TEST_MYSQL is a mysql:// URL");
+    let mut admin = mysql_async::Conn::new(opts.clone())
+        .await
+        .expect("connect to EASYIM_TEST_MYSQL");
+    // The name is ours: [a-z0-9_] only.
+    admin
+        .query_drop(format!(
+            "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        ))
+        .await
+        .expect("create the test database");
+    let _ = admin.disconnect().await;
+    vec![
+        ("DB_DRIVER", "mysql".to_owned()),
+        ("DB_HOST", opts.ip_or_hostname().to_owned()),
+        ("DB_PORT", opts.tcp_port().to_string()),
+        ("DB_NAME", name.to_owned()),
+        ("DB_USERNAME", opts.user().unwrap_or_default().to_owned()),
+        ("DB_PASSWORD", opts.pass().unwrap_or_default().to_owned()),
+    ]
+}
+
 /// One node of the test cluster, in its own folder.
 struct Node {
     proc: Proc,
@@ -93,7 +141,7 @@ impl Node {
 
 async fn node(shared: &Shared, node_id: u16) -> Node {
     let id = node_id.to_string();
-    let mut env: Vec<(&str, &str)> = shared.pg.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = shared.db.iter().map(|(k, v)| (*k, v.as_str())).collect();
     env.push(("NATS_URL", &shared.nats));
     env.push(("DB_NODE_ID", &id));
     let (dir, proc) = spawn_temp(&env).await;
@@ -119,9 +167,14 @@ fn is_delivery(v: &Value, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_to_one_and_group_across_nodes() {
-    let Some(shared) = shared("chat") else { return };
-    let a = node(&shared, 1).await;
-    let b = node(&shared, 2).await;
+    for shared in shared("chat").await {
+        chat_across_nodes(&shared).await;
+    }
+}
+
+async fn chat_across_nodes(shared: &Shared) {
+    let a = node(shared, 1).await;
+    let b = node(shared, 2).await;
     let alice = register(a.api(), "alice").await;
     let bob = register(b.api(), "bob").await;
     let carol = register(a.api(), "carol").await;
@@ -201,11 +254,14 @@ async fn one_to_one_and_group_across_nodes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logout_on_one_node_closes_connections_on_the_other() {
-    let Some(shared) = shared("logout") else {
-        return;
-    };
-    let a = node(&shared, 1).await;
-    let b = node(&shared, 2).await;
+    for shared in shared("logout").await {
+        logout_across_nodes(&shared).await;
+    }
+}
+
+async fn logout_across_nodes(shared: &Shared) {
+    let a = node(shared, 1).await;
+    let b = node(shared, 2).await;
     let alice = register(a.api(), "alice").await;
     let bob = register(a.api(), "bob").await;
     let mut alice_b1 = Client::login(b.im(), Kind::Lines, &alice).await;
@@ -264,9 +320,14 @@ async fn flood(mut c: Client, me: u64, targets: Vec<(u64, u8)>, acks: Acks) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_node_loses_no_acked_message() {
-    let Some(shared) = shared("kill") else { return };
-    let a = node(&shared, 1).await;
-    let b = node(&shared, 2).await;
+    for shared in shared("kill").await {
+        killed_node(&shared).await;
+    }
+}
+
+async fn killed_node(shared: &Shared) {
+    let a = node(shared, 1).await;
+    let b = node(shared, 2).await;
     let alice = register(a.api(), "alice").await;
     let bob = register(a.api(), "bob").await;
     let carol = register(a.api(), "carol").await;
@@ -374,11 +435,14 @@ async fn befriend(api: SocketAddr, a: &User, b: &User) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_across_nodes_and_a_dead_node() {
-    let Some(shared) = shared("presence") else {
-        return;
-    };
-    let a = node(&shared, 1).await;
-    let b = node(&shared, 2).await;
+    for shared in shared("presence").await {
+        presence_across_nodes(&shared).await;
+    }
+}
+
+async fn presence_across_nodes(shared: &Shared) {
+    let a = node(shared, 1).await;
+    let b = node(shared, 2).await;
     let alice = register(a.api(), "alice").await;
     let bob = register(a.api(), "bob").await;
     let carol = register(a.api(), "carol").await;

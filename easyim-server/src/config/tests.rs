@@ -50,6 +50,44 @@ fn postgres_and_nats() {
 }
 
 #[test]
+fn mysql_takes_the_db_keys_and_its_own_port() {
+    let mut s = Sources::default();
+    for (k, v) in [
+        ("DB_DRIVER", "mysql"),
+        ("DB_HOST", "db.internal"),
+        ("DB_NAME", "im"),
+        ("DB_USERNAME", "easyim"),
+        ("DB_PASSWORD", "s3cret"),
+    ] {
+        s.set(k, v);
+    }
+    let c = s.config().unwrap();
+    assert_eq!(c.db_driver, DbDriver::Mysql);
+    assert_eq!(
+        (
+            c.mysql.host.as_str(),
+            c.mysql.port,
+            c.mysql.dbname.as_str(),
+            c.mysql.user.as_str(),
+            c.mysql.password.as_str()
+        ),
+        ("db.internal", 3306, "im", "easyim", "s3cret")
+    );
+    assert_eq!(
+        c.postgres.port, 5432,
+        "an empty DB_PORT is each driver's own"
+    );
+    assert!(
+        !format!("{c:?}").contains("s3cret"),
+        "the password stays out of logs"
+    );
+    s.set("DB_PORT", "3307");
+    assert_eq!(s.config().unwrap().mysql.port, 3307);
+    s.set("DB_DRIVER", "mariadb");
+    assert_eq!(s.config().unwrap().db_driver, DbDriver::Mysql);
+}
+
+#[test]
 fn env_file_syntax() {
     let v = parse_env_file(
         "# c\nA = \"1\"\nB=2 # note\nexport C='x y'\n\nbad line\nD = \"3\" # note\n",
