@@ -119,8 +119,8 @@ pub use roles::{
 };
 pub use session::Connection;
 pub use storage::{
-    AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
-    ModerationStore, OutboxStore, Storage,
+    AccountStore, BatchCommit, CommitPipeline, ConversationStore, DeviceStore, FriendStore,
+    GroupStore, MessageStore, ModerationStore, OutboxStore, Storage,
 };
 pub use summary::{
     peer_of, ConversationCursor, ConversationPage, ConversationRows, ConversationSettings,

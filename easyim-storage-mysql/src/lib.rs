@@ -51,7 +51,8 @@
 //! - `error`: `DbError`, what a call fails with before it becomes a [`StorageError`].
 //! - `schema`: the versioned migrations and how they are applied.
 //! - `rows`: row mapping into the core's types, and the chunking of multi-row statements.
-//! - `pipeline`: the commit pipeline that gathers message batches into few transactions.
+//! - `pipeline`: one transaction of the commit pipeline (`easyim_core::CommitPipeline`), which
+//!   gathers message batches into few transactions.
 //! - `batch`: how one transaction stores a batch of messages.
 //! - `accounts`, `friends`, `groups`, `messages`, `conversations`, `moderation`, `devices`,
 //!   `outbox`: the storage traits of `easyim-core`, one file each.
@@ -60,7 +61,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use easyim_core::{EventFilter, StorageError};
+use easyim_core::{CommitPipeline, EventFilter, StorageError};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Pool, Row, Value};
 
@@ -82,7 +83,7 @@ mod schema;
 pub use config::{ConfigError, MysqlConfig};
 
 use error::{DbError, Result};
-use pipeline::Pipeline;
+use pipeline::MysqlCommit;
 
 /// How many times a call is retried when the server reports a deadlock or a lock wait
 /// timeout (its transaction was rolled back, so a retry is safe).
@@ -117,7 +118,7 @@ pub(crate) use transaction;
 pub struct MysqlStorage {
     pool: Pool,
     config: MysqlConfig,
-    pipeline: Pipeline,
+    pipeline: CommitPipeline,
     /// Which webhook events writes put into the outbox (`outbox.rs`).
     events: Arc<EventFilter>,
 }
@@ -143,7 +144,12 @@ impl MysqlStorage {
         // An eighth of the pool (2 of the default 16) stores messages at once: fewer, larger
         // transactions cost the server less per message; the rest serves everything else.
         let events = Arc::new(EventFilter::default());
-        let pipeline = Pipeline::start(pool.clone(), config.pool_size / 8, events.clone());
+        let pipeline = CommitPipeline::start(
+            "MySQL",
+            std::sync::Arc::new(MysqlCommit { pool: pool.clone() }),
+            config.pool_size / 8,
+            events.clone(),
+        );
         let storage = MysqlStorage {
             pool,
             config,

@@ -51,7 +51,8 @@
 //! - `error`: `DbError`, what a call fails with before it becomes a [`StorageError`].
 //! - `schema`: the versioned migrations and how they are applied.
 //! - `rows`: row mapping into the core's types.
-//! - `pipeline`: the commit pipeline that gathers message batches into few transactions.
+//! - `pipeline`: one transaction of the commit pipeline (`easyim_core::CommitPipeline`), which
+//!   gathers message batches into few transactions.
 //! - `accounts`, `friends`, `groups`, `messages`, `conversations`: the five storage traits of
 //!   `easyim-core` ([`AccountStore`](easyim_core::AccountStore),
 //!   [`FriendStore`](easyim_core::FriendStore), [`GroupStore`](easyim_core::GroupStore),
@@ -62,7 +63,7 @@ use std::fmt;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
-use easyim_core::StorageError;
+use easyim_core::{CommitPipeline, StorageError};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{NoTls, Row};
 
@@ -83,7 +84,7 @@ mod schema;
 pub use config::{ConfigError, PgConfig};
 
 use error::{DbError, Result};
-use pipeline::Pipeline;
+use pipeline::PgCommit;
 
 /// How many times a call is retried when the server reports a deadlock or a serialization
 /// failure (its transaction was rolled back, so a retry is safe).
@@ -99,7 +100,7 @@ const POOL_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct PgStorage {
     pool: Pool,
     config: PgConfig,
-    pipeline: Pipeline,
+    pipeline: CommitPipeline,
     /// Which webhook events writes put into the outbox (`outbox.rs`).
     events: std::sync::Arc<easyim_core::EventFilter>,
 }
@@ -145,7 +146,12 @@ impl PgStorage {
         // An eighth of the pool (2 of the default 16) stores messages at once: fewer, larger
         // transactions cost PostgreSQL less CPU per message; the rest serves everything else.
         let events = std::sync::Arc::new(easyim_core::EventFilter::default());
-        let pipeline = Pipeline::start(pool.clone(), config.pool_size / 8, events.clone());
+        let pipeline = CommitPipeline::start(
+            "PostgreSQL",
+            std::sync::Arc::new(PgCommit { pool: pool.clone() }),
+            config.pool_size / 8,
+            events.clone(),
+        );
         let storage = PgStorage {
             pool,
             config,

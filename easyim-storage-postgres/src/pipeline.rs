@@ -1,157 +1,36 @@
-//! The commit pipeline: the message batches of every connection of this node, gathered into
-//! few transactions.
-//!
-//! Each connection hands its batch to [`Pipeline::store`] and waits for the outcomes (the
-//! engine keeps one batch of a connection in flight at a time, so a connection's messages keep
-//! their order). On PostgreSQL most of a batch's cost is per transaction and per statement (a
-//! round trip, a commit that waits for the WAL flush, the locks), not per message: so at most
-//! [`Pipeline::in_flight`] transactions run at once, and the batches that arrive meanwhile
-//! queue and go together in the next free one, up to [`MAX_MESSAGES`] messages. An idle node
-//! stores a lone batch at once; a busy one stores ever larger ones. Each transaction is one
-//! call of `easyim_store_messages` (migrations/v8_store_batch.sql), which stores a batch
-//! exactly as its messages one after the other; a failure fails every batch in it and stores
-//! none of them.
+//! [`PgCommit`]: one transaction of the node's commit pipeline
+//! ([`easyim_core::CommitPipeline`], which gathers the message batches of every connection):
+//! one call of `easyim_store_messages` (migrations/v8_store_batch.sql, as migration 10
+//! restates it), which stores the batches exactly as their messages one after the other.
 
-use std::sync::Arc;
-
+use async_trait::async_trait;
 use deadpool_postgres::Pool;
-use easyim_core::{EventFilter, EventKind, NewMessage, StorageError, StoreOutcome};
-use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
+use easyim_core::{BatchCommit, EventKind, NewMessage, StorageError, StoreOutcome};
 
 use crate::error::Result;
 use crate::messages::{store_outcome, store_rows};
 
-/// The most messages one transaction gathers (a batch is never split: the last one taken may
-/// go past it by its own size).
-pub(crate) const MAX_MESSAGES: usize = 2048;
-
-/// How many batches may wait for a transaction; past it, [`Pipeline::store`] waits.
-const QUEUE: usize = 4096;
-
-/// One connection's batch and where its outcomes go.
-struct Job {
-    msgs: Vec<NewMessage>,
-    reply: oneshot::Sender<Result<Vec<StoreOutcome>>>,
+/// Stores gathered batches on PostgreSQL.
+pub(crate) struct PgCommit {
+    pub(crate) pool: Pool,
 }
 
-/// The node's commit pipeline; see the [module docs](self).
-pub(crate) struct Pipeline {
-    jobs: mpsc::Sender<Job>,
-    in_flight: usize,
-}
-
-impl Pipeline {
-    /// Starts the pipeline's task on the current tokio runtime, with at most `in_flight`
-    /// transactions at once (at least 1) on `pool`. It ends when the pipeline is dropped and
-    /// the queued batches are stored.
-    /// `events` says whether each transaction also writes the `message.created` events.
-    pub(crate) fn start(pool: Pool, in_flight: usize, events: Arc<EventFilter>) -> Pipeline {
-        let in_flight = in_flight.max(1);
-        let (jobs, rx) = mpsc::channel(QUEUE);
-        let slots = Arc::new(Semaphore::new(in_flight));
-        tokio::spawn(dispatch(pool, rx, slots, events));
-        Pipeline { jobs, in_flight }
-    }
-
-    /// How many transactions may run at once.
-    pub(crate) fn in_flight(&self) -> usize {
-        self.in_flight
-    }
-
-    /// Stores `msgs` (in one transaction with whatever other batches are waiting) and returns
-    /// one outcome per message, in order.
-    pub(crate) async fn store(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
-        let (reply, outcome) = oneshot::channel();
-        self.jobs
-            .send(Job { msgs, reply })
+#[async_trait]
+impl BatchCommit for PgCommit {
+    async fn commit(
+        &self,
+        msgs: Vec<NewMessage>,
+        events: &[EventKind],
+    ) -> Result<Vec<StoreOutcome>> {
+        let kinds: Vec<&'static str> = events.iter().map(|k| k.as_str()).collect();
+        let rows = store_rows(&self.pool, &msgs, &kinds)
             .await
-            .map_err(|_| StorageError::unavailable_msg("the PostgreSQL commit pipeline stopped"))?;
-        outcome.await.map_err(|_| {
-            StorageError::unavailable_msg("the PostgreSQL commit pipeline dropped a batch")
-        })?
-    }
-}
-
-/// Takes a transaction slot, then every batch waiting (at least one), and stores them in a
-/// task of their own; again until the pipeline is dropped.
-async fn dispatch(
-    pool: Pool,
-    mut rx: mpsc::Receiver<Job>,
-    slots: Arc<Semaphore>,
-    events: Arc<EventFilter>,
-) {
-    loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else {
-            return;
-        };
-        let mut n = first.msgs.len();
-        let mut jobs = vec![first];
-        while n < MAX_MESSAGES {
-            let Ok(job) = rx.try_recv() else { break };
-            n += job.msgs.len();
-            jobs.push(job);
-        }
-        let kinds: Vec<&'static str> = [
-            EventKind::MessageCreated,
-            EventKind::MessageRecalled,
-            EventKind::MessageEdited,
-        ]
-        .into_iter()
-        .filter(|k| events.wants(*k))
-        .map(EventKind::as_str)
-        .collect();
-        tokio::spawn(commit(pool.clone(), jobs, n, kinds, permit));
-    }
-}
-
-/// Stores `jobs` (`n` messages in all) in one transaction, with the events of `kinds`
-/// (`message.created`, `.recalled`, `.edited`: those the webhooks want) of the messages
-/// stored, and answers each.
-async fn commit(
-    pool: Pool,
-    jobs: Vec<Job>,
-    n: usize,
-    kinds: Vec<&'static str>,
-    _slot: OwnedSemaphorePermit,
-) {
-    let mut all = Vec::with_capacity(n);
-    let mut sizes = Vec::with_capacity(jobs.len());
-    let mut replies = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        sizes.push(job.msgs.len());
-        all.extend(job.msgs);
-        replies.push(job.reply);
-    }
-    tracing::trace!(batches = sizes.len(), messages = n, "PostgreSQL: storing");
-    match store_rows(&pool, &all, &kinds).await {
-        Ok(rows) if rows.len() == n => {
-            let mut outcomes = all.into_iter().zip(&rows).map(|(m, r)| store_outcome(m, r));
-            for (size, reply) in sizes.into_iter().zip(replies) {
-                // A batch whose connection went away is dropped: it is stored all the same.
-                let _ = reply.send(Ok(outcomes.by_ref().take(size).collect()));
-            }
-        }
-        other => {
-            let error = match other {
-                Ok(rows) => StorageError::unavailable_msg(format!(
-                    "PostgreSQL returned {} outcomes for {n} messages",
-                    rows.len()
-                )),
-                Err(e) => StorageError::from(e),
-            };
-            let why = error.to_string();
-            tracing::warn!(error = %why, messages = n, "PostgreSQL: a transaction of batches failed");
-            // The first batch gets the error itself (with its source), the others its text.
-            let mut error = Some(error);
-            for reply in replies {
-                let e = error
-                    .take()
-                    .unwrap_or_else(|| StorageError::unavailable_msg(why.clone()));
-                let _ = reply.send(Err(e));
-            }
-        }
+            .map_err(StorageError::from)?;
+        // Fewer rows than messages leaves outcomes missing, which the pipeline reports.
+        Ok(msgs
+            .into_iter()
+            .zip(&rows)
+            .map(|(m, r)| store_outcome(m, r))
+            .collect())
     }
 }

@@ -9,6 +9,9 @@
 //! - [`DeviceStore`]: each user's push devices.
 //! - [`OutboxStore`]: the durable outbox of webhook events.
 //!
+//! And for implementations on a database server: [`CommitPipeline`], which gathers the message
+//! batches of a node's connections into few transactions of a [`BatchCommit`].
+//!
 //! Implementations are shared as `Arc<dyn ...>` by every connection and request, so every
 //! method takes `&self` and may be called concurrently. Each method is one logical step and must
 //! be atomic: it either commits everything it describes or nothing, and returns only after its
@@ -30,6 +33,7 @@ mod groups;
 mod messages;
 mod moderation;
 mod outbox;
+pub mod pipeline;
 
 pub use accounts::AccountStore;
 pub use conversations::ConversationStore;
@@ -39,6 +43,7 @@ pub use groups::GroupStore;
 pub use messages::MessageStore;
 pub use moderation::ModerationStore;
 pub use outbox::OutboxStore;
+pub use pipeline::{BatchCommit, CommitPipeline};
 
 /// Every storage trait at once: what the whole domain (the [`crate::Im`] services and the
 /// engine) needs. Implemented for any type that implements the narrow traits; hold it as
