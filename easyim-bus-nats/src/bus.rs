@@ -97,9 +97,16 @@ impl NatsBus {
                 .subscribe(wildcard.clone())
                 .await
                 .map_err(|err| Error::Subscribe {
-                    subject: wildcard,
+                    subject: wildcard.clone(),
                     err,
                 })?;
+        // Send the subscription before the node takes connections: left in the client's
+        // buffer, it would miss the deliveries published for them meanwhile (once written,
+        // the server registers it before anything else this connection sends).
+        client.flush().await.map_err(|e| Error::Flush {
+            subject: wildcard,
+            err: e,
+        })?;
         let origin = Origin {
             node,
             instance: rand::random(),

@@ -19,4 +19,12 @@ pub enum Error {
         /// Why it failed.
         err: async_nats::SubscribeError,
     },
+    /// The subscription could not be written to the server.
+    #[error("sending the subscription to {subject}: {err}")]
+    Flush {
+        /// The subject.
+        subject: String,
+        /// Why it failed.
+        err: async_nats::client::FlushError,
+    },
 }
