@@ -10,10 +10,9 @@
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use easyim_core::{AccountStore, GroupStore, MessageStore, NewMessage, Storage, User, UserId};
-use easyim_proto::ChatType;
+use easyim_core::{AccountStore, Storage};
 use easyim_storage_mysql::{MysqlConfig, MysqlStorage};
 use mysql_async::prelude::Queryable;
 
@@ -130,30 +129,6 @@ async fn conformance() {
     dbs.drop_all().await;
 }
 
-fn user(id: UserId) -> User {
-    User {
-        id,
-        account: format!("user{id}"),
-        nickname: format!("nick{id}"),
-        avatar: String::new(),
-        password_hash: "x".to_owned(),
-        secret: format!("secret{id}"),
-    }
-}
-
-fn message(id: String, chat_type: ChatType, from: UserId, to: u64) -> NewMessage {
-    NewMessage {
-        id,
-        from,
-        to,
-        chat_type,
-        msg_type: 0,
-        content: "hello".to_owned(),
-        timestamp: 1_700_000_000_000,
-        ref_id: String::new(),
-    }
-}
-
 /// Two `MysqlStorage`s with their own pools ("two nodes") write one group and one 1:1
 /// conversation at once, single messages and batches mixed: conv_seq must be 1..=N with no gap
 /// and no duplicate, each writer's messages numbered in its send order, and the history must
@@ -224,56 +199,7 @@ async fn throughput() {
     let dbs = Databases::new(url, "tput");
     let db = dbs.fresh().await;
     let storage = Arc::new(dbs.open(&db, 16).await);
-    const USERS: u64 = 64;
-    for u in 1..=USERS {
-        storage.create_user(user(u)).await.unwrap();
-    }
-    let members: Vec<UserId> = (1..=USERS).collect();
-    storage.create_group(1, "all", 1, &members).await.unwrap();
-
-    for (label, batch, writers, per_writer) in [
-        ("store_message, 1 per call", 1usize, 32u64, 200usize),
-        ("store_messages, 64 per call", 64, 32, 40),
-    ] {
-        let start = Instant::now();
-        let mut tasks = Vec::new();
-        for w in 0..writers {
-            let s = Arc::clone(&storage);
-            let label = label.to_owned();
-            tasks.push(tokio::spawn(async move {
-                let from = w % USERS + 1;
-                let to = (w + 1) % USERS + 1;
-                for i in 0..per_writer {
-                    let msgs: Vec<NewMessage> = (0..batch)
-                        .map(|j| {
-                            let id = format!("{label}-{w}-{i}-{j}");
-                            if j % 8 == 7 {
-                                message(id, ChatType::Group, from, 1)
-                            } else {
-                                message(id, ChatType::Single, from, to)
-                            }
-                        })
-                        .collect();
-                    if batch == 1 {
-                        let m = msgs.into_iter().next().unwrap();
-                        s.store_message(m).await.unwrap();
-                    } else {
-                        s.store_messages(msgs).await.unwrap();
-                    }
-                }
-            }));
-        }
-        for t in tasks {
-            t.await.unwrap();
-        }
-        let n = writers as usize * per_writer * batch;
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "{label}: {n} messages from {writers} writers in {secs:.2}s = {:.0} msgs/s",
-            n as f64 / secs
-        );
-    }
-    drop(storage);
+    easyim_core::testkit::measure_store_throughput(storage).await;
     dbs.drop_all().await;
 }
 

@@ -1,15 +1,16 @@
 //! Two storages on one database ("two nodes"): what a storage for several nodes must
 //! guarantee across them. Run by the tests of the PostgreSQL and MySQL storages, each with
-//! two storages it opened on one fresh database.
+//! two storages it opened on one fresh database; and a throughput measurement they share.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use easyim_proto::ChatType;
 
 use super::support::{new_msg, test_user};
 use crate::events::{EventKind, NewEvent, OutboxEvent};
 use crate::storage::Storage;
-use crate::types::{Conversation, HistoryPage, StoreOutcome, UserId};
+use crate::types::{Conversation, HistoryPage, NewMessage, StoreOutcome, UserId};
 
 /// Two nodes write one group and one 1:1 conversation at once, single messages and batches
 /// mixed: conv_seq must be 1..=N with no gap and no duplicate, each writer's messages numbered
@@ -198,6 +199,64 @@ pub async fn check_two_nodes_share_outbox(a: Arc<dyn Storage>, b: Arc<dyn Storag
             ns,
             (0..PER_KEY as u64).collect::<Vec<_>>(),
             "key {k} in order"
+        );
+    }
+}
+
+/// Prints the throughput of `store_messages` batches and of single `store_message` calls from
+/// concurrent writers, in messages per second: a measurement for a storage's `--ignored`
+/// test, not a check.
+pub async fn measure_store_throughput(storage: Arc<dyn Storage>) {
+    const USERS: u64 = 64;
+    for u in 1..=USERS {
+        storage
+            .create_user(test_user(u, &format!("tput{u}")))
+            .await
+            .unwrap();
+    }
+    let members: Vec<UserId> = (1..=USERS).collect();
+    storage.create_group(1, "all", 1, &members).await.unwrap();
+
+    for (label, batch, writers, per_writer) in [
+        ("store_message, 1 per call", 1usize, 32u64, 200usize),
+        ("store_messages, 64 per call", 64, 32, 40),
+    ] {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for w in 0..writers {
+            let s = Arc::clone(&storage);
+            let label = label.to_owned();
+            tasks.push(tokio::spawn(async move {
+                let from = w % USERS + 1;
+                let to = (w + 1) % USERS + 1;
+                for i in 0..per_writer {
+                    let msgs: Vec<NewMessage> = (0..batch)
+                        .map(|j| {
+                            let id = format!("{label}-{w}-{i}-{j}");
+                            if j % 8 == 7 {
+                                new_msg(ChatType::Group, &id, from, 1)
+                            } else {
+                                new_msg(ChatType::Single, &id, from, to)
+                            }
+                        })
+                        .collect();
+                    if batch == 1 {
+                        let m = msgs.into_iter().next().unwrap();
+                        s.store_message(m).await.unwrap();
+                    } else {
+                        s.store_messages(msgs).await.unwrap();
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let n = writers as usize * per_writer * batch;
+        let secs = start.elapsed().as_secs_f64();
+        println!(
+            "{label}: {n} messages from {writers} writers in {secs:.2}s = {:.0} msgs/s",
+            n as f64 / secs
         );
     }
 }
