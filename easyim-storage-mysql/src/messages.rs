@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use easyim_core::{
     Conversation, HistoryItem, HistoryPage, MessageStore, NewMessage, PendingMessage, ReadAt,
-    ReadOutcome, Receipt, StorageError, StoreOutcome, StoredMessage, UserId,
+    ReadOutcome, Receipt, StoreOutcome, StoredMessage, UserId,
 };
 use easyim_proto::MsgStatus;
 use mysql_async::prelude::Queryable;
@@ -52,19 +52,13 @@ fn history_sql(newest_first: bool) -> String {
 #[async_trait]
 impl MessageStore for MysqlStorage {
     async fn store_message(&self, msg: NewMessage) -> Result<StoreOutcome> {
-        let mut out = self.store_messages(vec![msg]).await?;
-        out.pop().ok_or_else(|| {
-            StorageError::unavailable_msg("MySQL returned no outcome for the message")
-        })
+        self.pipeline.store_one(msg).await
     }
 
     /// Through the node's commit pipeline (`pipeline.rs`): one transaction with the batches
     /// of other connections waiting at the same time (so a failed call stores none of the
     /// batch).
     async fn store_messages(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
-        if msgs.is_empty() {
-            return Ok(Vec::new());
-        }
         self.pipeline.store(msgs).await
     }
 

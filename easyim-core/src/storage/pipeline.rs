@@ -92,8 +92,11 @@ impl CommitPipeline {
     }
 
     /// Stores `msgs` (in one transaction with whatever other batches are waiting) and returns
-    /// one outcome per message, in order.
+    /// one outcome per message, in order: a storage's [`crate::MessageStore::store_messages`].
     pub async fn store(&self, msgs: Vec<NewMessage>) -> Result<Vec<StoreOutcome>> {
+        if msgs.is_empty() {
+            return Ok(Vec::new());
+        }
         let (reply, outcome) = oneshot::channel();
         let name = self.name;
         self.jobs.send(Job { msgs, reply }).await.map_err(|_| {
@@ -102,6 +105,15 @@ impl CommitPipeline {
         outcome.await.map_err(|_| {
             StorageError::unavailable_msg(format!("the {name} commit pipeline dropped a batch"))
         })?
+    }
+
+    /// [`CommitPipeline::store`] of one message: a storage's
+    /// [`crate::MessageStore::store_message`].
+    pub async fn store_one(&self, msg: NewMessage) -> Result<StoreOutcome> {
+        let name = self.name;
+        self.store(vec![msg]).await?.pop().ok_or_else(|| {
+            StorageError::unavailable_msg(format!("{name} returned no outcome for the message"))
+        })
     }
 }
 
