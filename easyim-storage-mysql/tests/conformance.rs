@@ -7,7 +7,6 @@
 //! (`easyim_t_...`), dropped afterwards. Without `EASYIM_TEST_MYSQL` the tests print a loud
 //! notice and pass, unless `CI` is set: then they fail, so CI can never skip them silently.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -18,27 +17,12 @@ use mysql_async::prelude::Queryable;
 
 /// The test server's URL, or `None` (after a loud notice) when the test may skip.
 fn database_url(test: &str) -> Option<String> {
-    match std::env::var("EASYIM_TEST_MYSQL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-            assert!(
-                !ci,
-                "{test}: EASYIM_TEST_MYSQL is not set, and CI is: the MySQL tests must run in \
-                 CI (.ci/run starts a MariaDB and sets it)"
-            );
-            // Straight to stderr, past the test harness's capture: seen even when it passes.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !!! {test}: SKIPPED, EASYIM_TEST_MYSQL is not set.\n\
-                 !!! Set it to mysql://user:password@host:port/dbname to run the MySQL\n\
-                 !!! storage tests (see easyim-storage-mysql/README.md).\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            None
-        }
-    }
+    easyim_core::testkit::service_url(
+        "EASYIM_TEST_MYSQL",
+        test,
+        "MySQL storage",
+        "mysql://user:password@host:port/dbname",
+    )
 }
 
 /// Fresh databases for one test, dropped by [`Databases::drop_all`].

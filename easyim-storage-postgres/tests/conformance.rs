@@ -7,7 +7,6 @@
 //! (`easyim_t_...`), dropped afterwards. Without `EASYIM_TEST_PG` the tests print a loud notice
 //! and pass, unless `CI` is set: then they fail, so CI can never skip them silently.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -17,27 +16,12 @@ use easyim_storage_postgres::{PgConfig, PgStorage};
 
 /// The test database's URL, or `None` (after a loud notice) when the test may skip.
 fn database_url(test: &str) -> Option<String> {
-    match std::env::var("EASYIM_TEST_PG") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            let ci = std::env::var_os("CI").is_some_and(|v| !v.is_empty());
-            assert!(
-                !ci,
-                "{test}: EASYIM_TEST_PG is not set, and CI is: the PostgreSQL tests must run in \
-                 CI (.ci/run starts a PostgreSQL and sets it)"
-            );
-            // Straight to stderr, past the test harness's capture: seen even when it passes.
-            let _ = writeln!(
-                std::io::stderr(),
-                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                 !!! {test}: SKIPPED, EASYIM_TEST_PG is not set.\n\
-                 !!! Set it to postgres://user:password@host:port/dbname to run the PostgreSQL\n\
-                 !!! storage tests (see easyim-storage-postgres/README.md).\n\
-                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-            );
-            None
-        }
-    }
+    easyim_core::testkit::service_url(
+        "EASYIM_TEST_PG",
+        test,
+        "PostgreSQL storage",
+        "postgres://user:password@host:port/dbname",
+    )
 }
 
 /// Fresh schemas for one test, dropped by [`Schemas::drop_all`].

@@ -61,6 +61,7 @@ mod paging;
 mod pending;
 mod receipts;
 mod relations;
+mod service;
 mod support;
 
 use std::any::Any;
@@ -102,6 +103,7 @@ pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};
 pub use receipts::{check_history, check_receipts};
 pub use relations::{check_blocks, check_friend_remarks};
+pub use service::service_url;
 
 use crate::storage::{
     AccountStore, ConversationStore, DeviceStore, FriendStore, GroupStore, MessageStore,
