@@ -134,12 +134,7 @@ async fn the_system_writes_to_a_group_it_is_no_member_of() {
     let seq = item["conv_seq"].as_u64().unwrap();
     // Every member gets it, the owner too: the system is no member, so nobody is left out.
     for c in [&mut ca, &mut cb] {
-        let m = loop {
-            let m = c.recv().await;
-            if m.id == "sys-g-1" {
-                break m;
-            }
-        };
+        let m = c.recv_where(|m| m.id == "sys-g-1").await;
         assert_eq!(
             (m.from_user_id.as_str(), m.to_user_id.as_str()),
             ("0", g.as_str())

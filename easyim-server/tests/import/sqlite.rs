@@ -179,9 +179,10 @@ async fn an_original_sqlite_installation_is_imported_and_a_second_run_changes_no
     .await;
     // alice and bob are friends: each may be told first that the other came online
     // (PRESENCE: the notice of alice's login may reach bob's connection, just registered).
-    let ack = not_presence(&mut ca, &bob.id).await;
+    let not_presence = |m: &easyim_proto::Msg| m.msg_type != easyim_proto::MsgType::Presence as i32;
+    let ack = ca.recv_where(not_presence).await;
     assert_eq!(ack.id, "m1");
-    assert_eq!(not_presence(&mut cb, &a.id).await.content, "hi");
+    assert_eq!(cb.recv_where(not_presence).await.content, "hi");
     drop((ca, cb));
     p.child.kill().unwrap();
     p.child.wait().unwrap();
@@ -199,15 +200,4 @@ async fn an_original_sqlite_installation_is_imported_and_a_second_run_changes_no
         assert!(report.contains(line), "{line:?} in\n{report}");
     }
     assert!(stored_hash(&db, ALICE).starts_with("$argon2id$"));
-}
-
-/// The next frame that is not a PRESENCE of `friend` (which may come first, in either order).
-async fn not_presence(c: &mut Client, friend: &str) -> easyim_proto::Msg {
-    loop {
-        let m = c.recv().await;
-        if m.msg_type != easyim_proto::MsgType::Presence as i32 {
-            return m;
-        }
-        assert_eq!(m.from_user_id, friend, "{m:?}");
-    }
 }

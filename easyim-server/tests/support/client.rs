@@ -177,6 +177,17 @@ impl Client {
         }
     }
 
+    /// The next message that `wanted` accepts, passing over the others (notices, presence);
+    /// each [`Client::recv`] panics after [`WAIT`].
+    pub async fn recv_where(&mut self, wanted: impl Fn(&Msg) -> bool) -> Msg {
+        loop {
+            let m = self.recv().await;
+            if wanted(&m) {
+                return m;
+            }
+        }
+    }
+
     /// The next message, or `None` at the end of the connection.
     async fn next_msg(&mut self) -> Option<Msg> {
         loop {
