@@ -22,7 +22,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tracing::warn;
 
-use super::{EventKind, NewEvent};
+use super::{message_offline, EventKind, NewEvent};
 use crate::storage::Storage;
 use crate::summary::SettingsChange;
 use crate::types::{StoredMessage, UserId};
@@ -107,37 +107,6 @@ impl EngineEvents {
         if self.sender().send(job).await.is_err() {
             warn!("message.offline: the worker stopped");
         }
-    }
-}
-
-/// `message.offline` for `user`: the message, its conversation, the user's push `devices`
-/// and whether it `muted` the conversation.
-pub fn message_offline(
-    message: &StoredMessage,
-    user: UserId,
-    devices: &[crate::types::Device],
-    muted: bool,
-) -> NewEvent {
-    let created = super::message_created(message, &[]);
-    let mut data: serde_json::Value =
-        serde_json::from_str(&created.data).unwrap_or(serde_json::Value::Null);
-    if let Some(obj) = data.as_object_mut() {
-        obj.remove("recipients");
-        obj.insert("user_id".into(), json!(user.to_string()));
-        obj.insert("muted".into(), json!(muted));
-        obj.insert(
-            "devices".into(),
-            json!(devices
-                .iter()
-                .map(|d| json!({"platform": d.platform, "token": d.token}))
-                .collect::<Vec<_>>()),
-        );
-    }
-    NewEvent {
-        kind: EventKind::MessageOffline,
-        key: created.key,
-        data: data.to_string(),
-        created_ms: message.timestamp,
     }
 }
 

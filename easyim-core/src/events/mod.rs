@@ -16,12 +16,13 @@ mod filter;
 mod kind;
 mod payload;
 
+pub use engine::user_presence;
 pub(crate) use engine::EngineEvents;
-pub use engine::{message_offline, user_presence};
 pub use filter::EventFilter;
 pub use kind::{EventKind, UnknownEventKind};
 pub use payload::{
-    friend_answered, friend_key, friend_removed, friend_requested, message_created, user_registered,
+    friend_answered, friend_key, friend_removed, friend_requested, message_created,
+    message_offline, user_registered,
 };
 
 /// An event to write into the outbox.

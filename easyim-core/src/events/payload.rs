@@ -6,7 +6,7 @@ use serde::{Serialize, Serializer};
 use serde_json::json;
 
 use super::{EventKind, NewEvent};
-use crate::types::{FriendRequest, RequestStatus, StoredMessage, UserId};
+use crate::types::{Device, FriendRequest, RequestStatus, StoredMessage, UserId};
 
 /// `message.created`: `message` as stored, its `conversation` key and its `recipients` (every
 /// member but the sender for a group), ids as decimal strings. Keyed by the conversation.
@@ -18,20 +18,7 @@ pub fn message_created(message: &StoredMessage, recipients: &[UserId]) -> NewEve
     let conv = message.conversation().key();
     let data = Created {
         conversation: &conv,
-        message: CreatedMessage {
-            id: &message.id,
-            conv_seq: message.conv_seq,
-            from_user_id: Decimal(message.from),
-            to_id: Decimal(message.to),
-            chat_type: match message.chat_type {
-                ChatType::Single => "single",
-                ChatType::Group => "group",
-            },
-            msg_type: message.msg_type,
-            content: &message.content,
-            timestamp: message.timestamp,
-            ref_id: &message.ref_id,
-        },
+        message: CreatedMessage::of(message),
         recipients: Decimals(recipients),
     };
     NewEvent {
@@ -63,6 +50,73 @@ struct CreatedMessage<'a> {
     content: &'a str,
     timestamp: i64,
     ref_id: &'a str,
+}
+
+impl<'a> CreatedMessage<'a> {
+    fn of(message: &'a StoredMessage) -> Self {
+        CreatedMessage {
+            id: &message.id,
+            conv_seq: message.conv_seq,
+            from_user_id: Decimal(message.from),
+            to_id: Decimal(message.to),
+            chat_type: match message.chat_type {
+                ChatType::Single => "single",
+                ChatType::Group => "group",
+            },
+            msg_type: message.msg_type,
+            content: &message.content,
+            timestamp: message.timestamp,
+            ref_id: &message.ref_id,
+        }
+    }
+}
+
+/// `message.offline` for `user`: the message and its conversation as in `message.created`
+/// (without `recipients`), the user's push `devices` and whether it `muted` the
+/// conversation. Keyed by the conversation, so it follows the message's `message.created`.
+pub fn message_offline(
+    message: &StoredMessage,
+    user: UserId,
+    devices: &[Device],
+    muted: bool,
+) -> NewEvent {
+    let conv = message.conversation().key();
+    let data = Offline {
+        conversation: &conv,
+        message: CreatedMessage::of(message),
+        user_id: Decimal(user),
+        muted,
+        devices: devices
+            .iter()
+            .map(|d| OfflineDevice {
+                platform: &d.platform,
+                token: &d.token,
+            })
+            .collect(),
+    };
+    NewEvent {
+        kind: EventKind::MessageOffline,
+        data: serde_json::to_string(&data).unwrap_or_default(),
+        key: conv,
+        created_ms: message.timestamp,
+    }
+}
+
+/// The `data` of `message.offline`.
+#[derive(Serialize)]
+struct Offline<'a> {
+    conversation: &'a str,
+    message: CreatedMessage<'a>,
+    user_id: Decimal,
+    muted: bool,
+    devices: Vec<OfflineDevice<'a>>,
+}
+
+/// A push device in `message.offline`.
+#[derive(Serialize)]
+struct OfflineDevice<'a> {
+    platform: &'a str,
+    token: &'a str,
 }
 
 /// An id written as a decimal string, as everywhere in the API.
