@@ -93,6 +93,9 @@ type Shard = RwLock<HashMap<UserId, Vec<Arc<ConnHandle>>>>;
 pub(crate) struct Hub {
     shards: Box<[Shard]>,
     next_id: AtomicU64,
+    /// How many revokes this hub ran: a login compares it before its token check and after
+    /// its registration (see `session::login`).
+    revocations: AtomicU64,
 }
 
 impl Default for Hub {
@@ -100,6 +103,7 @@ impl Default for Hub {
         Hub {
             shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
             next_id: AtomicU64::new(1),
+            revocations: AtomicU64::new(0),
         }
     }
 }
@@ -113,6 +117,11 @@ impl Hub {
 
     pub(crate) fn next_conn_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// How many revokes ran on this hub so far.
+    pub(crate) fn revocations(&self) -> u64 {
+        self.revocations.load(Ordering::SeqCst)
     }
 
     /// Adds a connection of `user`; returns how many `user` has on this node now.
@@ -172,8 +181,12 @@ impl Hub {
         n
     }
 
-    /// Kicks every connection of `user`.
+    /// Kicks every connection of `user`. A revoke is counted before the connections are looked
+    /// up, so a login registered too late to be found sees the count move.
     pub(crate) fn kick_user(&self, user: UserId, why: Kick) {
+        if why == Kick::Revoked {
+            self.revocations.fetch_add(1, Ordering::SeqCst);
+        }
         let shard = self.shard(user).read().unwrap_or_else(|e| e.into_inner());
         for c in shard.get(&user).into_iter().flatten() {
             c.kick(why);

@@ -3,7 +3,6 @@
 //! is not looked at (`KEEP_ALIVE` by convention), as the original server did not.
 
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::Arc;
 
 use easyim_proto::{frames, CodecError, ErrorCode, Msg, MsgType};
 use futures::{Stream, StreamExt};
@@ -13,13 +12,12 @@ use super::rate::TokenBucket;
 use super::{Connection, Session};
 use crate::auth::Grant;
 use crate::error::AuthError;
-use crate::hub::ConnHandle;
 use crate::types::UserId;
 
 impl Connection {
     /// Sends a frame before login (ahead of any live frame).
     fn send(&self, msg: Msg) {
-        self.out.reply_msg(msg);
+        self.handle.out().reply_msg(msg);
     }
 
     fn error(&self, code: ErrorCode, text: &str, frame: Option<&Msg>) {
@@ -28,22 +26,37 @@ impl Connection {
         self.send(frames::error(code, text, "", id, seq));
     }
 
-    /// Reads and checks the login frame, answers it, and registers the connection in the hub.
+    /// Reads and checks the login frame, registers the connection in the hub, and answers it.
     /// `None` if the connection must close (its answer queued).
+    ///
+    /// The connection is registered before `SUCCESS` is queued, so that once the peer holds
+    /// `SUCCESS` a revoke finds its connection (live frames wait for the replay anyway, so
+    /// none overtakes the answer). A revoke that ran between the token check and the
+    /// registration found nothing to close: the hub counts revocations, and when one happened
+    /// meanwhile the token is checked again.
     #[instrument(level = "debug", skip_all)]
     pub(super) async fn login<S>(self, frames: &mut S) -> Option<Session>
     where
         S: Stream<Item = Result<Msg, CodecError>> + Unpin + Send,
     {
         let msg = self.first_frame(frames).await?;
-        let user = self.verify(&msg).await?;
         let node = self.node.clone();
+        let hub = node.router.hub();
+        let revocations = hub.revocations();
+        let user = self.verify(&msg).await?;
+        let count = hub.register(user, self.handle.clone());
+        if hub.revocations() != revocations && self.verify(&msg).await.is_none() {
+            debug!(
+                user,
+                conn = self.id,
+                "the token was revoked during its login"
+            );
+            hub.unregister(user, self.id);
+            return None;
+        }
         let user_str = user.to_string();
         self.send(frames::login_success(&user_str, &msg.id, msg.seq));
         node.metrics.logins.fetch_add(1, Relaxed);
-
-        let handle = Arc::new(ConnHandle::new(self.id, self.out));
-        let count = node.router.hub().register(user, handle.clone());
         node.connected(user, count);
         if count == 1 {
             if let Some(events) = node.events.get() {
@@ -55,7 +68,7 @@ impl Connection {
             node,
             user,
             user_str,
-            handle,
+            handle: self.handle,
             bucket,
         })
     }

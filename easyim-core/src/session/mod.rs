@@ -50,7 +50,8 @@ pub struct Connection {
     node: Arc<Node>,
     /// The connection's id in the hub, for logs.
     id: u64,
-    out: Outgoing,
+    /// Its queue and kick switch, registered in the hub once its login checks out.
+    handle: Arc<ConnHandle>,
 }
 
 /// The state of a logged-in session.
@@ -65,7 +66,8 @@ struct Session {
 impl Connection {
     /// Connection `id`, on `node`, writing to `out`.
     pub(crate) fn new(node: Arc<Node>, id: u64, out: Outgoing) -> Self {
-        Connection { node, id, out }
+        let handle = Arc::new(ConnHandle::new(id, out));
+        Connection { node, id, handle }
     }
 
     /// Runs the session over `frames`, the connection's decoded input, until the peer closes

@@ -56,6 +56,76 @@ async fn revoke_during_a_long_login_replay_still_says_e_auth_revoked() {
     cb.expect_closed().await;
 }
 
+/// A [`JwtAuth`] whose first `verify` stops after checking, until the test lets it go on:
+/// a revoke can then run between a login's token check and its registration.
+struct GatedAuth {
+    inner: JwtAuth,
+    first: std::sync::atomic::AtomicBool,
+    checked: tokio::sync::Notify,
+    release: tokio::sync::Notify,
+}
+
+#[async_trait::async_trait]
+impl easyim_core::Auth for GatedAuth {
+    async fn issue(
+        &self,
+        user: easyim_core::UserId,
+        grant: Grant,
+    ) -> Result<easyim_core::IssuedToken, easyim_core::AuthError> {
+        self.inner.issue(user, grant).await
+    }
+
+    async fn verify(&self, token: &str) -> Result<easyim_core::Claims, easyim_core::AuthError> {
+        let claims = self.inner.verify(token).await;
+        if self.first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.checked.notify_one();
+            self.release.notified().await;
+        }
+        claims
+    }
+
+    async fn revoke(&self, user: easyim_core::UserId) -> Result<(), easyim_core::AuthError> {
+        self.inner.revoke(user).await
+    }
+
+    async fn rotate(
+        &self,
+        refresh_token: &str,
+    ) -> Result<(easyim_core::Claims, easyim_core::IssuedToken), easyim_core::AuthError> {
+        self.inner.rotate(refresh_token).await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_revoke_between_the_token_check_and_the_registration_still_refuses_the_login() {
+    let storage = Arc::new(FlakyStorage::new(easyim_core::MemoryStorage::new()));
+    let dyn_storage: Arc<dyn Storage> = storage.clone();
+    let auth = Arc::new(GatedAuth {
+        inner: JwtAuth::new(dyn_storage.clone(), SERVER_SECRET, 3600, 86400),
+        first: std::sync::atomic::AtomicBool::new(false),
+        checked: tokio::sync::Notify::new(),
+        release: tokio::sync::Notify::new(),
+    });
+    let h = Harness {
+        engine: easyim_core::Engine::new(dyn_storage, auth.clone(), EngineConfig::default()),
+        storage,
+    };
+    let a = h.user().await;
+    let token = h.token(a).await;
+    auth.first.store(true, std::sync::atomic::Ordering::SeqCst);
+    let mut c = h.connect();
+    c.send(login_frame(a, &token));
+    // The token checked out; the connection is not registered yet when the revoke runs.
+    auth.checked.notified().await;
+    h.engine.revoke(a).await.unwrap();
+    auth.release.notify_one();
+    c.expect_error("E_AUTH", "login-1", 1).await;
+    c.expect_closed().await;
+    assert_eq!(h.engine.online(a), 0);
+    // A token issued after the revoke logs in.
+    h.login(a).await;
+}
+
 #[tokio::test(start_paused = true)]
 async fn shutdown_closes_every_connection_with_e_shutdown() {
     let h = Harness::new();
