@@ -3,8 +3,11 @@
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::Arc;
+use std::time::Duration;
 
+use async_nats::client::RequestErrorKind;
 use async_nats::{Client, ConnectOptions, Event, Subject};
+use bytes::Bytes;
 use easyim_core::{Bus, BusEvent, Engine, PRESENCE_BEAT};
 use futures::StreamExt as _;
 use tokio::sync::mpsc::{self, error::TrySendError};
@@ -101,8 +104,7 @@ impl NatsBus {
                     err,
                 })?;
         // Send the subscription before the node takes connections: left in the client's
-        // buffer, it would miss the deliveries published for them meanwhile (once written,
-        // the server registers it before anything else this connection sends).
+        // buffer, it would miss the deliveries published for them meanwhile.
         client.flush().await.map_err(|e| Error::Flush {
             subject: wildcard,
             err: e,
@@ -111,6 +113,7 @@ impl NatsBus {
             node,
             instance: rand::random(),
         };
+        confirm_subscription(&client, &opts.prefix, origin).await;
         let stats = Arc::new(BusStats::default());
         let (tx, rx) = mpsc::channel(opts.queue.max(1));
         tokio::spawn(publish_loop(client, rx, opts.prefix, origin, stats.clone()));
@@ -132,6 +135,31 @@ impl NatsBus {
     /// The bus's counters (shared with its subscriber).
     pub fn stats(&self) -> Arc<BusStats> {
         self.stats.clone()
+    }
+}
+
+/// How long a starting node waits for NATS to answer its probe.
+const CONFIRM_WAIT: Duration = Duration::from_secs(2);
+
+/// Waits until the NATS server has read this connection's subscription. A flush only writes
+/// it; a request to a subject nobody serves comes back from the server ("no responders"), and
+/// the server reads a connection's commands in order, so the subscription written before the
+/// request is registered by then. A server too old to answer "no responders", or a subject
+/// somebody listens on, leaves the probe unanswered: the node starts anyway after
+/// [`CONFIRM_WAIT`], and says so.
+async fn confirm_subscription(client: &Client, prefix: &str, origin: Origin) {
+    let subject = format!("{prefix}-probe.{}.{:x}", origin.node, origin.instance);
+    let node = origin.node;
+    match tokio::time::timeout(CONFIRM_WAIT, client.request(subject, Bytes::new())).await {
+        Ok(Err(e)) if e.kind() == RequestErrorKind::NoResponders => {
+            debug!(node, "NATS confirmed the subscription");
+        }
+        Ok(Ok(_)) => debug!(node, "NATS probe answered; the subscription is registered"),
+        Ok(Err(e)) => warn!(node, error = %e, "NATS did not confirm the subscription"),
+        Err(_) => warn!(
+            node,
+            "NATS did not answer the subscription probe within {CONFIRM_WAIT:?}; starting anyway"
+        ),
     }
 }
 
