@@ -23,9 +23,8 @@ use std::sync::Arc;
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use easyim_core::{BusEvent, Conversation};
-use easyim_proto::{Encoded, Format, Msg};
+use easyim_proto::{Encoded, Format};
 use prost::encoding::{decode_varint, encode_varint};
-use prost::Message as _;
 
 use crate::wire::{self, Kind, Origin};
 
@@ -215,10 +214,9 @@ fn deliver(mut body: Bytes) -> Result<BusEvent, BatchError> {
         }
         k => return Err(BatchError::Unknown(k)),
     };
-    let msg = Msg::decode(body.clone())?;
     Ok(BusEvent::Deliver {
         users,
-        frame: Arc::new(Encoded::with_protobuf(msg, body)),
+        frame: Arc::new(Encoded::from_protobuf(body)?),
         key,
     })
 }
@@ -226,6 +224,7 @@ fn deliver(mut body: Bytes) -> Result<BusEvent, BatchError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use easyim_proto::Msg;
 
     const ORIGIN: Origin = Origin {
         node: 3,
@@ -363,6 +362,10 @@ mod tests {
         // A deliver entry claiming more users than it has bytes.
         let lie = Bytes::from_static(&[FORMAT, 1, 1, 0, 3, 0xff, 0xff, 0x7f]);
         assert!(decode(&lie).is_err());
+        // A delivery whose frame is not a Msg (a string that is not UTF-8): refused now,
+        // though the Msg itself is only built when a JSON connection asks for it.
+        let bad_frame = Bytes::from_static(&[FORMAT, 1, 1, 0, 5, 0, 0, 0x0a, 0x01, 0xff]);
+        assert!(matches!(decode(&bad_frame), Err(BatchError::Decode(_))));
         // An unknown entry kind.
         assert!(matches!(
             decode(&Bytes::from_static(&[FORMAT, 1, 1, 7, 0])),

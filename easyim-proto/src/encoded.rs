@@ -3,6 +3,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use prost::Message as _;
 
+use crate::check;
 use crate::codec::Format;
 use crate::Msg;
 
@@ -12,9 +13,13 @@ use crate::Msg;
 /// connection it goes to; each connection asks for the payload in its own format, and the
 /// first one to ask for a format pays for the encoding. A group message to a thousand members
 /// is therefore one protobuf encode and at most one JSON encode, not a thousand.
+///
+/// A frame that arrives in its protobuf form ([`Encoded::from_protobuf`], a delivery from
+/// another node) keeps its bytes for the protobuf connections and builds its `Msg` only when
+/// something asks for it (a JSON connection): at least one of `msg` and `protobuf` is set.
 #[derive(Debug)]
 pub struct Encoded {
-    msg: Msg,
+    msg: OnceLock<Msg>,
     protobuf: OnceLock<Bytes>,
     json: OnceLock<Bytes>,
 }
@@ -23,25 +28,37 @@ impl Encoded {
     /// Wraps a message; nothing is encoded yet.
     pub fn new(msg: Msg) -> Self {
         Encoded {
-            msg,
+            msg: OnceLock::from(msg),
             protobuf: OnceLock::new(),
             json: OnceLock::new(),
         }
     }
 
-    /// Wraps a message whose protobuf form (`protobuf`, as [`Encoded::payload`] gives it) is
-    /// already at hand, as when it arrives from another node: it is not encoded again.
-    pub fn with_protobuf(msg: Msg, protobuf: Bytes) -> Self {
-        Encoded {
+    /// A message in its protobuf form (as [`Encoded::payload`] gives it), as it arrives from
+    /// another node: the bytes go to protobuf connections as they are, and the [`Msg`] is
+    /// decoded the first time it is asked for. `protobuf` is checked now, without building
+    /// the `Msg`: bytes that do not decode are an error here, never later.
+    pub fn from_protobuf(protobuf: Bytes) -> Result<Self, prost::DecodeError> {
+        let msg = if check::decodes(&protobuf) {
+            OnceLock::new()
+        } else {
+            // Not a plain Msg (or the check is stricter than prost): prost decides.
+            OnceLock::from(Msg::decode(protobuf.clone())?)
+        };
+        Ok(Encoded {
             msg,
             protobuf: OnceLock::from(protobuf),
             json: OnceLock::new(),
-        }
+        })
     }
 
     /// The message itself.
     pub fn msg(&self) -> &Msg {
-        &self.msg
+        self.msg.get_or_init(|| {
+            // Set only by `from_protobuf`, whose bytes were checked to decode.
+            let bytes = self.protobuf.get().cloned().unwrap_or_default();
+            Msg::decode(bytes).unwrap_or_default()
+        })
     }
 
     /// The payload in `format` (without any framing), encoded on first use.
@@ -49,10 +66,10 @@ impl Encoded {
         match format {
             Format::Protobuf => self
                 .protobuf
-                .get_or_init(|| Bytes::from(self.msg.encode_to_vec())),
+                .get_or_init(|| Bytes::from(self.msg().encode_to_vec())),
             Format::Json => self.json.get_or_init(|| {
                 // Serializing a Msg cannot fail: every field is a string or a number.
-                Bytes::from(serde_json::to_vec(&self.msg).unwrap_or_default())
+                Bytes::from(serde_json::to_vec(self.msg()).unwrap_or_default())
             }),
         }
     }
@@ -61,7 +78,7 @@ impl Encoded {
 /// Two frames are equal when their messages are (the encodings follow from the message).
 impl PartialEq for Encoded {
     fn eq(&self, other: &Self) -> bool {
-        self.msg == other.msg
+        self.msg() == other.msg()
     }
 }
 

@@ -12,6 +12,7 @@
 //! This crate knows nothing of tokio's runtime: it only uses `bytes`, `prost`, `serde` and
 //! tokio-util's codec traits.
 
+mod check;
 mod codec;
 mod encoded;
 mod error;
