@@ -135,6 +135,21 @@ pub enum ImportError {
         #[source]
         source: tokio_postgres::Error,
     },
+    /// The `mysql://` URL of the original's database does not read.
+    #[error("the original's MySQL URL: {0}")]
+    MysqlUrl(String),
+    /// The original's MySQL database could not be reached.
+    #[error("connecting to the original MySQL database")]
+    ConnectMysql(#[source] mysql_async::Error),
+    /// A table of the original could not be read from MySQL.
+    #[error("reading the original's table {table} (MySQL)")]
+    ReadMysql {
+        /// The table.
+        table: &'static str,
+        /// What MySQL answered.
+        #[source]
+        source: mysql_async::Error,
+    },
     /// A table has more rows than the import reads into memory; nothing was written.
     #[error("the original's table {table} has more than {max} rows, more than the import takes")]
     TooManyRows {

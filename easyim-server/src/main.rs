@@ -37,8 +37,8 @@ struct Cli {
     /// Ask the server running on this machine's API port to stop gracefully, then exit.
     #[arg(long, conflicts_with = "daemon")]
     stop: bool,
-    /// Import an original easyim installation's database (its SQLite file, or a postgres://
-    /// URL) into this server's storage, then exit. Safe to run again.
+    /// Import an original easyim installation's database (its SQLite file, or a postgres:// or
+    /// mysql:// URL) into this server's storage, then exit. Safe to run again.
     #[arg(
         long,
         value_name = "SOURCE",

@@ -1,7 +1,8 @@
 //! `easyim --import-original <source>`: brings an original easyim installation's users,
 //! friends and groups over (docs/architecture.md, "Importing an original installation").
 //!
-//! - `source`: reads the original's tables from its SQLite file or PostgreSQL database.
+//! - `source`: reads the original's tables from its SQLite file, or PostgreSQL or MySQL
+//!   database.
 //! - `users`, `friends`, `groups`: write them through the core's storage traits, ids kept;
 //!   `settings`: the original's group and member flags.
 //!
@@ -113,9 +114,9 @@ impl fmt::Display for ImportReport {
     }
 }
 
-/// Imports the original installation at `source` (its SQLite file, or a `postgres://` URL)
-/// into `storage`. `node` is this node's snowflake number, for the ids the import makes
-/// (friend requests).
+/// Imports the original installation at `source` (its SQLite file, or a `postgres://` or
+/// `mysql://` URL) into `storage`. `node` is this node's snowflake number, for the ids the
+/// import makes (friend requests).
 pub async fn import_original(
     source: &str,
     storage: Arc<dyn Storage>,

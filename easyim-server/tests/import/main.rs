@@ -211,5 +211,6 @@ fn stored_hash(db: &Path, id: i64) -> String {
 }
 
 mod errors;
+mod mysql;
 mod postgres;
 mod sqlite;

@@ -1,10 +1,15 @@
-//! Reading an original easyim installation's database: its SQLite file or its PostgreSQL
-//! database, the tables of its Go models (snake_case columns, with the `id`, `created_at` and
-//! `updated_at` of its base model).
+//! Reading an original easyim installation's database: its SQLite file, or its PostgreSQL or
+//! MySQL database, the tables of its Go models (snake_case columns, with the `id`, `created_at`
+//! and `updated_at` of its base model).
 //!
 //! Every column is read through `CAST` to an integer or text, so that the types each database
 //! and each version of the original used (booleans as integers, dates as text or numbers) read
-//! alike; a missing value reads as 0 or empty.
+//! alike; a missing value reads as 0 or empty. Here: what is read, and the queries; in
+//! `sqlite`, `postgres` and `mysql`: running them.
+
+mod mysql;
+mod postgres;
+mod sqlite;
 
 use std::path::Path;
 
@@ -121,6 +126,19 @@ enum Kind {
     Flag,
 }
 
+/// The SQL of the database read: the names of the casts differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    /// SQLite and PostgreSQL: `BIGINT`, `TEXT`.
+    Standard,
+    /// MySQL and MariaDB: `SIGNED`, `CHAR`.
+    Mysql,
+}
+
+/// The rows of each table read, in the order of the tables asked for, each row its cells in the
+/// order of the table's columns.
+type Rows = Vec<Vec<Vec<Cell>>>;
+
 /// One table's query: its columns, each cast to its kind.
 struct Table {
     name: &'static str,
@@ -129,13 +147,17 @@ struct Table {
 }
 
 impl Table {
-    fn sql(&self) -> String {
+    fn sql(&self, dialect: Dialect) -> String {
+        let (int, text) = match dialect {
+            Dialect::Standard => ("BIGINT", "TEXT"),
+            Dialect::Mysql => ("SIGNED", "CHAR"),
+        };
         let cols: Vec<String> = self
             .columns
             .iter()
             .map(|(c, k)| match k {
-                Kind::Int => format!("COALESCE(CAST({c} AS BIGINT), 0)"),
-                Kind::Text | Kind::Flag => format!("COALESCE(CAST({c} AS TEXT), '')"),
+                Kind::Int => format!("COALESCE(CAST({c} AS {int}), 0)"),
+                Kind::Text | Kind::Flag => format!("COALESCE(CAST({c} AS {text}), '')"),
             })
             .collect();
         // One row more than the cap tells a table over it.
@@ -208,47 +230,20 @@ const MEMBERS: Table = Table {
     order: "id",
 };
 
-/// Reads the original's tables from `source`: a `postgres://` (or `postgresql://`) URL, or the
-/// path of its SQLite file.
+/// Reads the original's tables from `source`: a `postgres://` (or `postgresql://`) URL, a
+/// `mysql://` URL, or the path of its SQLite file.
 pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
     let tables = [&USERS, &FRIENDS, &REQUESTS, &GROUPS, &MEMBERS];
-    let mut rows = Vec::new();
-    if source.starts_with("postgres://") || source.starts_with("postgresql://") {
-        let (client, conn) = tokio_postgres::connect(source, tokio_postgres::NoTls)
-            .await
-            .map_err(ImportError::ConnectPostgres)?;
-        let conn = tokio::spawn(conn);
-        for t in tables {
-            let fail = |source| ImportError::ReadPostgres {
-                table: t.name,
-                source,
-            };
-            let read = client.query(&t.sql(), &[]).await.map_err(fail)?;
-            let cells = read
-                .iter()
-                .map(|r| {
-                    t.columns
-                        .iter()
-                        .enumerate()
-                        .map(|(i, (_, k))| match k {
-                            Kind::Int => r.try_get::<_, i64>(i).map(Cell::Int),
-                            Kind::Text | Kind::Flag => r.try_get::<_, String>(i).map(Cell::Text),
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(fail)?;
-            check_size(t, cells.len())?;
-            rows.push(cells);
-        }
-        drop(client);
-        let _ = conn.await;
+    let rows = if source.starts_with("postgres://") || source.starts_with("postgresql://") {
+        postgres::read(source, &tables).await?
+    } else if source.starts_with("mysql://") {
+        mysql::read(source, &tables).await?
     } else {
         let path = Path::new(source).to_owned();
-        rows = tokio::task::spawn_blocking(move || read_sqlite(&path, &tables))
+        tokio::task::spawn_blocking(move || sqlite::read(&path, &tables))
             .await
-            .map_err(ImportError::Task)??;
-    }
+            .map_err(ImportError::Task)??
+    };
     let mut rows = rows.into_iter();
     let mut next = || rows.next().unwrap_or_default();
     Ok(Original {
@@ -308,49 +303,6 @@ pub(crate) async fn read(source: &str) -> Result<Original, ImportError> {
     })
 }
 
-/// Reads `tables` from the SQLite file at `path`, opened read-only (a missing file is an
-/// error, never a new empty database).
-fn read_sqlite(path: &Path, tables: &[&Table]) -> Result<Vec<Vec<Vec<Cell>>>, ImportError> {
-    use rusqlite::types::ValueRef;
-    let conn = rusqlite::Connection::open_with_flags(
-        path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(|source| ImportError::OpenSqlite {
-        path: path.to_owned(),
-        source,
-    })?;
-    let mut out = Vec::new();
-    for t in tables {
-        let fail = |source| ImportError::ReadSqlite {
-            table: t.name,
-            source,
-        };
-        let mut stmt = conn.prepare(&t.sql()).map_err(fail)?;
-        let rows = stmt
-            .query_map([], |r| {
-                (0..t.columns.len())
-                    .map(|i| {
-                        Ok(match r.get_ref(i)? {
-                            ValueRef::Integer(v) => Cell::Int(v),
-                            ValueRef::Real(v) => Cell::Int(v as i64),
-                            ValueRef::Text(b) | ValueRef::Blob(b) => {
-                                Cell::Text(String::from_utf8_lossy(b).into_owned())
-                            }
-                            ValueRef::Null => Cell::Text(String::new()),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, rusqlite::Error>>()
-            })
-            .map_err(fail)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(fail)?;
-        check_size(t, rows.len())?;
-        out.push(rows);
-    }
-    Ok(out)
-}
-
 /// A table over [`MAX_ROWS`] is refused before anything is written.
 fn check_size(t: &Table, rows: usize) -> Result<(), ImportError> {
     if rows > MAX_ROWS {
@@ -368,7 +320,7 @@ mod tests {
 
     #[test]
     fn each_table_is_read_with_casts_and_a_row_cap() {
-        let sql = GROUPS.sql();
+        let sql = GROUPS.sql(Dialect::Standard);
         assert!(sql.contains("COALESCE(CAST(id AS BIGINT), 0)"), "{sql}");
         assert!(
             sql.contains("COALESCE(CAST(join_check AS TEXT), '')"),
@@ -376,6 +328,15 @@ mod tests {
         );
         assert!(
             sql.ends_with(&format!("ORDER BY id LIMIT {}", MAX_ROWS + 1)),
+            "{sql}"
+        );
+        let sql = MEMBERS.sql(Dialect::Mysql);
+        assert!(
+            sql.contains("COALESCE(CAST(group_id AS SIGNED), 0)"),
+            "{sql}"
+        );
+        assert!(
+            sql.contains("COALESCE(CAST(be_quiet AS CHAR), '')"),
             "{sql}"
         );
         assert!(check_size(&USERS, MAX_ROWS).is_ok());
