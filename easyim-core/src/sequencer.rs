@@ -188,8 +188,10 @@ impl Sequencer {
                 break;
             };
             if first <= next {
-                // `first == next`: its turn. `first < next`: a late one (a repeat, or a race
-                // across nodes): better late than never; the client drops repeats by id.
+                // `first == next`: its turn. `first < next`: a late one (a repeat, or the race
+                // across nodes of a conversation's first messages): released anyway; each
+                // connection's queue lets through only what is later than what it had, so a
+                // connection that had a later one sees the gap and fetches it.
                 if let Some(d) = st.held.remove(&first) {
                     sink.release(conv, first, d);
                 }

@@ -148,16 +148,20 @@ async fn node(shared: &Shared, node_id: u16) -> Node {
     Node { proc, _dir: dir }
 }
 
-/// Reads frames until one satisfies `want`; panics after [`WAIT`] or at the end of the stream.
+/// Reads frames until one satisfies `want`; panics after [`WAIT`] or at the end of the stream,
+/// saying what it waited for and what it saw meanwhile.
 async fn until(c: &mut Client, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let mut seen = Vec::new();
     loop {
-        let v = c
-            .next_json()
-            .await
-            .unwrap_or_else(|| panic!("connection closed while waiting for {what}"));
+        let v = match tokio::time::timeout(WAIT, c.read_json()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!("connection closed while waiting for {what}; saw {seen:?}"),
+            Err(_) => panic!("nothing in {WAIT:?} while waiting for {what}; saw {seen:?}"),
+        };
         if want(&v) {
             return v;
         }
+        seen.push(v);
     }
 }
 
@@ -173,6 +177,8 @@ async fn one_to_one_and_group_across_nodes() {
 }
 
 async fn chat_across_nodes(shared: &Shared) {
+    // Shown with a failure: which database it was on.
+    eprintln!("chat across nodes on {:?}", shared.db.first());
     let a = node(shared, 1).await;
     let b = node(shared, 2).await;
     let alice = register(a.api(), "alice").await;
@@ -215,6 +221,22 @@ async fn chat_across_nodes(shared: &Shared) {
         .unwrap();
     let mut carol_a = Client::login(a.im(), Kind::Lines, &carol).await;
     let mut carol_b = Client::login(b.im(), Kind::Lines, &carol).await;
+    // A first message, so that both nodes know the conversation: the very first messages of a
+    // conversation stored on two nodes at once are the one case where a connection can get a
+    // later one before an earlier one, and then misses the earlier live (CLUSTER.md).
+    alice_a
+        .send_json(&chat("g-first", alice.uid(), group, 1))
+        .await
+        .unwrap();
+    for c in [
+        &mut carol_a,
+        &mut carol_b,
+        &mut bob_b1,
+        &mut bob_b2,
+        &mut alice_b,
+    ] {
+        until(c, "g-first", |v| is_delivery(v, "g-first")).await;
+    }
     const N: usize = 10;
     for i in 0..N {
         alice_a
@@ -239,7 +261,7 @@ async fn chat_across_nodes(shared: &Shared) {
         let mut got = HashSet::new();
         let mut last = 0;
         while got.len() < want.len() {
-            let v = until(c, name, |v| {
+            let v = until(c, &format!("{name}, which has {got:?}"), |v| {
                 num(v, "msg_type") < 4 && num(v, "chat_type") == 1 && num(v, "conv_seq") > 0
             })
             .await;
