@@ -210,6 +210,54 @@ fn stored_hash(db: &Path, id: i64) -> String {
     .unwrap()
 }
 
+/// Imports `source`, an original database holding alice and bob (friends, alice's remark on bob
+/// `b`) and the group `TEAM` (alice's, `join_check` on, bob in it with do-not-disturb), into a
+/// fresh storage; checks what every database's import must give, then that a second run
+/// changes nothing. Returns the first run's report and the storage, for the database's own
+/// checks.
+async fn import_alice_bob_and_team(
+    source: &str,
+) -> (
+    easyim_server::ImportReport,
+    std::sync::Arc<dyn easyim_core::Storage>,
+) {
+    let storage: std::sync::Arc<dyn easyim_core::Storage> =
+        std::sync::Arc::new(easyim_core::MemoryStorage::new());
+    let report = easyim_server::import_original(source, storage.clone(), 1)
+        .await
+        .unwrap();
+    let done = easyim_server::Counts {
+        imported: 2,
+        present: 0,
+        skipped: 0,
+    };
+    assert_eq!(report.users, done, "{report}");
+    assert_eq!(report.members, done, "{report}");
+    assert_eq!(report.friendships.imported, 1, "{report}");
+    assert_eq!(report.groups.imported, 1, "{report}");
+    // The flags read from the database's booleans: join_check, be_quiet; and the remark.
+    let settings = storage.group_settings(TEAM as u64).await.unwrap().unwrap();
+    assert_eq!(settings.join_policy, easyim_core::JoinPolicy::Approval);
+    let bobs = storage.conversations(BOB as u64, None, 10).await.unwrap();
+    assert!(bobs.items[0].muted, "{bobs:?}");
+    let remarks = storage
+        .friend_remarks(ALICE as u64, &[BOB as u64])
+        .await
+        .unwrap();
+    assert_eq!(remarks, [(BOB as u64, "b".to_owned())]);
+    let alice = storage.user(ALICE as u64).await.unwrap().unwrap();
+    assert_eq!(
+        alice.password_hash,
+        format!("legacy-sha256${}", original_hash("alice-pw"))
+    );
+    assert!(storage.is_member(TEAM as u64, BOB as u64).await.unwrap());
+    let again = easyim_server::import_original(source, storage.clone(), 1)
+        .await
+        .unwrap();
+    assert!(again.changed_nothing(), "{again}");
+    (report, storage)
+}
+
 mod errors;
 mod mysql;
 mod postgres;

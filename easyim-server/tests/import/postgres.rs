@@ -77,44 +77,11 @@ async fn an_original_postgres_installation_is_imported() {
         "{url}{}options=-c%20search_path%3D{schema}",
         if url.contains('?') { "&" } else { "?" }
     );
-    let storage: std::sync::Arc<dyn easyim_core::Storage> =
-        std::sync::Arc::new(easyim_core::MemoryStorage::new());
-    let report = easyim_server::import_original(&source, storage.clone(), 1)
-        .await
-        .unwrap();
-    let done = easyim_server::Counts {
-        imported: 2,
-        present: 0,
-        skipped: 0,
-    };
-    assert_eq!(report.users, done, "{report}");
-    assert_eq!(report.members, done, "{report}");
-    assert_eq!(report.friendships.imported, 1, "{report}");
-    assert_eq!(report.groups.imported, 1, "{report}");
+    let (report, _) = import_alice_bob_and_team(&source).await;
     assert!(
         report.not_kept.keys().all(|k| k.starts_with("users.")),
         "only the users' contact details are not kept: {report}"
     );
-    // The flags read from PostgreSQL's booleans: join_check, be_quiet; and the remark.
-    let settings = storage.group_settings(TEAM as u64).await.unwrap().unwrap();
-    assert_eq!(settings.join_policy, easyim_core::JoinPolicy::Approval);
-    let bobs = storage.conversations(BOB as u64, None, 10).await.unwrap();
-    assert!(bobs.items[0].muted, "{bobs:?}");
-    let remarks = storage
-        .friend_remarks(ALICE as u64, &[BOB as u64])
-        .await
-        .unwrap();
-    assert_eq!(remarks, [(BOB as u64, "b".to_owned())]);
-    let alice = storage.user(ALICE as u64).await.unwrap().unwrap();
-    assert_eq!(
-        alice.password_hash,
-        format!("legacy-sha256${}", original_hash("alice-pw"))
-    );
-    assert!(storage.is_member(TEAM as u64, BOB as u64).await.unwrap());
-    let again = easyim_server::import_original(&source, storage, 1)
-        .await
-        .unwrap();
-    assert!(again.changed_nothing(), "{again}");
     pg.batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
         .await
         .unwrap();
