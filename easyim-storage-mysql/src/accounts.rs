@@ -1,10 +1,11 @@
 //! [`AccountStore`] for [`MysqlStorage`]: users, their secrets, the server's secret.
 
 use async_trait::async_trait;
-use easyim_core::{AccountStore, Conflict, Entity, EventKind, Profile, StorageError, User, UserId};
+use easyim_core::{AccountStore, Conflict, EventKind, Profile, StorageError, User, UserId};
 use mysql_async::prelude::Queryable;
 
 use crate::error::{DbError, Result};
+use crate::locks::lock_user;
 use crate::rows::{
     exec_count, get, id, map_rows, profile_row, to_i64, user_row, vals, USER_COLUMNS,
 };
@@ -82,15 +83,7 @@ impl AccountStore for MysqlStorage {
     async fn set_user_secret(&self, user: UserId, secret: &str) -> Result<()> {
         transaction!(self, |tx| {
             // Found, not changed: the same secret again still counts as done.
-            let found: Option<i64> = tx
-                .exec_first(
-                    "SELECT id FROM users WHERE id = ? FOR UPDATE",
-                    vals![id(user)],
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StorageError::NotFound(Entity::User).into());
-            }
+            lock_user(&mut tx, user).await?;
             tx.exec_drop(
                 "UPDATE users SET secret = ? WHERE id = ?",
                 vals![secret, id(user)],
@@ -107,15 +100,7 @@ impl AccountStore for MysqlStorage {
 
     async fn set_password_hash(&self, user: UserId, password_hash: &str) -> Result<()> {
         transaction!(self, |tx| {
-            let found: Option<i64> = tx
-                .exec_first(
-                    "SELECT id FROM users WHERE id = ? FOR UPDATE",
-                    vals![id(user)],
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StorageError::NotFound(Entity::User).into());
-            }
+            lock_user(&mut tx, user).await?;
             tx.exec_drop(
                 "UPDATE users SET password_hash = ? WHERE id = ?",
                 vals![password_hash, id(user)],

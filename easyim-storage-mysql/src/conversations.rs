@@ -183,6 +183,24 @@ fn message_sql(by_id: bool) -> String {
     format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conv = ? AND m.{column} = ?")
 }
 
+/// Whether `user` is one of a direct conversation's pair, or a member of the group.
+pub(crate) async fn takes_part(
+    tx: &mut mysql_async::Transaction<'_>,
+    user: UserId,
+    conv: Conversation,
+) -> Result<bool, DbError> {
+    Ok(match conv {
+        Conversation::Direct { low, high } => user == low || user == high,
+        Conversation::Group(g) => tx
+            .exec_first::<i64, _, _>(
+                "SELECT 1 FROM members WHERE group_id = ? AND user_id = ?",
+                vals![id(g), id(user)],
+            )
+            .await?
+            .is_some(),
+    })
+}
+
 /// [`MessageStore::record_read`](easyim_core::MessageStore::record_read): one transaction.
 pub(crate) async fn record_read(
     s: &MysqlStorage,
@@ -192,17 +210,7 @@ pub(crate) async fn record_read(
 ) -> Result<ReadOutcome> {
     let key = conv.key();
     let outcome = transaction!(s, |tx| {
-        let member = match conv {
-            Conversation::Direct { low, high } => reader == low || reader == high,
-            Conversation::Group(g) => tx
-                .exec_first::<i64, _, _>(
-                    "SELECT 1 FROM members WHERE group_id = ? AND user_id = ?",
-                    vals![id(g), id(reader)],
-                )
-                .await?
-                .is_some(),
-        };
-        if !member {
+        if !takes_part(&mut tx, reader, conv).await? {
             return Ok(ReadOutcome::NoMessage);
         }
         let last: Option<i64> = tx

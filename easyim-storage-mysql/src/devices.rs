@@ -2,10 +2,11 @@
 //! SHA-256 (`token_key`), as a token may be longer than an index key.
 
 use async_trait::async_trait;
-use easyim_core::{Device, DeviceStore, Entity, StorageError, UserId};
+use easyim_core::{Device, DeviceStore, UserId};
 use mysql_async::prelude::Queryable;
 
 use crate::error::Result;
+use crate::locks::lock_user;
 use crate::rows::{get, id, map_rows, vals};
 use crate::{transaction, MysqlStorage};
 
@@ -16,15 +17,7 @@ impl DeviceStore for MysqlStorage {
         let added = transaction!(self, |tx| {
             // The user's row lock serializes its registrations: concurrent calls never pass
             // the cap.
-            let found: Option<i64> = tx
-                .exec_first(
-                    "SELECT id FROM users WHERE id = ? FOR UPDATE",
-                    vals![id(user)],
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StorageError::NotFound(Entity::User).into());
-            }
+            lock_user(&mut tx, user).await?;
             let owner: Option<i64> = tx
                 .exec_first(
                     "SELECT user_id FROM devices WHERE token_key = UNHEX(SHA2(?, 256))",

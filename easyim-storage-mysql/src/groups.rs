@@ -16,27 +16,12 @@ use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Transaction, Value};
 
 use crate::error::{DbError, Result};
+use crate::locks::{lock_group, lock_users};
 use crate::outbox::insert_events;
 use crate::rows::{
     exec_count, exec_rows, get, group_row, id, map_rows, profile_row, rows_in, to_i64, uid, vals,
 };
 use crate::{transaction, MysqlStorage};
-
-/// Locks the rows of `users` (sorted, no duplicates) in id order; `NotFound(User)` if one of
-/// them does not exist.
-async fn lock_users(tx: &mut Transaction<'_>, users: &[i64]) -> Result<(), DbError> {
-    let found = rows_in(
-        tx,
-        "SELECT id FROM users WHERE id IN ({list}) ORDER BY id FOR UPDATE",
-        &[],
-        users,
-    )
-    .await?;
-    if found.len() != users.len() {
-        return Err(StorageError::NotFound(Entity::User).into());
-    }
-    Ok(())
-}
 
 /// `Conflict(TooManyGroups)` if one of `users` belongs to `max` groups already.
 async fn check_groups_per_user(
@@ -172,15 +157,7 @@ impl GroupStore for MysqlStorage {
         users.dedup();
         let conv = Conversation::Group(group).key();
         transaction!(self, |tx| {
-            let found: Option<i64> = tx
-                .exec_first(
-                    "SELECT id FROM chat_groups WHERE id = ? FOR UPDATE",
-                    vals![id(group)],
-                )
-                .await?;
-            if found.is_none() {
-                return Err(StorageError::NotFound(Entity::Group).into());
-            }
+            lock_group(&mut tx, group).await?;
             lock_users(&mut tx, &users).await?;
             let current = rows_in(
                 &mut tx,

@@ -73,6 +73,7 @@ mod devices;
 mod error;
 mod friends;
 mod groups;
+mod locks;
 mod messages;
 mod moderation;
 mod outbox;

@@ -10,7 +10,7 @@ use easyim_proto::MsgStatus;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Row, Value};
 
-use crate::conversations::record_read;
+use crate::conversations::{record_read, takes_part};
 use crate::error::Result;
 use crate::rows::{
     exec_count, get, id, map_rows, message_row, rows_for, rows_in, to_i64, uid, vals,
@@ -71,17 +71,7 @@ impl MessageStore for MysqlStorage {
     ) -> Result<Option<StoredMessage>> {
         let key = conv.key();
         let found = transaction!(self, |tx| {
-            let reads = match conv {
-                Conversation::Direct { low, high } => reader == low || reader == high,
-                Conversation::Group(g) => tx
-                    .exec_first::<i64, _, _>(
-                        "SELECT 1 FROM members WHERE group_id = ? AND user_id = ?",
-                        vals![id(g), id(reader)],
-                    )
-                    .await?
-                    .is_some(),
-            };
-            let row: Option<Row> = if reads {
+            let row: Option<Row> = if takes_part(&mut tx, reader, conv).await? {
                 tx.exec_first(
                     format!(
                         "SELECT {MESSAGE_COLUMNS} FROM messages m
