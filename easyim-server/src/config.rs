@@ -10,6 +10,8 @@ use std::time::Duration;
 use easyim_core::DirectMessages;
 use easyim_proto::FormatPolicy;
 
+use easyim_storage_mysql::MysqlConfig;
+use easyim_storage_postgres::PgConfig;
 use easyim_storage_sqlite::Synchronous;
 
 pub use crate::keys::default_file;
@@ -95,10 +97,10 @@ pub struct Config {
     pub db_driver: DbDriver,
     /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USERNAME`, `DB_PASSWORD`, `DB_SCHEMA`: used when
     /// `DB_DRIVER` is `postgres`.
-    pub postgres: PgSettings,
+    pub postgres: PgConfig,
     /// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USERNAME`, `DB_PASSWORD`: used when `DB_DRIVER` is
     /// `mysql`.
-    pub mysql: MysqlSettings,
+    pub mysql: MysqlConfig,
     /// `NATS_URL`; empty for a single node.
     pub nats_url: String,
     /// `SQLITE_PATH`, or `<DB_NAME>.db`.
@@ -136,72 +138,6 @@ pub enum DbDriver {
     Postgres,
     /// A MySQL or MariaDB server, which several nodes may share.
     Mysql,
-}
-
-/// Where the PostgreSQL database is. `Debug` hides the password, so the config can be logged.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct PgSettings {
-    /// `DB_HOST`.
-    pub host: String,
-    /// `DB_PORT`.
-    pub port: u16,
-    /// `DB_NAME`.
-    pub dbname: String,
-    /// `DB_USERNAME`.
-    pub user: String,
-    /// `DB_PASSWORD`.
-    pub password: String,
-    /// `DB_SCHEMA`; `None` for the server's `search_path`.
-    pub schema: Option<String>,
-}
-
-impl std::fmt::Debug for PgSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PgSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .field("user", &self.user)
-            .field(
-                "password",
-                &if self.password.is_empty() { "" } else { "***" },
-            )
-            .field("schema", &self.schema)
-            .finish()
-    }
-}
-
-/// Where the MySQL or MariaDB database is. `Debug` hides the password, so the config can be
-/// logged.
-#[derive(Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct MysqlSettings {
-    /// `DB_HOST`.
-    pub host: String,
-    /// `DB_PORT` (3306 if empty).
-    pub port: u16,
-    /// `DB_NAME`: the database, which must exist (easyim creates its tables in it).
-    pub dbname: String,
-    /// `DB_USERNAME`.
-    pub user: String,
-    /// `DB_PASSWORD`.
-    pub password: String,
-}
-
-impl std::fmt::Debug for MysqlSettings {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MysqlSettings")
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("dbname", &self.dbname)
-            .field("user", &self.user)
-            .field(
-                "password",
-                &if self.password.is_empty() { "" } else { "***" },
-            )
-            .finish()
-    }
 }
 
 /// Where the values come from, lowest priority first.
@@ -336,21 +272,19 @@ impl Sources {
                 self.parse("DB_PORT", "a port number")
             }
         };
-        let mysql = MysqlSettings {
-            host: self.get("DB_HOST").trim().to_owned(),
-            port: port(3306)?,
-            dbname: self.get("DB_NAME").trim().to_owned(),
-            user: self.get("DB_USERNAME").trim().to_owned(),
-            password: self.get("DB_PASSWORD"),
-        };
-        let postgres = PgSettings {
-            host: self.get("DB_HOST").trim().to_owned(),
-            port: port(5432)?,
-            dbname: self.get("DB_NAME").trim().to_owned(),
-            user: self.get("DB_USERNAME").trim().to_owned(),
-            password: self.get("DB_PASSWORD"),
-            schema: Some(self.get("DB_SCHEMA").trim().to_owned()).filter(|s| !s.is_empty()),
-        };
+        let mut mysql = MysqlConfig::default();
+        mysql.host = self.get("DB_HOST").trim().to_owned();
+        mysql.port = port(3306)?;
+        mysql.dbname = self.get("DB_NAME").trim().to_owned();
+        mysql.user = self.get("DB_USERNAME").trim().to_owned();
+        mysql.password = self.get("DB_PASSWORD");
+        let mut postgres = PgConfig::default();
+        postgres.host = mysql.host.clone();
+        postgres.port = port(5432)?;
+        postgres.dbname = mysql.dbname.clone();
+        postgres.user = mysql.user.clone();
+        postgres.password = mysql.password.clone();
+        postgres.schema = Some(self.get("DB_SCHEMA").trim().to_owned()).filter(|s| !s.is_empty());
         let sqlite_path = match self.get("SQLITE_PATH").trim() {
             "" => PathBuf::from(format!("{}.db", self.get("DB_NAME").trim())),
             p => PathBuf::from(p),

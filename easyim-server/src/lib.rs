@@ -31,7 +31,7 @@ mod transport;
 pub mod webhook;
 
 pub use api::{api_routes, router as api_router, ApiConfig};
-pub use config::{default_file, Config, ConfigError, DbDriver, MysqlSettings, PgSettings, Sources};
+pub use config::{default_file, Config, ConfigError, DbDriver, Sources};
 pub use easyim_storage_sqlite::{SqliteOptions, SqliteStorage, Synchronous};
 pub use error::{DaemonError, ImportError, ServerError};
 pub use flags::go_style_args;

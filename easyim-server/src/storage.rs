@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use easyim_core::Storage;
-use easyim_storage_mysql::{MysqlConfig, MysqlStorage};
-use easyim_storage_postgres::{PgConfig, PgStorage};
+use easyim_storage_mysql::MysqlStorage;
+use easyim_storage_postgres::PgStorage;
 
 use crate::config::{Config, DbDriver};
 use crate::error::ServerError;
@@ -16,31 +16,19 @@ use crate::{SqliteOptions, SqliteStorage};
 pub async fn open_storage(config: &Config) -> Result<Arc<dyn Storage>, ServerError> {
     if config.db_driver == DbDriver::Mysql {
         let my = &config.mysql;
-        let mut mysql_config = MysqlConfig::default();
-        mysql_config.host = my.host.clone();
-        mysql_config.port = my.port;
-        mysql_config.dbname = my.dbname.clone();
-        mysql_config.user = my.user.clone();
-        mysql_config.password = my.password.clone();
-        let storage = MysqlStorage::connect(mysql_config)
-            .await
-            .map_err(|source| ServerError::Mysql {
-                target: format!("{}@{}:{}/{}", my.user, my.host, my.port, my.dbname),
-                source,
-            })?;
+        let storage =
+            MysqlStorage::connect(my.clone())
+                .await
+                .map_err(|source| ServerError::Mysql {
+                    target: format!("{}@{}:{}/{}", my.user, my.host, my.port, my.dbname),
+                    source,
+                })?;
         return Ok(Arc::new(storage));
     }
     if config.db_driver == DbDriver::Postgres {
         let pg = &config.postgres;
-        let mut pg_config = PgConfig::default();
-        pg_config.host = pg.host.clone();
-        pg_config.port = pg.port;
-        pg_config.dbname = pg.dbname.clone();
-        pg_config.user = pg.user.clone();
-        pg_config.password = pg.password.clone();
-        pg_config.schema = pg.schema.clone();
         let storage =
-            PgStorage::connect(pg_config)
+            PgStorage::connect(pg.clone())
                 .await
                 .map_err(|source| ServerError::Postgres {
                     target: format!("{}@{}:{}/{}", pg.user, pg.host, pg.port, pg.dbname),
