@@ -97,7 +97,10 @@ pub use moderation::{
     check_dismiss, check_group_settings, check_join_position, check_join_requests,
     check_member_roles,
 };
-pub use nodes::{check_two_nodes_conv_seq, check_two_nodes_share_outbox, measure_store_throughput};
+pub use nodes::{
+    check_concurrent_migrations, check_two_nodes_conv_seq, check_two_nodes_share_outbox,
+    measure_store_throughput,
+};
 pub use outbox::{check_outbox_claims, check_outbox_writes};
 pub use paging::{check_friend_pages, check_group_pages};
 pub use pending::{check_pending, check_pending_membership};

@@ -205,6 +205,28 @@ pub async fn check_two_nodes_share_outbox(a: Arc<dyn Storage>, b: Arc<dyn Storag
 
 /// Prints the throughput of `store_messages` batches and of single `store_message` calls from
 /// concurrent writers, in messages per second: a measurement for a storage's `--ignored`
+/// Several nodes migrating one fresh database at once, then one more (nothing left to do):
+/// every one opens and works. `open` opens a storage on the same fresh database each call.
+pub async fn check_concurrent_migrations<F, Fut>(open: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn Storage>>,
+{
+    let opened = futures::future::join_all((0..4).map(|_| open())).await;
+    for s in &opened {
+        s.ping()
+            .await
+            .expect("a storage opened while others migrated works");
+    }
+    drop(opened);
+    let again = open().await;
+    assert_eq!(
+        again.server_secret("a").await.unwrap(),
+        "a",
+        "a working storage after migrating twice"
+    );
+}
+
 /// test, not a check.
 pub async fn measure_store_throughput(storage: Arc<dyn Storage>) {
     const USERS: u64 = 64;
